@@ -1,0 +1,90 @@
+"""Detector protocol, scan context and the registry.
+
+A detector is a class with a unique ``name``, the inputs it ``requires``, and a
+``run(context) -> DataFrame`` that returns candidate findings and mutates nothing. Registration
+refuses duplicate names; asking for an unknown name lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tagscan.scan.counts import CellCounts
+from tagscan.scan.groups import Groups
+
+__all__ = ["Detector", "ScanContext", "available_detectors", "get_detector", "register"]
+
+
+@dataclass(frozen=True, eq=False)
+class ScanContext:
+    """Everything a detector may read. Arrays are shared: detectors must not modify them.
+
+    ``watch_weight`` / ``watch_category`` are per label (0 / None outside the watchlist).
+    """
+
+    Y: sp.csr_matrix
+    scores: sp.csr_matrix
+    labels: np.ndarray
+    label_names: np.ndarray
+    groups: Groups
+    counts: CellCounts
+    watch_weight: np.ndarray
+    watch_category: np.ndarray
+    fdr: float = 0.05
+    truth: sp.csr_matrix | None = None
+    vectors: np.ndarray | None = None
+    label_vectors: np.ndarray | None = None
+    options: dict = field(default_factory=dict)
+
+    def has(self, need: str) -> bool:
+        return {
+            "truth": self.truth is not None,
+            "vectors": self.vectors is not None,
+            "label_vectors": self.label_vectors is not None,
+        }.get(need, False)
+
+
+class Detector:
+    """Base class. Subclasses set ``name`` and ``requires`` and implement ``run``."""
+
+    name: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def missing(self, ctx: ScanContext) -> list[str]:
+        return [r for r in self.requires if not ctx.has(r)]
+
+    def run(self, ctx: ScanContext) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    if not cls.name:
+        raise ValueError(f"detector class {cls.__name__} has no name")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"a detector named '{cls.name}' is already registered ({_REGISTRY[cls.name].__name__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_detector(name: str) -> type[Detector]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        valid = ", ".join(sorted(_REGISTRY)) or "none"
+        raise KeyError(f"unknown detector '{name}'; valid detectors: {valid}") from None
+
+
+def available_detectors() -> dict[str, type[Detector]]:
+    return dict(_REGISTRY)
+
+
+DetectorFactory = Callable[[], Detector]

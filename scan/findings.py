@@ -1,0 +1,197 @@
+"""The findings table (SPEC columns), group descriptions, review examples and the scan entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tagscan.scan.detectors.base import ScanContext, available_detectors
+from tagscan.scan.severity import DISCOVERY_HARM, groups_about_people, severity_level, severity_score
+
+__all__ = ["FINDING_COLUMNS", "ScanOutcome", "describe_groups", "finding_id", "pick_examples", "scan"]
+
+log = logging.getLogger(__name__)
+
+FINDING_COLUMNS = [
+    "finding_id",
+    "detector",
+    "label",
+    "label_name",
+    "group",
+    "group_kind",
+    "group_description",
+    "count",
+    "group_size",
+    "label_count",
+    "expected",
+    "rate_in_group",
+    "rate_outside",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "p_value",
+    "q_value",
+    "family",
+    "family_size",
+    "severity",
+    "severity_level",
+    "watch_category",
+    "about_people",
+    "examples",
+    "status",
+]
+
+_LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+
+
+def finding_id(detector: str, label: str, group: str) -> str:
+    """Stable id of a (detector, label, group definition)."""
+    return hashlib.sha1(f"{detector}\x1f{label}\x1f{group}".encode()).hexdigest()[:16]
+
+
+def pick_examples(
+    scores: sp.csc_matrix, groups_membership: sp.csc_matrix, label_idx: np.ndarray, group_idx: np.ndarray, k: int
+) -> list[np.ndarray]:
+    """For each (label, group): up to ``k`` member rows that received the label, highest score first."""
+    out = []
+    for lab, g in zip(label_idx, group_idx):
+        rows = scores.indices[scores.indptr[lab] : scores.indptr[lab + 1]]
+        vals = scores.data[scores.indptr[lab] : scores.indptr[lab + 1]]
+        mem = groups_membership.indices[groups_membership.indptr[g] : groups_membership.indptr[g + 1]]
+        inside = np.isin(rows, mem, assume_unique=True)
+        rows, vals = rows[inside], vals[inside]
+        order = np.lexsort((rows, -vals))[:k]
+        out.append(rows[order].astype(np.int64))
+    return out
+
+
+def describe_groups(
+    ctx: ScanContext,
+    *,
+    attribute_frame: pd.DataFrame | None = None,
+    medoid_text: dict[str, str] | None = None,
+    top: int = 3,
+) -> np.ndarray:
+    """A readable description per group.
+
+    Attribute groups and intersections name the values and the universe; clusters list their most
+    over-represented labels (among labels carried by at least 10% of members), their dominant
+    attribute values, and the text of their medoid when given.
+    """
+    groups, c = ctx.groups, ctx.counts
+    desc = np.empty(len(groups), dtype=object)
+    for i, (gid, kind) in enumerate(zip(groups.ids, groups.kinds)):
+        uname = groups.universe_names[groups.universe[i]]
+        if kind != "cluster":
+            parts = gid.split(" & ")
+            desc[i] = (
+                f"{' and '.join(p.replace('=', ' = ') for p in parts)}: {groups.sizes[i]:,} of "
+                f"{groups.universe_sizes[i]:,} samples ({uname})"
+            )
+    cl = np.flatnonzero(groups.kinds == "cluster")
+    if len(cl) == 0:
+        return desc
+    # Distinctive labels per cluster from the non-zero cells (no dense table).
+    sel = np.isin(c.group, cl) & (c.count >= np.maximum(3, 0.1 * c.group_size))
+    g, lab, k, n, K, N = c.group[sel], c.label[sel], c.count[sel], c.group_size[sel], c.label_count[sel], c.total[sel]
+    lift = (k / n) / np.maximum(K / N, 1e-12)
+    order = np.lexsort((-lift, g))
+    g, lab, lift = g[order], lab[order], lift[order]
+    starts = np.searchsorted(g, cl)
+    ends = np.searchsorted(g, cl, side="right")
+    shares: dict[int, list[str]] = {int(x): [] for x in cl}
+    if attribute_frame is not None and len(attribute_frame.columns):
+        M = sp.csc_matrix(groups.membership[:, cl], dtype=np.int64)
+        for attr in attribute_frame.columns:
+            codes, uniq = pd.factorize(attribute_frame[attr], use_na_sentinel=True)
+            if len(uniq) == 0:
+                continue
+            rows = np.flatnonzero(codes >= 0)
+            A = sp.csc_matrix((np.ones(len(rows), dtype=np.int64), (rows, codes[rows])), shape=(len(codes), len(uniq)))
+            tab = np.asarray((M.T @ A).todense())  # clusters x values (small)
+            sizes = groups.sizes[cl]
+            best = tab.argmax(axis=1)
+            frac = tab[np.arange(len(cl)), best] / np.maximum(sizes, 1)
+            for j, x in enumerate(cl):
+                if frac[j] >= 0.5:
+                    shares[int(x)].append(f"{attr}={uniq[best[j]]} ({frac[j]:.0%})")
+    for j, x in enumerate(cl):
+        names = [str(ctx.label_names[lab[t]]) for t in range(starts[j], min(ends[j], starts[j] + top))]
+        bits = [f"cluster of {groups.sizes[x]:,} samples"]
+        if names:
+            bits.append("distinctive labels: " + ", ".join(names))
+        if shares[int(x)]:
+            bits.append("mostly " + ", ".join(shares[int(x)]))
+        if medoid_text and groups.ids[x] in medoid_text:
+            text = str(medoid_text[groups.ids[x]])
+            bits.append(f'typical: "{text[:120]}"')
+        desc[x] = "; ".join(bits)
+    return desc
+
+
+@dataclass
+class ScanOutcome:
+    findings: pd.DataFrame
+    families: list[dict] = field(default_factory=list)
+    detectors: dict[str, str] = field(default_factory=dict)  # name -> "ran" | "skipped: reason" | "failed: error"
+
+
+def scan(
+    ctx: ScanContext,
+    *,
+    sample_ids: np.ndarray,
+    person_rows: np.ndarray,
+    examples_per_finding: int = 8,
+    detectors: list[str] | None = None,
+    attribute_frame: pd.DataFrame | None = None,
+    medoid_text: dict[str, str] | None = None,
+) -> ScanOutcome:
+    """Run the detectors over the context and assemble the ranked findings table."""
+    reg = available_detectors()
+    names = detectors or sorted(reg)
+    frames, families, status = [], [], {}
+    for name in names:
+        det = reg[name]()
+        missing = det.missing(ctx)
+        if missing:
+            status[name] = f"skipped: needs {', '.join(missing)}"
+            log.info("detector %s skipped: needs %s", name, ", ".join(missing))
+            continue
+        try:
+            rows = det.run(ctx)
+        except Exception as exc:  # noqa: BLE001 - recorded and reported, never swallowed silently
+            status[name] = f"failed: {type(exc).__name__}: {exc}"
+            log.error("detector %s failed: %s", name, exc, exc_info=True)
+            continue
+        status[name] = "ran"
+        families.extend(rows.attrs.get("families", []))
+        if len(rows):
+            frames.append(rows)
+    if not frames:
+        return ScanOutcome(pd.DataFrame(columns=FINDING_COLUMNS), families, status)
+    f = pd.concat(frames, ignore_index=True)
+    groups = ctx.groups
+    g = f["group_index"].to_numpy(dtype=np.int64)
+    lab = f["label_index"].to_numpy(dtype=np.int64)
+    people = groups_about_people(groups.membership, groups.kinds, person_rows)
+    harm = np.where(f["family"].to_numpy() == "watchlist", ctx.watch_weight[lab], DISCOVERY_HARM)
+    f["about_people"] = people[g]
+    f["severity"] = severity_score(harm, people[g], f["lift_low"].to_numpy(dtype=np.float64))
+    f["severity_level"] = severity_level(f["severity"].to_numpy())
+    f["label"] = ctx.labels[lab]
+    f["label_name"] = ctx.label_names[lab]
+    f["group"] = groups.ids[g]
+    f["group_kind"] = groups.kinds[g]
+    f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
+    f["watch_category"] = np.where(f["family"].to_numpy() == "watchlist", ctx.watch_category[lab], None)
+    f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
+    ex = pick_examples(sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding)
+    f["examples"] = [list(sample_ids[r]) for r in ex]
+    f["status"] = "new"
+    f = f.sort_values(["severity", "q_value", "lift_low", "finding_id"], ascending=[False, True, False, True])
+    return ScanOutcome(f[FINDING_COLUMNS].reset_index(drop=True), families, status)

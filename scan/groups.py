@@ -1,0 +1,175 @@
+"""Groups of samples: attribute values, their intersections, and clusters of the embedding space.
+
+A group lives inside a *universe*: the samples for which its definition applies. An attribute group
+``skin_tone=dark`` lives among the samples whose ``skin_tone`` is not null (null = not applicable,
+so a landscape photo is neither inside nor outside a skin-tone group); an intersection among the
+samples where all of its attributes are set; a cluster among all samples. Rates "outside" a group
+are rates in its universe minus the group.
+
+The membership matrix is sparse (samples x groups, one-hot per grouping), built without a loop
+over samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["Groups", "build_groups", "group_id_for"]
+
+ALL = "all samples"
+
+
+@dataclass(frozen=True, eq=False)
+class Groups:
+    """The tested groups of one scan.
+
+    - ``ids``: group ids (``skin_tone=dark``, ``skin_tone=dark & gender=man``, ``cluster:k16/3``).
+    - ``kinds``: ``attribute`` | ``intersection`` | ``cluster``.
+    - ``membership``: CSC int8 (n_samples x n_groups).
+    - ``universe``: per group, the column of ``universes`` it is tested within.
+    - ``universes``: CSC int8 (n_samples x n_universes); column 0 is all samples.
+    - ``universe_names``: e.g. ``all samples``, ``skin_tone set``, ``skin_tone & gender set``.
+    - ``sizes`` / ``universe_sizes``: int64 per group.
+    - ``untested``: ids of groups left out, with the reason (``below min_group_size`` ...).
+    """
+
+    ids: np.ndarray
+    kinds: np.ndarray
+    membership: sp.csc_matrix
+    universe: np.ndarray
+    universes: sp.csc_matrix
+    universe_names: tuple[str, ...]
+    sizes: np.ndarray
+    universe_sizes: np.ndarray
+    untested: tuple[tuple[str, str], ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index(self, group_id: str) -> int:
+        hits = np.flatnonzero(self.ids == group_id)
+        if len(hits) == 0:
+            raise KeyError(group_id)
+        return int(hits[0])
+
+    def members(self, g: int) -> np.ndarray:
+        """Row numbers of the members of group ``g`` (sorted)."""
+        M = self.membership
+        return M.indices[M.indptr[g] : M.indptr[g + 1]].astype(np.int64)
+
+
+def group_id_for(attributes: Sequence[str], values: Sequence[str]) -> str:
+    return " & ".join(f"{a}={v}" for a, v in zip(attributes, values))
+
+
+def _one_hot(codes: np.ndarray, n_codes: int) -> sp.csc_matrix:
+    """samples x codes one-hot for codes >= 0 (negative codes belong to no column)."""
+    rows = np.flatnonzero(codes >= 0)
+    return sp.csc_matrix(
+        (np.ones(len(rows), dtype=np.int8), (rows, codes[rows])), shape=(len(codes), n_codes)
+    )
+
+
+def build_groups(
+    samples: pd.DataFrame,
+    *,
+    attributes: Sequence[str],
+    intersections: Sequence[Sequence[str]] = (),
+    clusters: Mapping[int, np.ndarray] | None = None,
+    min_group_size: int = 30,
+) -> Groups:
+    """Build the membership matrix of every testable group.
+
+    ``clusters`` maps a granularity k to an assignment array (int64 per sample, -1 for none).
+    A group is tested when it has at least ``min_group_size`` members and at least one sample of
+    its universe lies outside it.
+    """
+    n = len(samples)
+    blocks: list[sp.csc_matrix] = []
+    ids: list[np.ndarray] = []
+    kinds: list[np.ndarray] = []
+    universe_of: list[np.ndarray] = []
+    uni_cols: list[np.ndarray] = [np.ones(n, dtype=bool)]
+    uni_names: list[str] = [ALL]
+
+    def add(keys: np.ndarray, valid: np.ndarray, name_of, kind: str, uni_mask: np.ndarray | None, uni_name: str) -> None:
+        codes = np.full(n, -1, dtype=np.int64)
+        if valid.any():
+            c, uniques = pd.factorize(keys[valid], sort=True)
+            codes[valid] = c
+        else:
+            uniques = np.array([], dtype=object)
+        if uni_mask is None:
+            u = 0
+        else:
+            u = len(uni_cols)
+            uni_cols.append(uni_mask)
+            uni_names.append(uni_name)
+        blocks.append(_one_hot(codes, len(uniques)))
+        ids.append(np.array([name_of(v) for v in uniques], dtype=object))
+        kinds.append(np.full(len(uniques), kind, dtype=object))
+        universe_of.append(np.full(len(uniques), u, dtype=np.int64))
+
+    for a in attributes:
+        col = samples[a].to_numpy(dtype=object)
+        valid = pd.notna(col)
+        add(col, valid, lambda v, a=a: f"{a}={v}", "attribute", valid, f"{a} set")
+
+    for combo in intersections:
+        cols = [samples[a].to_numpy(dtype=object) for a in combo]
+        valid = np.logical_and.reduce([pd.notna(c) for c in cols])
+        keys = np.full(n, None, dtype=object)
+        if valid.any():
+            keys[valid] = pd.Series(cols[0][valid]).astype(str).str.cat(
+                [pd.Series(c[valid]).astype(str) for c in cols[1:]], sep="\x1f"
+            ).to_numpy(dtype=object)
+        add(
+            keys,
+            valid,
+            lambda v, combo=combo: group_id_for(combo, str(v).split("\x1f")),
+            "intersection",
+            valid,
+            " & ".join(combo) + " set",
+        )
+
+    for k, assign in sorted((clusters or {}).items()):
+        assign = np.asarray(assign, dtype=np.int64)
+        valid = assign >= 0
+        add(assign, valid, lambda v, k=k: f"cluster:k{k}/{int(v)}", "cluster", None, ALL)
+
+    M = sp.hstack(blocks, format="csc") if blocks else sp.csc_matrix((n, 0), dtype=np.int8)
+    gid = np.concatenate(ids) if ids else np.array([], dtype=object)
+    gkind = np.concatenate(kinds) if kinds else np.array([], dtype=object)
+    guni = np.concatenate(universe_of) if universe_of else np.array([], dtype=np.int64)
+    U = sp.csc_matrix(np.column_stack(uni_cols).astype(np.int8))
+    sizes = np.diff(M.indptr).astype(np.int64)
+    usizes = np.asarray(U.sum(axis=0)).ravel().astype(np.int64)[guni]
+
+    small = sizes < min_group_size
+    whole = sizes >= usizes
+    keep = ~small & ~whole
+    untested = tuple(
+        [(g, f"below min_group_size ({s} < {min_group_size})") for g, s in zip(gid[small], sizes[small])]
+        + [(g, "covers its whole universe: nothing to compare with") for g in gid[whole & ~small]]
+    )
+    keep_idx = np.flatnonzero(keep)
+    # Drop universes no kept group uses, keeping column 0 (all samples).
+    used = np.unique(np.concatenate([[0], guni[keep_idx]]))
+    remap = np.full(len(uni_names), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return Groups(
+        ids=gid[keep_idx],
+        kinds=gkind[keep_idx],
+        membership=M[:, keep_idx].tocsc(),
+        universe=remap[guni[keep_idx]],
+        universes=U[:, used].tocsc(),
+        universe_names=tuple(uni_names[i] for i in used),
+        sizes=sizes[keep_idx],
+        universe_sizes=usizes[keep_idx],
+        untested=untested,
+    )

@@ -1,0 +1,61 @@
+"""Severity: how much harm a finding may do, for ranking.
+
+severity = 100 x harm x sensitivity x (0.5 + 0.5 x effect), in [0, 100]:
+
+- harm: the watchlist category weight of the label (0 < w <= 1); ``DISCOVERY_HARM`` for other labels.
+- sensitivity: 1 for a group of people (configured attribute groups and their intersections are
+  protected; a cluster is about people when most of its members carry a protected attribute value
+  or a configured person label), ``NON_PERSON_SENSITIVITY`` otherwise.
+- effect: the conservative effect, log2 of the lower confidence bound of the lift, scaled so that a
+  lower bound of 16x or more counts fully: clip(log2(lift_low) / 4, 0, 1).
+
+So a watchlist label on a group of people always outranks the same label on animal photos and any
+benign discovery. Levels: critical >= 60, high >= 35, medium >= 15, else low.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "DISCOVERY_HARM",
+    "LEVELS",
+    "NON_PERSON_SENSITIVITY",
+    "groups_about_people",
+    "severity_level",
+    "severity_score",
+]
+
+DISCOVERY_HARM = 0.15
+NON_PERSON_SENSITIVITY = 0.25
+LEVELS = (("critical", 60.0), ("high", 35.0), ("medium", 15.0), ("low", 0.0))
+
+
+def groups_about_people(
+    membership: sp.csc_matrix, kinds: np.ndarray, person_rows: np.ndarray, *, share: float = 0.5
+) -> np.ndarray:
+    """Per group: True for attribute/intersection groups, and for clusters whose members are mostly people.
+
+    ``person_rows`` (bool per sample) marks samples with a protected attribute value or a person label.
+    """
+    M = sp.csc_matrix(membership, dtype=np.int64)
+    sizes = np.diff(M.indptr)
+    people = M.T @ person_rows.astype(np.int64)
+    frac = np.divide(people, sizes, out=np.zeros(len(sizes)), where=sizes > 0)
+    return np.where(np.isin(kinds, ("attribute", "intersection")), True, frac >= share)
+
+
+def severity_score(harm: np.ndarray, about_people: np.ndarray, lift_low: np.ndarray) -> np.ndarray:
+    sens = np.where(about_people, 1.0, NON_PERSON_SENSITIVITY)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = np.clip(np.log2(np.maximum(lift_low, 1e-300)) / 4.0, 0.0, 1.0)
+    eff = np.nan_to_num(eff, nan=0.0)
+    return np.round(100.0 * harm * sens * (0.5 + 0.5 * eff), 2)
+
+
+def severity_level(score: np.ndarray) -> np.ndarray:
+    out = np.full(len(score), "low", dtype=object)
+    for name, cut in reversed(LEVELS):
+        out[score >= cut] = name
+    return out

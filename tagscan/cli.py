@@ -1,0 +1,218 @@
+"""The command line: parse, call one pipeline function, render. Exit codes follow SPEC.
+
+0 success; 1 findings at or above ``--fail-on``; 2 bad input, config or usage; 3 an external
+service failed. Results go to stdout, progress and diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from tagscan.errors import TagscanError
+
+__all__ = ["app", "main"]
+
+log = logging.getLogger("tagscan")
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="tagscan",
+    help="QA for classifiers with huge output spaces: find labels applied to groups of inputs where they do harm.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_FINDINGS = 1
+EXIT_INTERNAL = 4
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Level(str, Enum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+_LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def _stdout() -> Console:
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a pipeline call; a TagscanError becomes one line on stderr and its exit code."""
+    try:
+        return fn()
+    except TagscanError as exc:
+        print(f"tagscan: error: {exc}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        print("tagscan: interrupted; nothing half-written was kept", file=sys.stderr)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure still gets one clear line
+        if os.environ.get("TAGSCAN_DEBUG"):
+            raise
+        print(
+            f"tagscan: internal error: {type(exc).__name__}: {exc} "
+            "(this is a bug; rerun with TAGSCAN_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _load(config: Path):
+    from tagscan.config import load_config
+
+    return _guard(lambda: load_config(config))
+
+
+def _gate(findings, fail_on: Level | None) -> int:
+    if fail_on is None or len(findings) == 0:
+        return 0
+    rank = findings["severity_level"].map(_LEVEL_RANK)
+    gated = findings[(rank >= _LEVEL_RANK[fail_on.value]) & findings["status"].isin(["new", "regressed"])]
+    if len(gated):
+        print(
+            f"tagscan: {len(gated)} new or regressed finding(s) at or above '{fail_on.value}' "
+            f"(top: {gated.iloc[0]['label']} on {gated.iloc[0]['group']}); failing as --fail-on asks",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
+    return 0
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="The scan's YAML config.", show_default=False)]
+
+
+@app.command()
+def scan(
+    config: ConfigArg,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+    fail_on: Annotated[
+        Level | None, typer.Option("--fail-on", help="Exit 1 if a new or regressed finding is at or above this level.")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Run to compare with (default: the previous run of this config).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Findings shown in the text summary.", min=1)] = 20,
+) -> None:
+    """Scan predictions for labels over-applied to groups; write a run to the workspace."""
+    from tagscan.pipeline import run_scan
+    from tagscan.render import print_summary, scan_json
+
+    cfg = _load(config)
+    res = _guard(lambda: run_scan(cfg, baseline=baseline))
+    info = {**res.info, "run_dir": str(res.run_dir)}
+    if format is OutputFormat.json:
+        sys.stdout.write(scan_json(info, res.findings) + "\n")
+    else:
+        print_summary(info, res.findings, console=_stdout(), top=top)
+    raise typer.Exit(_gate(res.findings, fail_on))
+
+
+@app.command()
+def embed(config: ConfigArg) -> None:
+    """Embed inputs and label names (cached by content) and build their FAISS indexes."""
+    from tagscan.pipeline import run_embed
+
+    cfg = _load(config)
+    out = _guard(lambda: run_embed(cfg))
+    n, d = out.vectors.shape
+    nl = 0 if out.label_vectors is None else len(out.label_vectors)
+    print(
+        f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
+        f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
+    )
+    for name, path in out.index_paths.items():
+        print(f"index {name}: {path}")
+
+
+@app.command()
+def runs(config: ConfigArg) -> None:
+    """List the runs of this config in its workspace."""
+    from tagscan.workspace import Workspace
+
+    cfg = _load(config)
+    ws = _guard(lambda: Workspace(cfg.workspace_dir))
+    rows = ws.runs(cfg.name)
+    if not rows:
+        print(f"no runs yet in {cfg.workspace_dir}; run 'tagscan scan {config}'")
+        return
+    for r in rows:
+        print(f"{r['run_id']}  {r['created_at']}  {r['model_name']} {r['model_version']}  {r['n_findings']} findings")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo data set and its workspace.")] = Path(
+        "tagscan-demo"
+    ),
+    samples: Annotated[int, typer.Option("--samples", help="Number of photos in the demo set.", min=500)] = 8000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the demo data.")] = 0,
+    top: Annotated[int, typer.Option("--top", help="Findings shown.", min=1)] = 15,
+) -> None:
+    """Build the offline demo data set (a simulated photo tagger with planted harms) and scan it."""
+    from tagscan.config import load_config
+    from tagscan.demo import PLANTED, build_demo
+    from tagscan.pipeline import run_scan
+    from tagscan.render import print_summary
+
+    console = _stdout()
+    path = _guard(lambda: build_demo(out, n_samples=samples, seed=seed))
+    cfg = _guard(lambda: load_config(path))
+    console.print(f"demo data set written to {out}/ (config {path})", highlight=False)
+    res = _guard(lambda: run_scan(cfg))
+    print_summary({**res.info, "run_dir": str(res.run_dir)}, res.findings, console=console, top=top)
+    console.print("\nplanted harmful associations:", highlight=False)
+    f = res.findings.reset_index(drop=True)
+    for p in PLANTED:
+        hit = f.index[(f["label"] == p.label) & (f["group"] == p.group)]
+        where = f"found at rank {hit[0] + 1} of {len(f)}" if len(hit) else "NOT FOUND"
+        console.print(f"  {p.label} on {p.group} ({p.kind}): {where}", highlight=False)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tagscan: %(message)s"))
+    root = logging.getLogger("tagscan")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More progress on stderr (-vv: debug).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    _configure_logging(0 if quiet else verbose)
+
+
+def main() -> None:
+    # Models are never downloaded at run time; keep the hub offline and its progress bars quiet.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":
+    main()

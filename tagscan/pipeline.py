@@ -1,0 +1,333 @@
+"""The only place that orders the stages: each public function is one call the CLI wraps.
+
+- :func:`run_embed`: input and label embeddings (content-cached) and their FAISS indexes.
+- :func:`run_scan`: load, embed, group, count, test, rank, and write a run to the workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tagscan.config import Config
+from tagscan.data import AuditSet, load_audit_set
+from tagscan.errors import ConfigError
+from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
+from tagscan.workspace import Workspace, new_run_id, now_iso
+
+__all__ = ["EmbedOutcome", "ScanResult", "run_embed", "run_scan"]
+
+log = logging.getLogger(__name__)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[name] = round(timer.timings.get(name, 0.0) + time.perf_counter() - self.t, 4)
+
+        return _Ctx()
+
+
+@dataclass
+class EmbedOutcome:
+    """Input vectors (n x d, float32, L2-normalised), label vectors (L x d'), and what was computed."""
+
+    vectors: np.ndarray
+    label_vectors: np.ndarray | None
+    input_model: str
+    label_model: str | None
+    computed_inputs: int = 0
+    computed_labels: int = 0
+    index_paths: dict[str, str] = field(default_factory=dict)
+    _text_embedder: object | None = None
+    _cache_root: Path | None = None
+
+    def embed_terms(self, terms: list[str]) -> np.ndarray:
+        """Embed extra texts (watchlist terms) in the label space, through the same cache."""
+        from tagscan.embed.cache import EmbeddingCache
+
+        assert self._text_embedder is not None and self._cache_root is not None
+        emb = self._text_embedder
+        vecs, _ = EmbeddingCache(self._cache_root, emb.name).embed(terms, emb.embed_texts)
+        return vecs
+
+
+def _text_embedder(cfg: Config, spec: str):
+    from tagscan.embed.embedders import load_text_embedder
+
+    return load_text_embedder(spec, batch_size=cfg.embed.batch_size)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    from tagscan.embed.index import l2_normalize
+
+    return l2_normalize(np.ascontiguousarray(v, dtype=np.float32))
+
+
+def _save_index(ws: Workspace, name: str, vectors: np.ndarray) -> str:
+    """Persist a FAISS index of ``vectors`` unless an index of the same content is already there."""
+    from tagscan.embed.index import VectorIndex
+
+    digest = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
+    path = ws.index_dir / f"{name}.faiss"
+    meta = ws.index_dir / f"{name}.json"
+    if path.is_file() and meta.is_file():
+        try:
+            if json.loads(meta.read_text()).get("content") == digest:
+                return str(path)
+        except (OSError, ValueError):
+            pass
+    VectorIndex.build(vectors).save(path)
+    tmp = meta.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"content": digest, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1])}))
+    os.replace(tmp, meta)
+    return str(path)
+
+
+def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool = True) -> EmbedOutcome:
+    """Embed inputs (unless precomputed) and label names, cached by content; build and save indexes."""
+    audit = audit if audit is not None else load_audit_set(cfg)
+    ws = Workspace(cfg.workspace_dir)
+    from tagscan.embed.cache import EmbeddingCache
+
+    cache_root = ws.cache_dir / "embeddings"
+    text_emb = None
+    computed_inputs = 0
+    if audit.vectors is not None:
+        vectors = _normalise(audit.vectors)
+        input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
+    else:
+        if cfg.embed.input != "text":
+            raise ConfigError(
+                f"{cfg.path}: key 'embed.input': '{cfg.embed.input}' inputs are not supported by this version; "
+                "use 'text', or give precomputed vectors in data.embeddings"
+            )
+        text_emb = _text_embedder(cfg, cfg.embed.model)
+        texts = [str(t) for t in audit.samples["text"].tolist()]
+        log.info("embedding %d input texts with %s", len(texts), text_emb.name)
+        vectors, computed_inputs = EmbeddingCache(cache_root, text_emb.name).embed(texts, text_emb.embed_texts)
+        input_model = text_emb.name
+    paths = {"inputs": _save_index(ws, "inputs", vectors)}
+    label_vectors, label_model, computed_labels = None, None, 0
+    if need_labels:
+        if text_emb is None:
+            # Precomputed inputs: label names still need a text space for the label index.
+            text_emb = _text_embedder(cfg, "default" if audit.vectors is not None else cfg.embed.model)
+        names = [str(x) for x in audit.label_names]
+        label_vectors, computed_labels = EmbeddingCache(cache_root, text_emb.name).embed(names, text_emb.embed_texts)
+        label_model = text_emb.name
+        paths["labels"] = _save_index(ws, "labels", label_vectors)
+    log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
+    return EmbedOutcome(
+        vectors=vectors,
+        label_vectors=label_vectors,
+        input_model=input_model,
+        label_model=label_model,
+        computed_inputs=computed_inputs,
+        computed_labels=computed_labels,
+        index_paths=paths,
+        _text_embedder=text_emb,
+        _cache_root=cache_root,
+    )
+
+
+@dataclass
+class ScanResult:
+    run_id: str
+    run_dir: Path
+    findings: pd.DataFrame
+    info: dict
+
+
+def _clusters(cfg: Config, vectors: np.ndarray) -> tuple[dict[int, np.ndarray], dict[str, int]]:
+    """k-means assignments per configured k, and the medoid row of each cluster."""
+    from tagscan.embed.index import kmeans, medoids
+
+    out, med = {}, {}
+    for k in cfg.groups.clusters:
+        if k > len(vectors):
+            raise ConfigError(
+                f"{cfg.path}: key 'groups.clusters': k={k} is more than the {len(vectors)} samples; use a smaller k"
+            )
+        assign, centroids = kmeans(vectors, k, seed=cfg.groups.seed)
+        out[k] = assign
+        for i, row in enumerate(medoids(vectors, assign, centroids)):
+            if row >= 0:
+                med[f"cluster:k{k}/{i}"] = int(row)
+    return out, med
+
+
+def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], dict]:
+    path = cfg.watchlist_path()
+    L = audit.n_labels
+    if path is None:
+        empty = WatchAssignment(
+            category=np.full(L, None, dtype=object), weight=np.zeros(L), matched_term=np.full(L, None, dtype=object),
+            similarity=np.zeros(L),
+        )
+        return empty, [], {"path": None}
+    wl = load_watchlist(path)
+    terms, _ = wl.terms()
+    ids = sims = None
+    if emb.label_vectors is not None and wl.expand.max_per_term > 0 and len(terms):
+        from tagscan.embed.index import VectorIndex
+
+        tv = emb.embed_terms(terms)
+        index = VectorIndex.build(emb.label_vectors)
+        sims, ids = index.search(tv, min(wl.expand.max_per_term, L))
+    wa = assign_watch_categories(wl, audit.labels, audit.label_names, neighbor_ids=ids, neighbor_sims=sims)
+    info = {
+        "path": str(path),
+        "categories": {k: v.weight for k, v in wl.categories.items()},
+        "labels_matched": int((wa.similarity == 1.0).sum()),
+        "labels_expanded": int(((wa.similarity < 1.0) & wa.mask).sum()),
+    }
+    return wa, list(wl.person_labels), info
+
+
+def _person_rows(audit: AuditSet, cfg: Config, person_labels: list[str]) -> np.ndarray:
+    """Samples that show people: a configured (protected) attribute is set, or a person label was predicted."""
+    n = audit.n_samples
+    rows = np.zeros(n, dtype=bool)
+    for a in cfg.groups.attributes:
+        rows |= audit.samples[a].notna().to_numpy()
+    if person_labels:
+        wanted = {normalise_term(p) for p in person_labels}
+        cols = [j for j, (lab, name) in enumerate(zip(audit.labels, audit.label_names))
+                if normalise_term(lab) in wanted or normalise_term(name) in wanted]
+        if cols:
+            rows |= np.asarray(audit.Y[:, cols].sum(axis=1)).ravel() > 0
+    return rows
+
+
+def _inputs_hash(hashes: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
+    """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
+    from tagscan.scan.counts import count_cells
+    from tagscan.scan.detectors import ScanContext
+    from tagscan.scan.findings import scan
+    from tagscan.scan.groups import build_groups
+
+    t = _Timer()
+    t_start = time.perf_counter()
+    with t("load"):
+        audit = load_audit_set(cfg)
+    ws = Workspace(cfg.workspace_dir)
+    with t("embed"):
+        emb = run_embed(cfg, audit=audit, need_labels=True)
+    with t("clusters"):
+        assignments, medoid_rows = _clusters(cfg, emb.vectors)
+    with t("groups"):
+        groups = build_groups(
+            audit.samples,
+            attributes=cfg.groups.attributes,
+            intersections=cfg.groups.intersections,
+            clusters=assignments,
+            min_group_size=cfg.groups.min_group_size,
+        )
+    with t("counts"):
+        counts = count_cells(groups, audit.Y)
+    with t("watchlist"):
+        watch, person_labels, watch_info = _watch(cfg, audit, emb)
+    ctx = ScanContext(
+        Y=audit.Y,
+        scores=audit.scores,
+        labels=audit.labels,
+        label_names=audit.label_names,
+        groups=groups,
+        counts=counts,
+        watch_weight=watch.weight,
+        watch_category=watch.category,
+        fdr=cfg.scan.fdr,
+        truth=audit.truth,
+        vectors=emb.vectors,
+        label_vectors=emb.label_vectors,
+    )
+    text_col = "text" if "text" in audit.samples.columns else None
+    medoid_text = (
+        {g: audit.samples[text_col].iat[r] for g, r in medoid_rows.items()} if text_col else None
+    )
+    with t("detect"):
+        outcome = scan(
+            ctx,
+            sample_ids=audit.sample_ids,
+            person_rows=_person_rows(audit, cfg, person_labels),
+            examples_per_finding=cfg.review.examples_per_finding,
+            attribute_frame=audit.samples[list(cfg.groups.attributes)] if cfg.groups.attributes else None,
+            medoid_text=medoid_text,
+        )
+    findings = outcome.findings
+    failed = {k: v for k, v in outcome.detectors.items() if v.startswith("failed")}
+
+    # Status against the baseline run (default: the previous run of this config).
+    base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
+    resolved: list[str] = []
+    if base is not None:
+        prev = ws.load_findings(base["run_id"])
+        prev_ids = set(prev["finding_id"])
+        findings["status"] = np.where(findings["finding_id"].isin(prev_ids), "persisting", "new")
+        resolved = sorted(prev_ids - set(findings["finding_id"]))
+
+    run_id = new_run_id()
+    level_counts = findings["severity_level"].value_counts().to_dict() if len(findings) else {}
+    info = {
+        "run_id": run_id,
+        "config_name": cfg.name,
+        "created_at": now_iso(),
+        "config_path": str(cfg.path),
+        "config": json.loads(cfg.model_dump_json()),
+        "model": cfg.model_info.model_dump(),
+        "inputs": audit.input_hashes,
+        "inputs_hash": _inputs_hash(audit.input_hashes),
+        "baseline": base["run_id"] if base else None,
+        "embedding": {
+            "input_model": emb.input_model,
+            "label_model": emb.label_model,
+            "computed_inputs": emb.computed_inputs,
+            "computed_labels": emb.computed_labels,
+            "dim": int(emb.vectors.shape[1]),
+        },
+        "clusters": {"k": list(cfg.groups.clusters), "seed": cfg.groups.seed},
+        "watchlist": watch_info,
+        "counts": {
+            "samples": audit.n_samples,
+            "labels": audit.n_labels,
+            "prediction_rows": audit.n_prediction_rows,
+            "positives": int(audit.Y.nnz),
+            "groups_tested": len(groups),
+            "groups_untested": len(groups.untested),
+            "cells_nonzero": len(counts),
+            "findings": len(findings),
+            "findings_by_level": {k: int(v) for k, v in level_counts.items()},
+            "resolved_since_baseline": len(resolved),
+        },
+        "families": outcome.families,
+        "detectors": outcome.detectors,
+        "resolved": resolved,
+        "untested_groups": [{"group": g, "reason": r} for g, r in groups.untested[:200]],
+    }
+    info["timings"] = {**t.timings, "total": round(time.perf_counter() - t_start, 3)}
+    run_dir = ws.write_run(info, findings)
+    if failed:
+        log.error("detectors failed: %s", "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    return ScanResult(run_id=run_id, run_dir=run_dir, findings=findings, info=info)

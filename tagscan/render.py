@@ -1,0 +1,116 @@
+"""Terminal and JSON renderings of a scan. Reads findings only; computes nothing new."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["findings_json", "print_summary", "scan_json"]
+
+_LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+
+
+def _fmt_p(x: float) -> str:
+    return "<1e-300" if x <= 0 else (f"{x:.1e}" if x < 1e-3 else f"{x:.3f}")
+
+
+def _fmt_lift(lift: float, lo: float, hi: float) -> str:
+    def f(v: float) -> str:
+        return "inf" if math.isinf(v) else (f"{v:.1f}" if v < 100 else f"{v:.0f}")
+
+    return f"{f(lift)} [{f(lo)}, {f(hi)}]"
+
+
+def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: int = 20) -> None:
+    c = info["counts"]
+    model = info.get("model") or {}
+    console.print(
+        f"[bold]tagscan[/bold] run {info['run_id']} of {info['config_name']} "
+        f"(model {model.get('name', '?')} {model.get('version', '')})",
+        highlight=False,
+    )
+    console.print(
+        f"{c['samples']:,} samples, {c['labels']:,} labels, {c['positives']:,} positive predictions; "
+        f"{c['groups_tested']:,} groups tested ({c['groups_untested']:,} not tested), "
+        f"{c['cells_nonzero']:,} non-zero (label, group) cells",
+        highlight=False,
+    )
+    fams = "; ".join(
+        f"{f['name']}: {f['n_significant']:,} significant of {f['n_testable']:,} testable pairs ({f['n_labels']:,} labels)"
+        for f in info.get("families", [])
+    )
+    if fams:
+        console.print(f"families at FDR {info['config']['scan']['fdr']}: {fams}", highlight=False)
+    skipped = {k: v for k, v in info.get("detectors", {}).items() if v != "ran"}
+    for k, v in skipped.items():
+        console.print(f"detector {k}: {v}", highlight=False)
+    levels = c.get("findings_by_level", {})
+    lv = ", ".join(f"{levels[k]} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
+    console.print(f"[bold]{c['findings']:,} findings[/bold]" + (f" ({lv})" if lv else ""), highlight=False)
+    if len(findings) == 0:
+        console.print("No (label, group) association passed the multiple-testing control.")
+    else:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        for col, just in (
+            ("#", "right"), ("severity", "left"), ("label", "left"), ("group", "left"), ("count", "right"),
+            ("expected", "right"), ("lift [95% CI]", "left"), ("q", "right"), ("family", "left"), ("status", "left"),
+        ):
+            table.add_column(col, justify=just, overflow="fold")
+        for i, r in enumerate(findings.head(top).itertuples(index=False), 1):
+            table.add_row(
+                str(i),
+                Text(f"{r.severity_level} {r.severity:.0f}", style=_LEVEL_STYLE.get(r.severity_level, "")),
+                Text(str(r.label_name)),
+                Text(str(r.group)),
+                f"{r.count:,}",
+                f"{r.expected:.1f}",
+                _fmt_lift(r.lift, r.lift_low, r.lift_high),
+                _fmt_p(r.q_value),
+                Text(str(r.family) + (f"/{r.watch_category}" if r.watch_category else "")),
+                str(r.status),
+            )
+        console.print(table)
+        if len(findings) > top:
+            console.print(f"... and {len(findings) - top:,} more in findings.parquet", highlight=False)
+    console.print(f"run folder: {info.get('run_dir', '')}", highlight=False, soft_wrap=True)
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) else (str(f) if math.isinf(f) else f)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if v is pd.NA:
+        return None
+    return v
+
+
+def findings_json(findings: pd.DataFrame) -> list[dict]:
+    return [{k: _jsonable(v) for k, v in row.items()} for row in findings.to_dict(orient="records")]
+
+
+def scan_json(info: dict, findings: pd.DataFrame) -> str:
+    payload = {
+        "run_id": info["run_id"],
+        "run_dir": info.get("run_dir"),
+        "config_name": info["config_name"],
+        "model": info.get("model"),
+        "counts": info["counts"],
+        "families": info.get("families"),
+        "detectors": info.get("detectors"),
+        "findings": findings_json(findings),
+    }
+    return json.dumps(payload, indent=2, default=str)

@@ -1,0 +1,247 @@
+"""The workspace: a SQLite catalogue of runs and findings, and one folder per run.
+
+Layout::
+
+    <workspace>/tagscan.sqlite         runs, findings (and, later, review tasks and verdicts)
+    <workspace>/runs/<run_id>/         findings.parquet, run.json (written last)
+    <workspace>/cache/embeddings/      content-addressed embedding cache
+    <workspace>/index/                 FAISS indexes of inputs and labels
+
+A run is written into ``runs/.tmp-<run_id>`` and renamed into place only when complete; the
+catalogue row is committed after the rename, and a complete run folder that the catalogue misses
+(a kill between rename and commit) is adopted when the workspace is next opened. A scan killed
+half-way therefore leaves no half-written run, and its temporary folder is removed on next open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from tagscan.errors import DataError, UsageError
+
+__all__ = ["RunRecord", "Workspace"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    config_name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    model_name TEXT,
+    model_version TEXT,
+    n_samples INTEGER,
+    n_labels INTEGER,
+    n_findings INTEGER,
+    inputs_hash TEXT,
+    path TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    finding_id TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    detector TEXT NOT NULL,
+    label TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    family TEXT,
+    severity REAL,
+    severity_level TEXT,
+    count INTEGER,
+    lift REAL,
+    lift_low REAL,
+    p_value REAL,
+    q_value REAL,
+    status TEXT,
+    PRIMARY KEY (run_id, finding_id)
+);
+CREATE INDEX IF NOT EXISTS findings_by_id ON findings(finding_id);
+"""
+
+RunRecord = dict
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class Workspace:
+    """One workspace folder. Cheap to open; creates its folders and catalogue on first use."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"{self.root}: cannot create the workspace folder ({exc}); set 'workspace' in the config to a writable folder") from exc
+        with closing(self._connect()) as db, db:
+            db.executescript(_SCHEMA)
+        self._recover()
+
+    # -- paths ---------------------------------------------------------------------------------
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "tagscan.sqlite"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def index_dir(self) -> Path:
+        d = self.root / "index"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    # -- recovery ------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        for tmp in self.runs_dir.glob(".tmp-*"):
+            log.warning("removing the unfinished run folder %s (a scan was interrupted)", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+        with closing(self._connect()) as db:
+            known = {r["run_id"] for r in db.execute("SELECT run_id FROM runs")}
+        for d in sorted(self.runs_dir.iterdir()):
+            if d.is_dir() and not d.name.startswith(".") and d.name not in known:
+                if (d / "run.json").is_file() and (d / "findings.parquet").is_file():
+                    log.warning("adopting run %s, written but not catalogued (interrupted commit)", d.name)
+                    info = json.loads((d / "run.json").read_text())
+                    self._catalogue(info, pd.read_parquet(d / "findings.parquet"))
+
+    # -- writing -------------------------------------------------------------------------------
+    def write_run(self, info: dict, findings: pd.DataFrame, *, extra_files: dict[str, bytes] | None = None) -> Path:
+        """Write a run atomically: folder first (run.json last), then the catalogue."""
+        run_id = info["run_id"]
+        final = self.runs_dir / run_id
+        if final.exists():
+            raise UsageError(f"{final}: run {run_id} already exists")
+        tmp = self.runs_dir / f".tmp-{run_id}"
+        tmp.mkdir(parents=True)
+        findings.to_parquet(tmp / "findings.parquet", index=False)
+        with open(tmp / "findings.parquet", "rb") as fh:
+            os.fsync(fh.fileno())
+        for name, data in (extra_files or {}).items():
+            _write_bytes(tmp / name, data)
+        _write_bytes(tmp / "run.json", json.dumps(info, indent=2, default=str).encode())
+        _fsync_dir(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(self.runs_dir)
+        self._catalogue(info, findings)
+        return final
+
+    def _catalogue(self, info: dict, findings: pd.DataFrame) -> None:
+        rows = [
+            (
+                info["run_id"],
+                r.finding_id,
+                i,
+                r.detector,
+                r.label,
+                r.group,
+                r.family,
+                float(r.severity),
+                r.severity_level,
+                int(r.count),
+                float(r.lift),
+                float(r.lift_low),
+                float(r.p_value),
+                float(r.q_value),
+                r.status,
+            )
+            for i, r in enumerate(findings.itertuples(index=False))
+        ]
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    info["run_id"],
+                    info["config_name"],
+                    info["created_at"],
+                    info.get("model", {}).get("name"),
+                    info.get("model", {}).get("version"),
+                    info.get("counts", {}).get("samples"),
+                    info.get("counts", {}).get("labels"),
+                    len(findings),
+                    info.get("inputs_hash"),
+                    str(self.runs_dir / info["run_id"]),
+                ),
+            )
+            db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    # -- reading -------------------------------------------------------------------------------
+    def runs(self, config_name: str | None = None) -> list[dict]:
+        q = "SELECT * FROM runs" + (" WHERE config_name = ?" if config_name else "") + " ORDER BY created_at, run_id"
+        with closing(self._connect()) as db:
+            return [dict(r) for r in db.execute(q, (config_name,) if config_name else ())]
+
+    def latest_run(self, config_name: str | None = None) -> dict | None:
+        runs = self.runs(config_name)
+        return runs[-1] if runs else None
+
+    def resolve_run(self, run: str | None, config_name: str | None = None) -> dict:
+        """A run by id (or unique prefix), or the latest one when ``run`` is None."""
+        runs = self.runs(config_name)
+        if not runs:
+            raise UsageError(f"{self.root}: no runs yet; run 'tagscan scan CONFIG' first")
+        if run is None:
+            return runs[-1]
+        hits = [r for r in runs if r["run_id"] == run] or [r for r in runs if r["run_id"].startswith(run)]
+        if len(hits) != 1:
+            listed = ", ".join(r["run_id"] for r in runs[-5:])
+            what = "matches several runs" if hits else "is not a run of this workspace"
+            raise UsageError(f"--run '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
+        return hits[0]
+
+    def load_findings(self, run_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.runs_dir / run_id / "findings.parquet")
+
+    def load_run_info(self, run_id: str) -> dict:
+        return json.loads((self.runs_dir / run_id / "run.json").read_text())
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def monotonic() -> float:
+    return time.perf_counter()
