@@ -199,7 +199,7 @@ def _configure_logging(verbose: int) -> None:
 
 @app.callback()
 def _root(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More progress on stderr (-vv: debug).")] = 1,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Progress on stderr (-vv: debug).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     _configure_logging(0 if quiet else verbose)

@@ -233,6 +233,8 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     with t("load"):
         audit = load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
+    # The baseline (default: the previous run of this config) is resolved before any heavy work.
+    base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True)
     with t("clusters"):
@@ -279,8 +281,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     findings = outcome.findings
     failed = {k: v for k, v in outcome.detectors.items() if v.startswith("failed")}
 
-    # Status against the baseline run (default: the previous run of this config).
-    base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
+    # Status against the baseline run.
     resolved: list[str] = []
     if base is not None:
         prev = ws.load_findings(base["run_id"])

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from synth import SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
-from synth import SynthSpec, write_audit_set
 from tagscan.cli import app
 
 runner = CliRunner()
@@ -182,4 +182,7 @@ def test_missing_config_file(tmp_path):
 
 def test_unknown_run_for_baseline(synth_config):
     res = runner.invoke(app, ["scan", str(synth_config), "--baseline", "nope"])
-    _one_line_error(res, "--run 'nope'")
+    _one_line_error(res, "no runs yet")
+    assert runner.invoke(app, ["-q", "scan", str(synth_config)]).exit_code == 0
+    res = runner.invoke(app, ["scan", str(synth_config), "--baseline", "nope"])
+    _one_line_error(res, "--run 'nope' is not a run", "tagscan runs")

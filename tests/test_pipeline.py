@@ -1,0 +1,130 @@
+"""Scan end to end through the CLI on a synthetic audit set with precomputed vectors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from synth import Planted, SynthSpec, write_audit_set
+from typer.testing import CliRunner
+
+from tagscan.cli import app
+from tagscan.config import load_config
+from tagscan.workspace import Workspace
+
+runner = CliRunner()
+
+PLANTED = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
+
+
+@pytest.fixture(scope="module")
+def planted_config(tmp_path_factory) -> Path:
+    return write_audit_set(tmp_path_factory.mktemp("e2e") / "a", SynthSpec(n=3000, planted=PLANTED))
+
+
+def _json_scan(cfg: Path, *extra: str) -> dict:
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json", *extra])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_scan_writes_run_and_ranks_watchlist_hits_on_people_first(planted_config):
+    out = _json_scan(planted_config)
+    f = pd.DataFrame(out["findings"])
+    top2 = set(zip(f["label"].head(2), f["group"].head(2)))
+    assert top2 == {("gorilla", "tone=dark"), ("mugshot", "tone=dark & gender=man")}
+    assert set(f["family"].head(2)) == {"watchlist"}
+    assert f["watch_category"].iloc[0] in ("dehumanizing", "criminality")
+    assert (f["q_value"] <= 0.05).all() and (f["q_value"] >= f["p_value"]).all()
+    run_dir = Path(out["run_dir"])
+    assert (run_dir / "findings.parquet").is_file() and (run_dir / "run.json").is_file()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["model"] == {"name": "synth-tagger", "version": "v1"}
+    assert set(info["inputs"]) == {"samples", "predictions", "vocabulary", "embeddings"}
+    assert {x["name"] for x in info["families"]} == {"watchlist", "discovery"}
+    assert all(x["n_testable"] >= x["n_significant"] for x in info["families"])
+    parquet = pd.read_parquet(run_dir / "findings.parquet")
+    for col in ("finding_id", "detector", "label", "label_name", "group", "group_kind", "group_description", "count",
+                "group_size", "label_count", "expected", "rate_in_group", "rate_outside", "lift", "lift_low",
+                "lift_high", "p_value", "q_value", "family", "severity", "severity_level", "watch_category",
+                "examples", "status"):
+        assert col in parquet.columns, col
+    assert len(parquet) == len(f)
+    with sqlite3.connect(run_dir.parents[1] / "tagscan.sqlite") as db:
+        n = db.execute("SELECT count(*) FROM findings WHERE run_id = ?", (out["run_id"],)).fetchone()[0]
+        assert n == len(f)
+
+
+def test_text_summary_and_second_run_statuses(planted_config):
+    res = runner.invoke(app, ["-q", "scan", str(planted_config)])
+    assert res.exit_code == 0, res.output
+    assert "gorilla" in res.stdout and "tone=dark" in res.stdout and "findings" in res.stdout
+    out = _json_scan(planted_config)
+    assert {x["status"] for x in out["findings"]} == {"persisting"}
+    ids = [x["finding_id"] for x in out["findings"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_fail_on_gate(tmp_path):
+    cfg = write_audit_set(tmp_path / "g", SynthSpec(n=3000, planted=PLANTED))
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "high"])
+    assert res.exit_code == 1, res.output
+    assert "at or above 'high'" in res.stderr
+    # Same data again: the findings persist, nothing new, so the gate passes.
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "high"])
+    assert res.exit_code == 0, res.output
+
+
+def test_fail_on_passes_on_clean_data(tmp_path):
+    cfg = write_audit_set(tmp_path / "c", SynthSpec(n=1500, planted=[]))
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "medium"])
+    assert res.exit_code == 0, res.output
+
+
+def test_runs_and_embed_commands(planted_config):
+    res = runner.invoke(app, ["runs", str(planted_config)])
+    assert res.exit_code == 0 and "findings" in res.stdout
+    res = runner.invoke(app, ["-q", "embed", str(planted_config)])
+    assert res.exit_code == 0, res.output
+    assert "0 computed" in res.stdout and "index inputs" in res.stdout
+
+
+def test_null_attribute_never_forms_a_group(planted_config):
+    out = _json_scan(planted_config)
+    assert not any("None" in x["group"] or "nan" in x["group"] for x in out["findings"])
+
+
+def test_killed_scan_leaves_no_half_written_run(tmp_path, monkeypatch):
+    import tagscan.workspace as wsmod
+    from tagscan.pipeline import run_scan
+
+    cfg_path = write_audit_set(tmp_path / "k", SynthSpec(n=800, n_labels=30))
+    cfg = load_config(cfg_path)
+    real = wsmod._write_bytes
+
+    def die_on_run_json(path, data):
+        if path.name == "run.json":
+            raise KeyboardInterrupt("killed")
+        return real(path, data)
+
+    monkeypatch.setattr(wsmod, "_write_bytes", die_on_run_json)
+    with pytest.raises(KeyboardInterrupt):
+        run_scan(cfg)
+    monkeypatch.setattr(wsmod, "_write_bytes", real)
+    ws = Workspace(cfg.workspace_dir)
+    assert ws.runs() == []
+    assert list(ws.runs_dir.iterdir()) == []  # the temporary folder was cleaned up
+
+    # Killed after the rename but before the catalogue commit: the complete run is adopted.
+    def die(self, info, findings):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(wsmod.Workspace, "_catalogue", die)
+    with pytest.raises(KeyboardInterrupt):
+        run_scan(cfg)
+    monkeypatch.undo()
+    ws = Workspace(cfg.workspace_dir)
+    assert len(ws.runs()) == 1
