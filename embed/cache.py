@@ -105,6 +105,12 @@ class EmbeddingCache:
         self._load()
         return len(self._rows)
 
+    def count_missing(self, items: Sequence[str]) -> int:
+        """How many distinct items of ``items`` are not cached yet (what :meth:`embed` would compute)."""
+        self._load()
+        keys = {hashlib.sha256(str(item).encode("utf-8")).digest() for item in items}
+        return sum(1 for key in keys if key not in self._rows)
+
     @property
     def dim(self) -> int | None:
         """Width of the cached vectors; ``None`` while the cache is empty."""

@@ -193,5 +193,9 @@ def scan(
     ex = pick_examples(sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding)
     f["examples"] = [list(sample_ids[r]) for r in ex]
     f["status"] = "new"
-    f = f.sort_values(["severity", "q_value", "lift_low", "finding_id"], ascending=[False, True, False, True])
+    # Watchlist hits on groups of people come first, whatever their severity; then by severity.
+    f["_tier"] = np.where((f["family"].to_numpy() == "watchlist") & people[g], 0, 1)
+    f = f.sort_values(
+        ["_tier", "severity", "q_value", "lift_low", "finding_id"], ascending=[True, False, True, False, True]
+    )
     return ScanOutcome(f[FINDING_COLUMNS].reset_index(drop=True), families, status)

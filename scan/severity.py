@@ -9,8 +9,10 @@ severity = 100 x harm x sensitivity x (0.5 + 0.5 x effect), in [0, 100]:
 - effect: the conservative effect, log2 of the lower confidence bound of the lift, scaled so that a
   lower bound of 16x or more counts fully: clip(log2(lift_low) / 4, 0, 1).
 
-So a watchlist label on a group of people always outranks the same label on animal photos and any
-benign discovery. Levels: critical >= 60, high >= 35, medium >= 15, else low.
+A watchlist label on a group of people scores above the same label on a group that is not about
+people and above any discovery finding of the same effect; the ranking (``scan.findings``) also puts
+every watchlist hit on a group of people before all other findings. Levels: critical >= 60,
+high >= 35, medium >= 15, else low.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import pandas as pd
 from tagscan.config import Config
 from tagscan.data import AuditSet, load_audit_set
 from tagscan.errors import ConfigError
+from tagscan.progress import progress_bar
 from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
 from tagscan.workspace import Workspace, new_run_id, now_iso
 
@@ -75,6 +76,27 @@ def _text_embedder(cfg: Config, spec: str):
     return load_text_embedder(spec, batch_size=cfg.embed.batch_size)
 
 
+def _embed_cached(cache_root: Path, embedder, texts: list[str], what: str) -> tuple[np.ndarray, int]:
+    """Embed through the content cache, with a progress bar over what is actually computed."""
+    from tagscan.embed.cache import EmbeddingCache
+
+    cache = EmbeddingCache(cache_root, embedder.name)
+    missing = cache.count_missing(texts)
+    if missing:
+        log.info("embedding %d %s with %s (%d cached)", missing, what, embedder.name, len(set(texts)) - missing)
+    step = max(1, embedder.batch_size * 4)
+    with progress_bar(missing, f"embedding {what}") as advance:
+
+        def compute(batch: list[str]) -> np.ndarray:
+            parts = []
+            for i in range(0, len(batch), step):
+                parts.append(embedder.embed_texts(batch[i : i + step]))
+                advance(len(parts[-1]))
+            return np.concatenate(parts) if parts else embedder.embed_texts([])
+
+        return cache.embed(texts, compute)
+
+
 def _normalise(v: np.ndarray) -> np.ndarray:
     from tagscan.embed.index import l2_normalize
 
@@ -105,8 +127,6 @@ def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool =
     """Embed inputs (unless precomputed) and label names, cached by content; build and save indexes."""
     audit = audit if audit is not None else load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
-    from tagscan.embed.cache import EmbeddingCache
-
     cache_root = ws.cache_dir / "embeddings"
     text_emb = None
     computed_inputs = 0
@@ -121,8 +141,7 @@ def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool =
             )
         text_emb = _text_embedder(cfg, cfg.embed.model)
         texts = [str(t) for t in audit.samples["text"].tolist()]
-        log.info("embedding %d input texts with %s", len(texts), text_emb.name)
-        vectors, computed_inputs = EmbeddingCache(cache_root, text_emb.name).embed(texts, text_emb.embed_texts)
+        vectors, computed_inputs = _embed_cached(cache_root, text_emb, texts, "input texts")
         input_model = text_emb.name
     paths = {"inputs": _save_index(ws, "inputs", vectors)}
     label_vectors, label_model, computed_labels = None, None, 0
@@ -131,7 +150,7 @@ def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool =
             # Precomputed inputs: label names still need a text space for the label index.
             text_emb = _text_embedder(cfg, "default" if audit.vectors is not None else cfg.embed.model)
         names = [str(x) for x in audit.label_names]
-        label_vectors, computed_labels = EmbeddingCache(cache_root, text_emb.name).embed(names, text_emb.embed_texts)
+        label_vectors, computed_labels = _embed_cached(cache_root, text_emb, names, "label names")
         label_model = text_emb.name
         paths["labels"] = _save_index(ws, "labels", label_vectors)
     log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
