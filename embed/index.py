@@ -17,7 +17,7 @@ import numpy as np
 
 from tagscan.errors import DataError
 
-__all__ = ["VectorIndex", "kmeans", "l2_normalize", "medoids"]
+__all__ = ["VectorIndex", "assign_to_centroids", "kmeans", "l2_normalize", "medoids"]
 
 logger = logging.getLogger(__name__)
 
@@ -257,6 +257,16 @@ def kmeans(vectors: np.ndarray, k: int, *, seed: int, niter: int = 20) -> tuple[
     centroids = np.ascontiguousarray(model.centroids, dtype=np.float32)
     logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n, k, float(model.obj[-1]))
     return assignment.astype(np.int64, copy=False), centroids
+
+
+def assign_to_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The nearest centroid (L2) of every row: int64 (n,). Used to place held-out rows in clusters."""
+    matrix = _as_matrix(vectors, "vectors")
+    centres = _as_matrix(centroids, "centroids", dim=matrix.shape[1])
+    index = faiss.IndexFlatL2(centres.shape[1])
+    index.add(centres)
+    _, ids = index.search(matrix, 1)
+    return ids[:, 0].astype(np.int64, copy=False)
 
 
 def medoids(vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -30,10 +30,16 @@ FINDING_COLUMNS = [
     "label_count",
     "expected",
     "rate_in_group",
+    "rate_in_low",
+    "rate_in_high",
     "rate_outside",
+    "rate_outside_low",
+    "rate_outside_high",
     "lift",
     "lift_low",
     "lift_high",
+    "eb05",
+    "ebgm",
     "p_value",
     "q_value",
     "family",
@@ -42,6 +48,7 @@ FINDING_COLUMNS = [
     "severity_level",
     "watch_category",
     "about_people",
+    "detail",
     "examples",
     "status",
 ]
@@ -139,6 +146,23 @@ class ScanOutcome:
     findings: pd.DataFrame
     families: list[dict] = field(default_factory=list)
     detectors: dict[str, str] = field(default_factory=dict)  # name -> "ran" | "skipped: reason" | "failed: error"
+    extra: dict = field(default_factory=dict)  # per-detector facts for run.json (e.g. the GPS prior)
+
+
+def conservative_effect(f: pd.DataFrame) -> np.ndarray:
+    """The ratio severity ranks on, >= 1 meaning a stronger harmful effect, from a lower bound.
+
+    Over-representation: the empirical-Bayes EB05 of observed / expected when available, else the
+    lower bound of the lift. Under-representation: the reciprocal of the lift's upper bound.
+    """
+    lift_low = f["lift_low"].to_numpy(dtype=np.float64)
+    eb05 = f["eb05"].to_numpy(dtype=np.float64) if "eb05" in f else np.full(len(f), np.nan)
+    eff = np.where(np.isfinite(eb05), eb05, lift_low)
+    under = f["detector"].to_numpy() == "under_representation"
+    if under.any():
+        hi = f["lift_high"].to_numpy(dtype=np.float64)
+        eff = np.where(under, np.divide(1.0, hi, out=np.full(len(f), np.inf), where=hi > 0), eff)
+    return np.nan_to_num(eff, nan=0.0, posinf=1e6)
 
 
 def scan(
@@ -154,7 +178,7 @@ def scan(
     """Run the detectors over the context and assemble the ranked findings table."""
     reg = available_detectors()
     names = detectors or sorted(reg)
-    frames, families, status = [], [], {}
+    frames, families, status, extra = [], [], {}, {}
     for name in names:
         det = reg[name]()
         missing = det.missing(ctx)
@@ -170,32 +194,37 @@ def scan(
             continue
         status[name] = "ran"
         families.extend(rows.attrs.get("families", []))
+        extra.update({f"{name}.{k}": v for k, v in rows.attrs.items() if k != "families"})
         if len(rows):
             frames.append(rows)
     if not frames:
-        return ScanOutcome(pd.DataFrame(columns=FINDING_COLUMNS), families, status)
+        return ScanOutcome(pd.DataFrame(columns=FINDING_COLUMNS), families, status, extra)
     f = pd.concat(frames, ignore_index=True)
+    for col in FINDING_COLUMNS:
+        if col not in f.columns:
+            f[col] = None if col == "detail" else np.nan
     groups = ctx.groups
     g = f["group_index"].to_numpy(dtype=np.int64)
     lab = f["label_index"].to_numpy(dtype=np.int64)
     people = groups_about_people(groups.membership, groups.kinds, person_rows)
-    harm = np.where(f["family"].to_numpy() == "watchlist", ctx.watch_weight[lab], DISCOVERY_HARM)
+    is_watch = f["family"].astype(str).str.endswith("watchlist").to_numpy()
+    harm = np.where(is_watch, ctx.watch_weight[lab], DISCOVERY_HARM)
     f["about_people"] = people[g]
-    f["severity"] = severity_score(harm, people[g], f["lift_low"].to_numpy(dtype=np.float64))
+    f["severity"] = severity_score(harm, people[g], conservative_effect(f))
     f["severity_level"] = severity_level(f["severity"].to_numpy())
     f["label"] = ctx.labels[lab]
     f["label_name"] = ctx.label_names[lab]
     f["group"] = groups.ids[g]
     f["group_kind"] = groups.kinds[g]
     f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
-    f["watch_category"] = np.where(f["family"].to_numpy() == "watchlist", ctx.watch_category[lab], None)
+    f["watch_category"] = np.where(is_watch, ctx.watch_category[lab], None)
     f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
     ex = pick_examples(sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding)
     f["examples"] = [list(sample_ids[r]) for r in ex]
     f["status"] = "new"
     # Watchlist hits on groups of people come first, whatever their severity; then by severity.
-    f["_tier"] = np.where((f["family"].to_numpy() == "watchlist") & people[g], 0, 1)
+    f["_tier"] = np.where(is_watch & people[g], 0, 1)
     f = f.sort_values(
         ["_tier", "severity", "q_value", "lift_low", "finding_id"], ascending=[True, False, True, False, True]
     )
-    return ScanOutcome(f[FINDING_COLUMNS].reset_index(drop=True), families, status)
+    return ScanOutcome(f[FINDING_COLUMNS].reset_index(drop=True), families, status, extra)

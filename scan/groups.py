@@ -81,11 +81,14 @@ def build_groups(
     attributes: Sequence[str],
     intersections: Sequence[Sequence[str]] = (),
     clusters: Mapping[int, np.ndarray] | None = None,
+    cluster_universe: np.ndarray | None = None,
     min_group_size: int = 30,
 ) -> Groups:
     """Build the membership matrix of every testable group.
 
     ``clusters`` maps a granularity k to an assignment array (int64 per sample, -1 for none).
+    ``cluster_universe`` (bool per sample) is where clusters are tested: the held-out half of the
+    samples when clusters were fitted on the other half; None means all samples.
     A group is tested when it has at least ``min_group_size`` members and at least one sample of
     its universe lies outside it.
     """
@@ -106,6 +109,8 @@ def build_groups(
             uniques = np.array([], dtype=object)
         if uni_mask is None:
             u = 0
+        elif uni_name in uni_names:
+            u = uni_names.index(uni_name)
         else:
             u = len(uni_cols)
             uni_cols.append(uni_mask)
@@ -137,10 +142,11 @@ def build_groups(
             " & ".join(combo) + " set",
         )
 
+    cu = None if cluster_universe is None else np.asarray(cluster_universe, dtype=bool)
     for k, assign in sorted((clusters or {}).items()):
         assign = np.asarray(assign, dtype=np.int64)
-        valid = assign >= 0
-        add(assign, valid, lambda v, k=k: f"cluster:k{k}/{int(v)}", "cluster", None, ALL)
+        valid = assign >= 0 if cu is None else (assign >= 0) & cu
+        add(assign, valid, lambda v, k=k: f"cluster:k{k}/{int(v)}", "cluster", cu, "held-out half" if cu is not None else ALL)
 
     M = sp.hstack(blocks, format="csc") if blocks else sp.csc_matrix((n, 0), dtype=np.int8)
     gid = np.concatenate(ids) if ids else np.array([], dtype=object)

@@ -6,8 +6,10 @@ severity = 100 x harm x sensitivity x (0.5 + 0.5 x effect), in [0, 100]:
 - sensitivity: 1 for a group of people (configured attribute groups and their intersections are
   protected; a cluster is about people when most of its members carry a protected attribute value
   or a configured person label), ``NON_PERSON_SENSITIVITY`` otherwise.
-- effect: the conservative effect, log2 of the lower confidence bound of the lift, scaled so that a
-  lower bound of 16x or more counts fully: clip(log2(lift_low) / 4, 0, 1).
+- effect: the conservative effect ratio (``findings.conservative_effect``: DuMouchel's EB05 of
+  observed / expected, the 5th posterior percentile of the shrunk ratio, or the lower confidence
+  bound of the lift), scaled so that 16x or more counts fully: clip(log2(ratio) / 4, 0, 1). Being a
+  lower bound after shrinkage, one hit where 0.01 were expected scores no effect at all.
 
 A watchlist label on a group of people scores above the same label on a group that is not about
 people and above any discovery finding of the same effect; the ranking (``scan.findings``) also puts
@@ -48,10 +50,10 @@ def groups_about_people(
     return np.where(np.isin(kinds, ("attribute", "intersection")), True, frac >= share)
 
 
-def severity_score(harm: np.ndarray, about_people: np.ndarray, lift_low: np.ndarray) -> np.ndarray:
+def severity_score(harm: np.ndarray, about_people: np.ndarray, effect_ratio: np.ndarray) -> np.ndarray:
     sens = np.where(about_people, 1.0, NON_PERSON_SENSITIVITY)
     with np.errstate(divide="ignore", invalid="ignore"):
-        eff = np.clip(np.log2(np.maximum(lift_low, 1e-300)) / 4.0, 0.0, 1.0)
+        eff = np.clip(np.log2(np.maximum(effect_ratio, 1e-300)) / 4.0, 0.0, 1.0)
     eff = np.nan_to_num(eff, nan=0.0)
     return np.round(100.0 * harm * sens * (0.5 + 0.5 * eff), 2)
 

@@ -46,6 +46,8 @@ p >= 1e-300 and the margins are below 1e7 (see ``tests/scan/test_stats.py``).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -62,6 +64,7 @@ __all__ = [
     "count_testable_pairs",
     "tarone_threshold",
     "tarone_bh_family",
+    "testable_label_ranges",
     "benjamini_hochberg",
     "benjamini_yekutieli",
     "wilson_interval",
@@ -78,17 +81,22 @@ Alternative = Literal["greater", "less"]
 
 # Cells are processed in chunks of this many so that temporaries stay in cache.
 _CHUNK = 1 << 14
-# Relative truncation bound of a summed tail.
-_TAIL_RTOL = 1e-16
-# Tail blocks: first block length, growth factor, cap.
-_BLOCK_FIRST = 8
-_BLOCK_MAX = 256
+# A summed tail stops once its rigorous remainder bound is below this fraction of the sum.
+_TAIL_RTOL = 1e-13
+# Phase 1 (per chunk): terms added one at a time, convergence checked every _CHECK_EVERY terms, for at
+# most _PHASE1_TERMS terms. Phase 2 (the few cells left, pooled over all chunks): blocks of terms.
+_CHECK_EVERY = 4
+_PHASE1_TERMS = 24
+_PHASE2_BLOCKS = (16, 32, 64, 128, 256)
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_TWELFTH = 1.0 / 12.0
+# log1p guard: a zero cell has (e - E) / E == -1 exactly; 0 * log1p(-1 + 2**-52) is 0, not nan.
+_LOG1P_FLOOR = -1.0 + 2.0**-52
 
 # Stirling remainder delta(m) = log(m!) - (m + 1/2) log(m) + m - log(2 pi) / 2 for m = 1..64
-# (computed with mpmath at 40 digits). Entry 0 is -log(2 pi) / 2: with log(max(m, 1)) it makes the
-# Stirling form of log(0!) come out as 0 (see _log_pmf_core).
+# (computed with mpmath at 40 digits). Entry 0 is -log(2 pi) / 2, which makes the Stirling form
+# log(2 pi m) / 2 + delta(m) of log(m!) - m log(m) + m equal 0 at m = 0 (with log(max(m, 1))).
 _DELTA_TABLE_RAW = np.array(
     [
         -0.9189385332046728, 0.08106146679532726, 0.0413406959554093, 0.02767792568499834,
@@ -110,27 +118,38 @@ _DELTA_TABLE_RAW = np.array(
         0.0013020727376910496,
     ]
 )  # fmt: skip
-_DELTA_TABLE_TOP = float(len(_DELTA_TABLE_RAW) - 1)  # 64
-# Asymptotic series delta(m) ~ 1/(12 m) - 1/(360 m^3) + 1/(1260 m^5); for m >= 64 the next term is
-# below 1/(1680 * 64^7) = 1.4e-16.
-_S0, _S1, _S2 = 1.0 / 12.0, 1.0 / 360.0, 1.0 / 1260.0
+# Tables cover 0..2**17; above that delta(m) = 1/(12 m) to within 1/(360 m^3) < 2e-18.
+_TABLE_TOP = 1 << 17
 
 
-def _delta_series(m: np.ndarray) -> np.ndarray:
-    z = 1.0 / m
+@functools.cache
+def _stirling_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(H, D) for m = 0..2**17, built on first use (1 MiB each).
+
+    ``H[m] = log(m!) - m log(m) + m`` (``H[0] = 0``), the part of ``log(m!)`` left after its
+    ``m log m - m`` leading terms. ``D[m] = delta(m) - 1/(12 * 2**17)``, so that
+    ``D[min(m, top)] + 1/(12 max(m, top))`` is delta(m) for every m >= 0.
+    """
+    m = np.arange(_TABLE_TOP + 1, dtype=np.float64)
+    delta = np.empty_like(m)
+    low = len(_DELTA_TABLE_RAW)
+    delta[:low] = _DELTA_TABLE_RAW
+    z = 1.0 / m[low:]
     z2 = z * z
-    return z * (_S0 - z2 * (_S1 - z2 * _S2))
+    # Asymptotic series; for m >= 65 its first omitted term is below 1e-18.
+    delta[low:] = z * (1.0 / 12.0 - z2 * (1.0 / 360.0 - z2 * (1.0 / 1260.0 - z2 / 1680.0)))
+    H = _HALF_LOG_2PI + 0.5 * np.log(np.maximum(m, 1.0)) + delta
+    H[0] = 0.0
+    D = delta - _TWELFTH / _TABLE_TOP
+    H.setflags(write=False)
+    D.setflags(write=False)
+    return H, D
 
 
-# delta(m) = table'[min(m, 64)] + series(max(m, 64)); table' holds delta - series(64), so the two
-# parts add up to the table value below 64 and to the series above it (no branch).
-_DELTA_TABLE = _DELTA_TABLE_RAW - float(_delta_series(np.array(_DELTA_TABLE_TOP)))
-
-
-def _stirling_delta(m: np.ndarray) -> np.ndarray:
-    """delta(m) for float arrays of non-negative whole numbers; delta(0) := -log(2 pi) / 2."""
-    small = _DELTA_TABLE[np.minimum(m, _DELTA_TABLE_TOP).astype(np.intp)]
-    return small + _delta_series(np.maximum(m, _DELTA_TABLE_TOP))
+def _delta(m: np.ndarray) -> np.ndarray:
+    """delta(m) for int64 arrays of m >= 0 (delta(0) := -log(2 pi) / 2)."""
+    _, D = _stirling_tables()
+    return D.take(np.minimum(m, _TABLE_TOP)) + _TWELFTH / np.maximum(m, _TABLE_TOP)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,121 +211,223 @@ def _check_alternative(alternative: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Hypergeometric core (float64 arrays of whole numbers, already validated)
+# Hypergeometric core (already validated arrays)
 # --------------------------------------------------------------------------------------------------
 
 
 def _log_pmf_core(x: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """log P(X = x) for cells with a non-degenerate support (lo < hi) and lo <= x <= hi.
+    """log P(X = x) for int64 arrays with a non-degenerate support (lo < hi) and lo <= x <= hi.
 
-    Non-degenerate support implies all four margins K, N - K, n, N - n are >= 1. Writing the 2x2
-    table as cells e in (a, b, c, d) with expected values E = row * col / N,
-    ``log pmf = -sum bd0(e, E) + log(K (N-K) n (N-n) / (N a b c d)) / 2 - log(2 pi) / 2
-    + delta(K) + delta(N-K) + delta(n) + delta(N-n) - delta(N) - sum delta(e)``, where
-    ``bd0(e, E) = e log(e / E) + E - e`` is evaluated as ``e log1p((e - E) / E) - (e - E)`` (absolute
-    error ~ eps |e - E|, no large cancelling terms) and zero cells use log(max(e, 1)) with
-    delta(0) = -log(2 pi) / 2 so that their Stirling form of log(0!) is exactly 0.
+    A non-degenerate support implies all four margins K, N - K, n, N - n are >= 1. With the 2x2
+    table cells e in (a, b, c, d) = (x, K - x, n - x, N - K - n + x), their expected values
+    E = row * column / N, ``bd0(e, E) = e log(e / E) + E - e`` (evaluated as
+    ``e log1p((e - E) / E) - (e - E)``: absolute error ~ eps |e - E|, no large cancelling terms)
+    and ``H(m) = log(m!) - m log m + m``, the ``m log m - m`` parts of the nine log-factorials
+    cancel exactly and ``log pmf = -sum bd0(e, E) + H(K) + H(N-K) + H(n) + H(N-n) - H(N) - sum H(e)``.
+    ``H`` comes from a table up to 2**17; above it, ``H(m) = log(2 pi m) / 2 + 1/(12 m)``. When all
+    of N - K, N - n, N and d exceed the table (the usual case), their four H terms reduce to
+    ``log1p(-(a - E_a) / d) / 2 + (K / (N (N-K)) - b / ((N-n) d)) / 12`` (exact algebra).
     """
-    NK = N - K
-    Nn = N - n
-    a = x
+    xf = x.astype(np.float64)
+    nf = n.astype(np.float64)
+    Kf = K.astype(np.float64)
+    Nf = N.astype(np.float64)
+    NKf = Nf - Kf
+    Nnf = Nf - nf
+    bf = Kf - xf
+    cf = nf - xf
+    df = NKf - cf
+    pn = nf / Nf
+    qn = Nnf / Nf
+    Ea = Kf * pn
+    Eb = Kf * qn
+    Ec = NKf * pn
+    Ed = NKf * qn
+    da = xf - Ea
+    db = bf - Eb
+    dc = cf - Ec
+    dd = df - Ed
+    s = xf * np.log1p(np.maximum(da / Ea, _LOG1P_FLOOR))
+    s += bf * np.log1p(np.maximum(db / Eb, _LOG1P_FLOOR))
+    s += cf * np.log1p(np.maximum(dc / Ec, _LOG1P_FLOOR))
+    s += df * np.log1p(np.maximum(dd / Ed, _LOG1P_FLOOR))
+    s -= (da + db) + (dc + dd)
+    H, _ = _stirling_tables()
     b = K - x
     c = n - x
-    d = NK - c
-    Ea = K * n / N
-    Eb = K * Nn / N
-    Ec = NK * n / N
-    Ed = NK * Nn / N
-    bd = 0.0
-    for e, E in ((a, Ea), (b, Eb), (c, Ec), (d, Ed)):
-        dev = e - E
-        bd = bd + (special.xlog1py(e, dev / E) - dev)
+    if x.size and K.max() <= _TABLE_TOP and n.max() <= _TABLE_TOP and df.min() > _TABLE_TOP:
+        h = H.take(K) + H.take(n) - H.take(x) - H.take(b) - H.take(c)
+        h += 0.5 * np.log1p(-da / df)
+        h += _TWELFTH * (Kf / (Nf * NKf) - bf / (Nnf * df))
+        return h - s
+    # General case: H(m) = log(2 pi max(m, 1)) / 2 + delta(m) with delta(0) = -log(2 pi) / 2.
     one = 1.0
-    den = np.maximum(a, one) * np.maximum(b, one) * np.maximum(c, one) * np.maximum(d, one)
-    half_log = 0.5 * np.log(Ea * Ed * N / den)
-    dsum = (
-        _stirling_delta(K)
-        + _stirling_delta(NK)
-        + _stirling_delta(n)
-        + _stirling_delta(Nn)
-        - _stirling_delta(N)
-        - _stirling_delta(a)
-        - _stirling_delta(b)
-        - _stirling_delta(c)
-        - _stirling_delta(d)
-    )
-    return half_log - bd - _HALF_LOG_2PI + dsum
+    den = np.maximum(xf, one) * np.maximum(bf, one) * np.maximum(cf, one) * np.maximum(df, one)
+    h = 0.5 * np.log(Ea * Ed * Nf / den) - _HALF_LOG_2PI
+    h += _delta(K) + _delta(N - K) + _delta(n) + _delta(N - n) - _delta(N)
+    h -= _delta(x) + _delta(b) + _delta(c) + _delta(N - K - n + x)
+    return h - s
 
 
-def _log_upper_sum(x0: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """log P(X >= x0) by direct summation, for lo <= x0 <= hi on a non-degenerate support.
+def _sum_phase1(
+    x0: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+    """Sum of pmf(x) / pmf(x0) over x >= x0 (float arrays), one term at a time.
 
-    Efficient (and accurate) when x0 is above the mode, where the term ratios are below 1 and
-    decrease; any x0 is correct because a cell only stops once the geometric remainder bound
-    holds (or its support ended).
+    The term ratio ``pmf(x + 1) / pmf(x) = num / den`` with ``num = (K - x)(n - x)`` and
+    ``den = (x + 1)(N - K - n + x + 1)`` is updated exactly (whole numbers in float64) by first
+    differences. The ratios decrease in x, so after a term t whose next ratio is q < 1 the rest of
+    the tail is at most ``t q / (1 - q)``: a cell is done when that is at most _TAIL_RTOL of its sum
+    (or its support ended, num = 0). Returns the sums and, for cells still open after
+    _PHASE1_TERMS terms, their state ``(index, t, S, x_next)``.
     """
-    logp0 = _log_pmf_core(x0, n, K, N)
-    total = np.ones_like(x0)  # running sum of terms relative to the first term
-    idx = np.arange(x0.size)
-    xs = x0.copy()  # the x of the last term included
-    last = np.ones_like(x0)  # last term included, relative to the first term
-    Ka, na, D1 = K, n, N - K - n + 1.0
-    block = _BLOCK_FIRST
-    while idx.size:
-        J = np.arange(block, dtype=np.float64)
-        xj = xs[:, None] + J
-        r = (Ka[:, None] - xj) * (na[:, None] - xj)
-        r /= (xj + 1.0) * (D1[:, None] + xj)
-        # Ratio of the block's last step; later ratios are smaller, so the rest of the tail is at
-        # most new_last * q / (1 - q) when q < 1.
-        q = r[:, -1].copy()
-        np.cumprod(r, axis=1, out=r)
-        r *= last[:, None]
-        sums = r.sum(axis=1)
-        new_last = r[:, -1]
-        tot = total[idx] + sums
-        total[idx] = tot
-        done = (new_last == 0.0) | ((q < 1.0) & (new_last * q <= _TAIL_RTOL * tot * (1.0 - q)))
-        keep = ~done
-        if not keep.any():
-            break
+    A = K - x0
+    Bc = n - x0
+    num = A * Bc
+    C = x0 + 1.0
+    Dd = N - K - n + x0 + 1.0
+    den = C * Dd
+    dnum = A + Bc - 1.0
+    dden = C + Dd + 1.0
+    t = np.ones_like(x0)
+    S = np.ones_like(x0)
+    out = S
+    idx: np.ndarray | None = None
+    terms = 0
+    while True:
+        for _ in range(_CHECK_EVERY):
+            t *= num
+            t /= den
+            S += t
+            num -= dnum
+            dnum -= 2.0
+            den += dden
+            dden += 2.0
+        terms += _CHECK_EVERY
+        bound = den - num
+        bound *= S
+        bound *= _TAIL_RTOL
+        done = t * num <= bound
+        n_done = np.count_nonzero(done)
+        if n_done == done.size or terms >= _PHASE1_TERMS or 4 * n_done >= done.size:
+            if idx is None:
+                out = S.copy()
+                idx = np.arange(S.size)
+            else:
+                out[idx] = S
+            if n_done == done.size:
+                return out, None
+            keep = np.flatnonzero(~done)
+            idx = idx[keep]
+            if terms >= _PHASE1_TERMS:
+                return out, (idx, t.take(keep), S.take(keep), x0.take(idx) + terms)
+            num, den, dnum, dden, t, S = (v.take(keep) for v in (num, den, dnum, dden, t, S))
+
+
+def _sum_phase2(
+    t: np.ndarray, S: np.ndarray, x: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray
+) -> np.ndarray:
+    """Continue tail sums from term t (running sum S, next ratio taken at x) in growing blocks.
+
+    Each block forms B ratios per cell as a (B, cells) array, turns them into terms by a running
+    product and adds them; the stopping rule is the same remainder bound as in phase 1.
+    """
+    A = K - x
+    Bc = n - x
+    C = x + 1.0
+    Dd = N - K - n + x + 1.0
+    out = S.copy()
+    idx = np.arange(S.size)
+    off = 0.0
+    for i in itertools.count():
+        B = _PHASE2_BLOCKS[min(i, len(_PHASE2_BLOCKS) - 1)]
+        J = (off + np.arange(B, dtype=np.float64))[:, None]
+        r = A - J
+        r *= Bc - J
+        den = C + J
+        den *= Dd + J
+        r /= den
+        r[0] *= t
+        if r.shape[1] >= 512:
+            for j in range(1, B):
+                r[j] *= r[j - 1]
+        else:
+            np.cumprod(r, axis=0, out=r)
+        S = S + r.sum(axis=0)
+        t = r[-1]
+        off += B
+        num = (A - off) * (Bc - off)
+        bound = (C + off) * (Dd + off) - num
+        bound *= S
+        bound *= _TAIL_RTOL
+        done = (t * num <= bound) | (t == 0.0)
+        out[idx] = S
+        if done.all():
+            return out
+        keep = np.flatnonzero(~done)
         idx = idx[keep]
-        xs = xs[keep] + block
-        last = new_last[keep]
-        Ka, na, D1 = Ka[keep], na[keep], D1[keep]
-        block = min(2 * block, _BLOCK_MAX)
-    return logp0 + np.log(total)
+        A, Bc, C, Dd, t, S = (v.take(keep) for v in (A, Bc, C, Dd, t, S))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _upper_tail_chunk(
+    k: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+    """P(X >= k) for one chunk; cells not converged after phase 1 are returned as pending state."""
+    kf = k.astype(np.float64)
+    nf = n.astype(np.float64)
+    Kf = K.astype(np.float64)
+    Nf = N.astype(np.float64)
+    lo = np.maximum(0.0, nf + Kf - Nf)
+    res = (kf <= lo).astype(np.float64)
+    mid = np.flatnonzero((kf > lo) & (kf <= np.minimum(nf, Kf)))
+    if mid.size == 0:
+        return res, None
+    km, nm, Km, Nm = k.take(mid), n.take(mid), K.take(mid), N.take(mid)
+    kfm, nfm, Kfm, Nfm = kf.take(mid), nf.take(mid), Kf.take(mid), Nf.take(mid)
+    mode = np.floor((nfm + 1.0) * (Kfm + 1.0) / (Nfm + 2.0))
+    direct = kfm > mode
+    comp = ~direct
+    # Tail above the mode: sum P(X >= k) directly from x = k. Otherwise p = 1 - P(X <= k - 1), and
+    # P(X <= k - 1) = P(X' >= n - k + 1) for X' = n - X, hypergeometric with N - K successes; its
+    # first term is pmf_X(k - 1), evaluated in the original orientation.
+    lp = _log_pmf_core(km - comp, nm, Km, Nm)
+    x0 = np.where(direct, kfm, nfm - kfm + 1.0)
+    Ks = np.where(direct, Kfm, Nfm - Kfm)
+    S, pending = _sum_phase1(x0, nfm, Ks, Nfm)
+    res[mid] = _finish_tail(lp + np.log(S), comp)
+    if pending is None:
+        return res, None
+    pidx, t, Sp, x = pending
+    return res, (mid[pidx], lp[pidx], comp[pidx], t, Sp, x, nfm[pidx], Ks[pidx], Nfm[pidx])
+
+
+def _finish_tail(log_sum: np.ndarray, comp: np.ndarray) -> np.ndarray:
+    out = np.exp(log_sum)
+    ci = np.flatnonzero(comp)
+    if ci.size:
+        out[ci] = -np.expm1(log_sum.take(ci))
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _upper_tail_flat(k: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) -> np.ndarray:
     """P(X >= k) for validated flat int64 arrays of equal length."""
     out = np.empty(k.shape, dtype=np.float64)
+    pending = []
     for s in range(0, k.size, _CHUNK):
         sl = slice(s, s + _CHUNK)
-        out[sl] = _upper_tail_chunk(k[sl], n[sl], K[sl], N[sl])
+        out[sl], pend = _upper_tail_chunk(k[sl], n[sl], K[sl], N[sl])
+        if pend is not None:
+            pending.append((s, pend))
+    if pending:
+        # The few long tails (large margins, k near the mode), pooled over all chunks.
+        pos = np.concatenate([s + p[0] for s, p in pending])
+        lp, comp, t, S, x, nn, KK, NN = (np.concatenate([p[j] for _, p in pending]) for j in range(1, 9))
+        for s in range(0, pos.size, _CHUNK):
+            sl = slice(s, s + _CHUNK)
+            total = _sum_phase2(t[sl], S[sl], x[sl], nn[sl], KK[sl], NN[sl])
+            out[pos[sl]] = _finish_tail(lp[sl] + np.log(total), comp[sl])
     return out
-
-
-def _upper_tail_chunk(k: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) -> np.ndarray:
-    lo = np.maximum(0, n + K - N)
-    hi = np.minimum(n, K)
-    res = np.where(k <= lo, 1.0, 0.0)
-    mid = np.flatnonzero((k > lo) & (k <= hi))
-    if mid.size == 0:
-        return res
-    kf = k[mid].astype(np.float64)
-    nf = n[mid].astype(np.float64)
-    Kf = K[mid].astype(np.float64)
-    Nf = N[mid].astype(np.float64)
-    mode = np.floor((nf + 1.0) * (Kf + 1.0) / (Nf + 2.0))
-    direct = kf > mode
-    # Complement: P(X >= k) = 1 - P(X <= k - 1) = 1 - P(X' >= n - k + 1) with X' = n - X, the
-    # group members without the label, hypergeometric with N - K successes.
-    x0 = np.where(direct, kf, nf - kf + 1.0)
-    Ks = np.where(direct, Kf, Nf - Kf)
-    logs = _log_upper_sum(x0, nf, Ks, Nf)
-    res[mid] = np.where(direct, np.exp(logs), -np.expm1(logs))
-    return np.clip(res, 0.0, 1.0)
 
 
 def hypergeom_upper_tail(k: object, group_size: object, label_count: object, total: object) -> np.ndarray:
@@ -371,8 +492,7 @@ def hypergeom_pmf_log(k: object, group_size: object, label_count: object, total:
     mid = np.flatnonzero((lo < hi) & (k_ >= lo) & (k_ <= hi))
     for s in range(0, mid.size, _CHUNK):
         sel = mid[s : s + _CHUNK]
-        f = [a[sel].astype(np.float64) for a in (k_, n_, K_, N_)]
-        out[sel] = _log_pmf_core(*f)
+        out[sel] = _log_pmf_core(k_.take(sel), n_.take(sel), K_.take(sel), N_.take(sel))
     return out.reshape(shape)
 
 
@@ -472,7 +592,7 @@ def count_testable_pairs(
     # Right branch (K > floor): increasing, testable = a prefix of [split, U).
     right = first_true(split, ends, lambda j: f_at(j) > level)
     per_n = (cum[split] - cum[left]) + (cum[right] - cum[split])
-    return int(np.dot(per_n.astype(np.int64), n_mult.astype(np.int64)))
+    return int((per_n.astype(np.int64) * n_mult.astype(np.int64)).sum())
 
 
 def tarone_threshold(
@@ -793,8 +913,9 @@ def _mix_log_and_grad(n: np.ndarray, E: np.ndarray, theta: np.ndarray) -> tuple[
 
 def _gps_objective(theta: np.ndarray, n: np.ndarray, E: np.ndarray, w: np.ndarray, min_count: int) -> tuple[float, np.ndarray]:
     lm, grad = _mix_log_and_grad(n, E, theta)
-    value = float(np.dot(w, lm))
-    g = grad @ w
+    # Weighted sums with ufuncs, not BLAS: a threaded gemv is slower here and oversubscribes CPUs.
+    value = float((w * lm).sum())
+    g = (grad * w).sum(axis=1)
     if min_count > 0:
         # Zero-truncated (left-truncated) likelihood: divide by P(N >= min_count) per cell.
         mass = np.zeros_like(E)
@@ -805,8 +926,8 @@ def _gps_objective(theta: np.ndarray, n: np.ndarray, E: np.ndarray, w: np.ndarra
             mass += pj
             dmass += pj * gj
         rest = np.maximum(1.0 - mass, 1e-300)
-        value -= float(np.dot(w, np.log(rest)))
-        g = g + (dmass / rest) @ w
+        value -= float((w * np.log(rest)).sum())
+        g = g + (dmass * (w / rest)).sum(axis=1)
     scale = 1.0 / w.sum()
     return -value * scale, -g * scale
 
@@ -956,25 +1077,72 @@ def gps_quantile(observed: object, expected: object, prior: GPSPrior, q: float =
         ua = u[act]
         x = np.exp(ua)
         Qa = Q[act]
-        F = Qa * special.gammainc(a1[act], b1[act] * x) + (1.0 - Qa) * special.gammainc(a2[act], b2[act] * x) - q
-        # dF/du = x f(x): gamma densities times x, in log space.
         t1 = b1[act] * x
         t2 = b2[act] * x
-        with np.errstate(divide="ignore"):
+        F = Qa * special.gammainc(a1[act], t1) + (1.0 - Qa) * special.gammainc(a2[act], t2) - q
+        # dF/du = x f(x) for u = log x: the gamma densities times x, in log space.
+        with np.errstate(divide="ignore", over="ignore"):
             dF = Qa * np.exp(a1[act] * np.log(t1) - t1 - la1[act]) + (1.0 - Qa) * np.exp(
                 a2[act] * np.log(t2) - t2 - la2[act]
             )
         lo_a = np.where(F < 0, ua, lo[act])
         hi_a = np.where(F > 0, ua, hi[act])
-        lo[act], hi[act] = lo_a, hi_a
+        lo[act] = lo_a
+        hi[act] = hi_a
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = F / dF
-        nu = ua - step
-        bad = ~np.isfinite(nu) | (nu <= lo_a) | (nu >= hi_a)
-        nu = np.where(bad, 0.5 * (lo_a + hi_a), nu)
+            newton = ua - F / dF
+        inside = np.isfinite(newton) & (newton > lo_a) & (newton < hi_a)
+        nu = np.where(inside, newton, 0.5 * (lo_a + hi_a))
+        nu = np.where(F == 0, ua, nu)
         u[act] = nu
-        conv = (F == 0) | (np.abs(nu - ua) <= 1e-12 * np.maximum(1.0, np.abs(ua))) | (
-            hi_a - lo_a <= 1e-13 * np.maximum(1.0, np.abs(hi_a))
-        )
+        scale = np.maximum(1.0, np.abs(ua))
+        conv = (F == 0) | (np.abs(nu - ua) <= 1e-12 * scale) | (hi_a - lo_a <= 1e-13 * scale)
         act = act[~conv]
     return np.exp(u).reshape(shape)
+
+
+def testable_label_ranges(
+    group_sizes: object,
+    sorted_label_counts: object,
+    total: int,
+    level: float,
+    *,
+    alternative: Alternative = "greater",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group size, the run ``[lo, hi)`` of ``sorted_label_counts`` whose pairs are testable.
+
+    For a fixed group size the minimum attainable p-value is a valley in the label count (see
+    :func:`min_attainable_pvalue`), so the label counts with ``min p <= level`` form one contiguous
+    run of the sorted counts; both ends are found by vectorised bisection. This lets a caller
+    enumerate the testable (group, label) pairs of a universe, zero cells included, without the
+    dense groups x labels table. ``sorted_label_counts`` must be sorted ascending.
+    """
+    _check_alternative(alternative)
+    n = _whole("group_sizes", group_sizes).reshape(-1)
+    K = _whole("sorted_label_counts", sorted_label_counts).reshape(-1)
+    if K.size > 1 and (np.diff(K) < 0).any():
+        raise ValueError("sorted_label_counts must be sorted in ascending order; sort them first (np.sort).")
+    N = int(total)
+    if n.size == 0 or K.size == 0:
+        z = np.zeros(n.size, dtype=np.int64)
+        return z, z.copy()
+
+    def f_at(j: np.ndarray) -> np.ndarray:
+        return min_attainable_pvalue(n, K[np.minimum(j, K.size - 1)], N, alternative=alternative)
+
+    def first_true(lo: np.ndarray, hi: np.ndarray, pred) -> np.ndarray:
+        lo, hi = lo.copy(), hi.copy()
+        while True:
+            act = lo < hi
+            if not act.any():
+                return lo
+            mid = (lo + hi) // 2
+            ok = pred(mid)
+            hi = np.where(act & ok, mid, hi)
+            lo = np.where(act & ~ok, mid + 1, lo)
+
+    floor_K = n if alternative == "greater" else N - n
+    split = np.searchsorted(K, floor_K, side="right")
+    lo = first_true(np.zeros_like(split), split, lambda j: f_at(j) <= float(level))
+    hi = first_true(split, np.full_like(split, K.size), lambda j: f_at(j) > float(level))
+    return lo.astype(np.int64), hi.astype(np.int64)

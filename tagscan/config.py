@@ -54,7 +54,10 @@ class GroupsConfig(_Section):
     intersections: list[list[str]] = Field(default_factory=list)
     clusters: list[int] = Field(default_factory=list)
     min_group_size: int = Field(default=30, ge=1)
-    seed: int = 0
+    seed: int = 0  # fixes the k-means fit and the fit/test split of the samples for clusters
+    # Clusters are fitted on one random half of the samples and tested on the other half, so that
+    # groups found in the data are not tested on the data that found them.
+    cluster_fit_share: float = Field(default=0.5, gt=0.0, lt=1.0)
 
     @field_validator("clusters")
     @classmethod
@@ -83,8 +86,13 @@ class GroupsConfig(_Section):
 class ScanConfig(_Section):
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     fdr: float = Field(default=0.05, gt=0.0, lt=1.0)
+    correction: Literal["bh", "by"] = "bh"  # Benjamini-Hochberg, or Benjamini-Yekutieli (any dependence)
     watchlist: str | None = "default"
-    max_findings: int = Field(default=500, ge=1)
+    # Labels that should apply equally across groups: test them for under-representation too
+    # (true = every label; a list = those labels; false = none).
+    under_representation: bool | list[str] = False
+    detectors: list[str] | None = None  # None = every registered detector
+    family_similarity: float = Field(default=0.8, gt=0.0, le=1.0)
 
 
 class ReviewConfig(_Section):

@@ -175,22 +175,48 @@ class ScanResult:
     info: dict
 
 
-def _clusters(cfg: Config, vectors: np.ndarray) -> tuple[dict[int, np.ndarray], dict[str, int]]:
-    """k-means assignments per configured k, and the medoid row of each cluster."""
-    from tagscan.embed.index import kmeans, medoids
+@dataclass
+class _ClusterFit:
+    assignments: dict[int, np.ndarray]
+    medoid_rows: dict[str, int]
+    test_mask: np.ndarray
+    info: dict
 
+
+def _clusters(cfg: Config, vectors: np.ndarray) -> _ClusterFit:
+    """k-means per configured k, fitted on one random half of the samples, assigned everywhere.
+
+    Groups found in the data are tested only on the held-out half (``test_mask``), so the data
+    that shaped a cluster never tests it. The split is fixed by ``groups.seed`` and recorded.
+    """
+    from tagscan.embed.index import assign_to_centroids, kmeans, medoids
+
+    n = len(vectors)
+    rng = np.random.default_rng(cfg.groups.seed)
+    fit = rng.random(n) < cfg.groups.cluster_fit_share
     out, med = {}, {}
+    fit_rows = np.flatnonzero(fit)
     for k in cfg.groups.clusters:
-        if k > len(vectors):
+        if k > len(fit_rows):
             raise ConfigError(
-                f"{cfg.path}: key 'groups.clusters': k={k} is more than the {len(vectors)} samples; use a smaller k"
+                f"{cfg.path}: key 'groups.clusters': k={k} is more than the {len(fit_rows)} samples of the "
+                f"fitting half ({n} samples in all); use a smaller k"
             )
-        assign, centroids = kmeans(vectors, k, seed=cfg.groups.seed)
+        _, centroids = kmeans(vectors[fit_rows], k, seed=cfg.groups.seed)
+        assign = assign_to_centroids(vectors, centroids)
         out[k] = assign
-        for i, row in enumerate(medoids(vectors, assign, centroids)):
+        for i, row in enumerate(medoids(vectors[fit_rows], assign[fit_rows], centroids)):
             if row >= 0:
-                med[f"cluster:k{k}/{i}"] = int(row)
-    return out, med
+                med[f"cluster:k{k}/{i}"] = int(fit_rows[row])
+    info = {
+        "k": list(cfg.groups.clusters),
+        "seed": cfg.groups.seed,
+        "fit_share": cfg.groups.cluster_fit_share,
+        "n_fit": int(fit.sum()),
+        "n_test": int(n - fit.sum()),
+        "split": "clusters fitted on the fit half, tested on the held-out half",
+    }
+    return _ClusterFit(out, med, ~fit, info)
 
 
 def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], dict]:
@@ -247,6 +273,13 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     from tagscan.scan.findings import scan
     from tagscan.scan.groups import build_groups
 
+    from tagscan.scan.detectors import get_detector
+
+    for name in cfg.scan.detectors or ():
+        try:
+            get_detector(name)
+        except KeyError as exc:
+            raise ConfigError(f"{cfg.path}: key 'scan.detectors': {exc.args[0]}; fix the name") from exc
     t = _Timer()
     t_start = time.perf_counter()
     with t("load"):
@@ -257,13 +290,14 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True)
     with t("clusters"):
-        assignments, medoid_rows = _clusters(cfg, emb.vectors)
+        cl = _clusters(cfg, emb.vectors)
     with t("groups"):
         groups = build_groups(
             audit.samples,
             attributes=cfg.groups.attributes,
             intersections=cfg.groups.intersections,
-            clusters=assignments,
+            clusters=cl.assignments,
+            cluster_universe=cl.test_mask if cfg.groups.clusters else None,
             min_group_size=cfg.groups.min_group_size,
         )
     with t("counts"):
@@ -283,10 +317,17 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
         truth=audit.truth,
         vectors=emb.vectors,
         label_vectors=emb.label_vectors,
+        options={
+            "correction": cfg.scan.correction,
+            "under_representation": cfg.scan.under_representation,
+            "family_similarity": cfg.scan.family_similarity,
+            # Inputs and labels share one space only when both were embedded by the same model.
+            "shared_space": emb.label_model is not None and emb.label_model == emb.input_model,
+        },
     )
     text_col = "text" if "text" in audit.samples.columns else None
     medoid_text = (
-        {g: audit.samples[text_col].iat[r] for g, r in medoid_rows.items()} if text_col else None
+        {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
     )
     with t("detect"):
         outcome = scan(
@@ -294,6 +335,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
             sample_ids=audit.sample_ids,
             person_rows=_person_rows(audit, cfg, person_labels),
             examples_per_finding=cfg.review.examples_per_finding,
+            detectors=cfg.scan.detectors,
             attribute_frame=audit.samples[list(cfg.groups.attributes)] if cfg.groups.attributes else None,
             medoid_text=medoid_text,
         )
@@ -327,7 +369,8 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
             "computed_labels": emb.computed_labels,
             "dim": int(emb.vectors.shape[1]),
         },
-        "clusters": {"k": list(cfg.groups.clusters), "seed": cfg.groups.seed},
+        "clusters": cl.info,
+        "detector_facts": outcome.extra,
         "watchlist": watch_info,
         "counts": {
             "samples": audit.n_samples,

@@ -46,6 +46,9 @@ def test_scan_writes_run_and_ranks_watchlist_hits_on_people_first(planted_config
     assert set(info["inputs"]) == {"samples", "predictions", "vocabulary", "embeddings"}
     assert {x["name"] for x in info["families"]} == {"watchlist", "discovery"}
     assert all(x["n_testable"] >= x["n_significant"] for x in info["families"])
+    cl = info["clusters"]
+    assert cl["n_fit"] + cl["n_test"] == 3000 and cl["seed"] == 0 and 0.4 < cl["n_test"] / 3000 < 0.6
+    assert "association.gps_prior" in info["detector_facts"]
     parquet = pd.read_parquet(run_dir / "findings.parquet")
     for col in ("finding_id", "detector", "label", "label_name", "group", "group_kind", "group_description", "count",
                 "group_size", "label_count", "expected", "rate_in_group", "rate_outside", "lift", "lift_low",

@@ -1,17 +1,30 @@
-"""The association detector: labels over-represented in a group, tested exactly, in two families.
+"""Association detectors: labels over- (or under-) represented in a group, tested exactly, per family.
 
-Every non-zero (group, label) cell gets a one-sided exact hypergeometric test of over-representation
-within the group's universe. Two families share out the error budget separately: ``watchlist``
-(labels of the watchlist and its expansion) and ``discovery`` (every other label), each with
-Benjamini-Hochberg at the config's ``fdr`` after Tarone's testability filter: a (group, label) pair
-whose margins cannot give a p-value small enough to be significant is not counted as a hypothesis.
-Zero cells are hypotheses too (p = 1) when testable, so the family size covers every testable pair,
-not only the non-zero cells.
+Every (group, label) cell gets a one-sided exact hypergeometric test within the group's universe.
+Two families share out the error budget separately: ``watchlist`` (labels of the watchlist and its
+expansion) and ``discovery`` (every other label), each with Benjamini-Hochberg (or
+Benjamini-Yekutieli, ``ctx.options["correction"] == "by"``) at ``ctx.fdr`` after Tarone's
+testability filter: a (group, label) pair whose margins cannot give a p-value small enough to be
+significant is not counted as a hypothesis. Zero cells are hypotheses too when testable.
+
+- ``association`` tests over-representation on the non-zero cells (a zero cell has p = 1 there,
+  so it only counts in the family size).
+- ``under_representation`` (only when ``ctx.options["under_representation"]`` is true or a list of
+  labels) tests the lower tail, where zero cells matter most: the testable pairs are enumerated
+  from the margins (for each group, a contiguous run of the sorted label counts), never from a
+  dense table.
+
+Effects: rates inside and outside with Wilson intervals, the lift (rate ratio) with a Katz
+interval, and the empirical-Bayes shrunk lift: DuMouchel's Gamma-Poisson shrinker applied to the
+count in the group against the count the group would have at the outside rate
+(:func:`lift_baseline`), giving ``eb05`` (5th posterior percentile) and ``ebgm``, with one prior
+fitted on all non-zero cells of the scan (left-truncated likelihood). ``eb05`` is what severity
+ranks on, so one hit where 0.01 were expected never tops the list.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,9 +32,7 @@ import pandas as pd
 from tagscan.scan import stats
 from tagscan.scan.detectors.base import Detector, ScanContext, register
 
-__all__ = ["AssociationDetector", "FamilyResult", "run_family"]
-
-FAMILIES = ("watchlist", "discovery")
+__all__ = ["AssociationDetector", "FamilyResult", "UnderRepresentationDetector", "fit_prior", "lift_baseline", "run_family"]
 
 
 @dataclass(frozen=True)
@@ -29,73 +40,148 @@ class FamilyResult:
     name: str
     n_labels: int
     n_pairs: int  # every (tested group, label with K > 0 in the universe) pair
-    n_testable: int  # after Tarone's filter: the family size used by BH
+    n_testable: int  # after Tarone's filter: the family size used by the correction
     tarone_level: float
     n_significant: int
+    correction: str = "bh"
+    alternative: str = "greater"
 
 
-def _testable_level(ctx: ScanContext, label_mask: np.ndarray, alpha: float) -> tuple[float, int, int]:
-    """Tarone's search over the whole family (all groups x labels of the mask), per universe.
-
-    Returns (level, m_effective, n_pairs): hypotheses with min attainable p <= level are testable.
-    """
+def _universes(ctx: ScanContext, label_mask: np.ndarray):
+    """Per universe: (group indices, group sizes, label indices with K > 0, their K, N)."""
     groups, UL = ctx.groups, ctx.counts.universe_label_counts
-    per_uni = []
-    n_pairs = 0
+    labels_all = np.flatnonzero(label_mask)
     for u in range(UL.shape[0]):
-        gsz = groups.sizes[groups.universe == u]
-        if len(gsz) == 0:
+        gi = np.flatnonzero(groups.universe == u)
+        if len(gi) == 0:
             continue
-        K = UL[u, label_mask]
-        K = K[K > 0]
-        N = int(groups.universe_sizes[groups.universe == u][0])
-        per_uni.append((gsz, K, N))
-        n_pairs += len(gsz) * len(K)
+        K = UL[u, labels_all]
+        keep = K > 0
+        yield gi, groups.sizes[gi], labels_all[keep], K[keep], int(groups.universe_sizes[gi[0]])
+
+
+def _tarone(ctx: ScanContext, label_mask: np.ndarray, alpha: float, alternative: str) -> tuple[float, int, int]:
+    """Tarone's search over the whole family (all groups x labels of the mask, every universe).
+
+    Smallest k >= 1 with m(alpha / k) <= k, where m counts the pairs whose minimum attainable
+    p-value is at most alpha / k; returns (alpha / k, m(alpha / k), number of pairs).
+    """
+    per_uni = [(n, K, N) for _, n, _, K, N in _universes(ctx, label_mask)]
+    n_pairs = sum(len(n) * len(K) for n, K, _ in per_uni)
     if n_pairs == 0:
         return 0.0, 0, 0
 
     def m_at(level: float) -> int:
-        return sum(stats.count_testable_pairs(g, K, N, level) for g, K, N in per_uni)
+        return sum(stats.count_testable_pairs(n, K, N, level, alternative=alternative) for n, K, N in per_uni)
 
-    # Smallest k >= 1 with m(alpha / k) <= k; m(alpha / k) - k is decreasing in k.
-    lo, hi = 1, max(1, n_pairs)
-    if m_at(alpha / lo) <= lo:
-        hi = lo
-    while lo < hi:
+    lo, hi = 1, n_pairs
+    while lo < hi:  # m(alpha / k) - k is decreasing in k
         mid = (lo + hi) // 2
         if m_at(alpha / mid) <= mid:
             hi = mid
         else:
             lo = mid + 1
-    level = alpha / hi
+    level = alpha / lo
     return level, m_at(level), n_pairs
 
 
-def run_family(ctx: ScanContext, name: str, label_mask: np.ndarray) -> tuple[pd.DataFrame, FamilyResult]:
-    """Test the non-zero cells whose label is in ``label_mask``; return significant rows and the family."""
+def _testable_lower_cells(ctx: ScanContext, label_mask: np.ndarray, level: float):
+    """Enumerate the (group, label) pairs testable for under-representation, zero cells included."""
     c = ctx.counts
-    sel = label_mask[c.label]
-    k, n, K, N = c.count[sel], c.group_size[sel], c.label_count[sel], c.total[sel]
-    g, lab = c.group[sel], c.label[sel]
-    level, m_eff, n_pairs = _testable_level(ctx, label_mask, ctx.fdr)
-    minp = stats.min_attainable_pvalue(n, K, N)
-    testable = minp <= level
+    L = len(ctx.labels)
+    keys = c.group * L + c.label  # sorted: counts are ordered by (group, label)
+    out = []
+    for gi, n, labs, K, N in _universes(ctx, label_mask):
+        order = np.argsort(K, kind="stable")
+        labs, K = labs[order], K[order]
+        lo, hi = stats.testable_label_ranges(n, K, N, level, alternative="less")
+        sizes = hi - lo
+        if sizes.sum() == 0:
+            continue
+        g = np.repeat(gi, sizes)
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        pos = np.arange(int(sizes.sum())) + starts
+        lab = labs[pos]
+        key = g * L + lab
+        at = np.searchsorted(keys, key)
+        found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == key)
+        k = np.where(found, c.count[np.minimum(at, len(keys) - 1)], 0)
+        out.append((g, lab, k, np.repeat(n, sizes), K[pos], np.full(len(g), N, dtype=np.int64)))
+    if not out:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, e, e, e
+    return tuple(np.concatenate(parts) for parts in zip(*out))
+
+
+def lift_baseline(k: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """The count a group of n would have at the outside rate: n (K - k) / (N - n).
+
+    The shrunk ratio count / baseline is the lift. Policy: an outside count of 0 is read as 0.5
+    (so the baseline stays positive), and an empty outside as 1 sample.
+    """
+    return n * np.maximum(K - k, 0.5) / np.maximum(N - n, 1)
+
+
+def fit_prior(ctx: ScanContext) -> stats.GPSPrior | None:
+    """DuMouchel's prior fitted once per scan on all non-zero cells (left-truncated at 1)."""
+    c = ctx.counts
+    if "gps_prior" in ctx.options:
+        return ctx.options["gps_prior"]
+    E = lift_baseline(c.count, c.group_size, c.label_count, c.total)
+    ok = E > 0
+    if ok.sum() < 10:
+        return None
+    try:
+        return stats.fit_gps_prior(c.count[ok], E[ok], min_count=1)
+    except (ValueError, FloatingPointError):
+        return None
+
+
+def run_family(
+    ctx: ScanContext,
+    name: str,
+    label_mask: np.ndarray,
+    *,
+    alternative: str = "greater",
+    prior: stats.GPSPrior | None = None,
+) -> tuple[pd.DataFrame, FamilyResult]:
+    """Test one family; return its significant rows and its FamilyResult."""
+    correction = ctx.options.get("correction", "bh")
+    level, m_eff, n_pairs = _tarone(ctx, label_mask, ctx.fdr, alternative)
+    if alternative == "greater":
+        c = ctx.counts
+        sel = label_mask[c.label]
+        g, lab, k, n, K, N = c.group[sel], c.label[sel], c.count[sel], c.group_size[sel], c.label_count[sel], c.total[sel]
+        testable = stats.min_attainable_pvalue(n, K, N) <= level
+    else:
+        g, lab, k, n, K, N = _testable_lower_cells(ctx, label_mask, level)
+        testable = np.ones(len(k), dtype=bool)
     p = np.ones(len(k))
-    p[testable] = stats.hypergeom_upper_tail(k[testable], n[testable], K[testable], N[testable])
+    tail = stats.hypergeom_upper_tail if alternative == "greater" else stats.hypergeom_lower_tail
+    p[testable] = tail(k[testable], n[testable], K[testable], N[testable])
     q = np.ones(len(k))
     if testable.any():
-        q[testable] = stats.benjamini_hochberg(p[testable], m=max(m_eff, int(testable.sum())))
+        adjust = stats.benjamini_yekutieli if correction == "by" else stats.benjamini_hochberg
+        q[testable] = adjust(p[testable], m=max(m_eff, int(testable.sum())))
     hit = testable & (q <= ctx.fdr)
-    fam = FamilyResult(name, int(label_mask.sum()), n_pairs, m_eff, float(level), int(hit.sum()))
+    fam = FamilyResult(name, int(label_mask.sum()), n_pairs, m_eff, float(level), int(hit.sum()), correction, alternative)
     if not hit.any():
         return pd.DataFrame(), fam
     k, n, K, N, g, lab, p, q = (a[hit] for a in (k, n, K, N, g, lab, p, q))
-    out_n = N - n
-    out_k = K - k
-    lift, lo, hi = stats.rate_ratio_ci(k, n, out_k, out_n)
+    out_n, out_k = N - n, K - k
+    lift, lift_lo, lift_hi = stats.rate_ratio_ci(k, n, out_k, out_n)
+    in_lo, in_hi = stats.wilson_interval(k, n)
+    out_lo, out_hi = stats.wilson_interval(out_k, out_n)
+    expected = n * K / N
+    if prior is not None:
+        base = lift_baseline(k, n, K, N)
+        eb05 = stats.gps_quantile(k, base, prior, q=0.05)
+        ebgm = stats.gps_ebgm(k, base, prior)
+    else:
+        eb05 = ebgm = np.full(len(k), np.nan)
     rows = pd.DataFrame(
         {
-            "detector": "association",
+            "detector": "association" if alternative == "greater" else "under_representation",
             "family": name,
             "group_index": g,
             "label_index": lab,
@@ -103,12 +189,18 @@ def run_family(ctx: ScanContext, name: str, label_mask: np.ndarray) -> tuple[pd.
             "group_size": n,
             "label_count": K,
             "universe_size": N,
-            "expected": n * K / N,
+            "expected": expected,
             "rate_in_group": k / n,
+            "rate_in_low": in_lo,
+            "rate_in_high": in_hi,
             "rate_outside": np.divide(out_k, out_n, out=np.zeros(len(k)), where=out_n > 0),
+            "rate_outside_low": out_lo,
+            "rate_outside_high": out_hi,
             "lift": lift,
-            "lift_low": lo,
-            "lift_high": hi,
+            "lift_low": lift_lo,
+            "lift_high": lift_hi,
+            "eb05": eb05,
+            "ebgm": ebgm,
             "p_value": p,
             "q_value": q,
             "family_size": m_eff,
@@ -117,20 +209,44 @@ def run_family(ctx: ScanContext, name: str, label_mask: np.ndarray) -> tuple[pd.
     return rows, fam
 
 
+def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, alternative: str) -> pd.DataFrame:
+    watch = ctx.watch_weight > 0
+    prior = fit_prior(ctx) if alternative == "greater" else None
+    frames, fams = [], []
+    for fam_name, mask in (("watchlist", watch & label_mask), ("discovery", ~watch & label_mask)):
+        rows, fam = run_family(ctx, f"{prefix}{fam_name}", mask, alternative=alternative, prior=prior)
+        if len(rows):
+            frames.append(rows)
+        fams.append(fam)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out.attrs["families"] = [asdict(f) for f in fams]
+    if prior is not None:
+        out.attrs["gps_prior"] = {k: float(v) if not isinstance(v, bool) else v for k, v in asdict(prior).items()}
+    return out
+
+
 @register
 class AssociationDetector(Detector):
-    """Labels over-represented in a group (one-sided exact hypergeometric, BH per family)."""
+    """Labels over-represented in a group (one-sided exact hypergeometric, Tarone + BH per family)."""
 
     name = "association"
     requires = ()
 
     def run(self, ctx: ScanContext) -> pd.DataFrame:
-        watch = ctx.watch_weight > 0
-        frames, fams = [], []
-        for fam_name, mask in (("watchlist", watch), ("discovery", ~watch)):
-            rows, fam = run_family(ctx, fam_name, mask)
-            frames.append(rows)
-            fams.append(fam)
-        out = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else pd.DataFrame()
-        out.attrs["families"] = [f.__dict__ for f in fams]
-        return out
+        return _run_both_families(ctx, "", np.ones(len(ctx.labels), dtype=bool), "greater")
+
+
+@register
+class UnderRepresentationDetector(Detector):
+    """Labels that should apply equally across groups but are applied less often to one (lower tail)."""
+
+    name = "under_representation"
+    requires = ("under_representation",)
+
+    def run(self, ctx: ScanContext) -> pd.DataFrame:
+        opt = ctx.options.get("under_representation")
+        if opt is True:
+            mask = np.ones(len(ctx.labels), dtype=bool)
+        else:
+            mask = np.isin(ctx.labels, np.asarray(list(opt), dtype=object))
+        return _run_both_families(ctx, "under:", mask, "less")

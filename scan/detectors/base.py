@@ -43,11 +43,15 @@ class ScanContext:
     options: dict = field(default_factory=dict)
 
     def has(self, need: str) -> bool:
-        return {
+        """Whether an input (truth, vectors, label_vectors) or a switched-on option is present."""
+        inputs = {
             "truth": self.truth is not None,
             "vectors": self.vectors is not None,
             "label_vectors": self.label_vectors is not None,
-        }.get(need, False)
+        }
+        if need in inputs:
+            return inputs[need]
+        return bool(self.options.get(need))
 
 
 class Detector:
@@ -57,11 +61,20 @@ class Detector:
     requires: ClassVar[tuple[str, ...]] = ()
 
     def missing(self, ctx: ScanContext) -> list[str]:
-        return [r for r in self.requires if not ctx.has(r)]
+        """What this detector needs and the context lacks, in words a user can act on."""
+        return [_NEEDS.get(r, r) for r in self.requires if not ctx.has(r)]
 
     def run(self, ctx: ScanContext) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
 
+
+_NEEDS = {
+    "truth": "ground truth (data.truth)",
+    "vectors": "input embeddings",
+    "label_vectors": "label embeddings",
+    "under_representation": "scan.under_representation switched on",
+    "shared_space": "inputs and labels embedded by the same model",
+}
 
 _REGISTRY: dict[str, type[Detector]] = {}
 

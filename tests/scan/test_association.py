@@ -86,7 +86,8 @@ def test_planted_found_and_ranked_first_in_watchlist_family():
     assert 0 < len(ex) <= 4 and set(ex) <= mem
     lab0 = set(df["sample_id"].to_numpy()[Y[:, 0].toarray().ravel() > 0])
     assert set(ex) <= lab0
-    assert out.detectors == {"association": "ran"}
+    assert out.detectors["association"] == "ran"
+    assert out.detectors["under_representation"] == "skipped: needs scan.under_representation switched on"
     fams = {x["name"]: x for x in out.families}
     assert fams["watchlist"]["n_labels"] == 1 and fams["discovery"]["n_labels"] == 11
 
@@ -122,3 +123,60 @@ def test_row_order_invariance():
     other = AssociationDetector().run(ctx2)
     key = ["group_index", "label_index"]
     assert np.allclose(base.sort_values(key)["p_value"], other.sort_values(key)["p_value"])
+
+
+def test_under_representation_finds_zero_cells_against_fisher_less():
+    ctx, df, Y = _context(plant=False, n=900)
+    rng = np.random.default_rng(5)
+    a = df["a"].to_numpy(dtype=object)
+    Yd = ctx.Y.toarray().astype(bool)
+    Yd[:, 3] = np.where(a == "x", False, rng.random(len(a)) < 0.3)  # never applied to a=x
+    Yd[:, 4] = np.where(a == "y", rng.random(len(a)) < 0.05, rng.random(len(a)) < 0.35)  # rarely on a=y
+    Y = sp.csr_matrix(Yd.astype(np.int8))
+    counts = count_cells(ctx.groups, Y)
+    ctx2 = ScanContext(**{**ctx.__dict__, "Y": Y, "scores": Y.astype(np.float32), "counts": counts,
+                          "options": {"under_representation": True}})
+    out = scan(ctx2, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
+               detectors=["under_representation"])
+    f = out.findings
+    assert out.detectors == {"under_representation": "ran"}
+    assert set(f["detector"]) == {"under_representation"}
+    zero = f[(f["label"] == "l3") & (f["group"] == "a=x")]
+    assert len(zero) == 1 and int(zero["count"].iloc[0]) == 0
+    assert ((f["label"] == "l4") & (f["group"] == "a=y")).any()
+    for r in f.itertuples():
+        g = ctx.groups.index(r.group)
+        uni = ctx.groups.universes[:, ctx.groups.universe[g]].toarray().ravel().astype(bool)
+        k, n, K, N = r.count, r.group_size, r.label_count, int(uni.sum())
+        expect = fisher_exact([[k, n - k], [K - k, N - n - K + k]], alternative="less")[1]
+        assert np.isclose(r.p_value, expect, rtol=1e-9)
+        assert r.lift_high < 1
+    assert {x["name"] for x in out.families} == {"under:watchlist", "under:discovery"}
+    # Restricted to a list of labels: only those are tested.
+    ctx3 = ScanContext(**{**ctx2.__dict__, "options": {"under_representation": ["l4"]}})
+    f3 = scan(ctx3, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
+              detectors=["under_representation"]).findings
+    assert set(f3["label"]) == {"l4"}
+
+
+def test_by_correction_is_more_conservative():
+    ctx, *_ = _context(fdr=0.3)
+    bh, _ = run_family(ctx, "discovery", np.ones(len(ctx.labels), dtype=bool))
+    ctx_by = ScanContext(**{**ctx.__dict__, "options": {"correction": "by"}})
+    by, fam = run_family(ctx_by, "discovery", np.ones(len(ctx.labels), dtype=bool))
+    assert fam.correction == "by"
+    assert len(by) <= len(bh)
+    merged = bh.merge(by, on=["group_index", "label_index"], suffixes=("_bh", "_by"))
+    assert (merged["q_value_by"] >= merged["q_value_bh"]).all()
+
+
+def test_shrunk_lift_ranks_one_lucky_hit_below_a_solid_effect():
+    from tagscan.scan import stats
+    from tagscan.scan.detectors.association import fit_prior
+
+    ctx, *_ = _context()
+    prior = fit_prior(ctx)
+    assert prior is not None
+    lucky = stats.gps_quantile(np.array([1]), np.array([0.01]), prior)[0]
+    solid = stats.gps_quantile(np.array([50]), np.array([5.0]), prior)[0]
+    assert lucky < solid and solid > 5

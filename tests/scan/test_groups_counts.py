@@ -82,3 +82,16 @@ def test_counts_do_not_overflow_int8():
     g = build_groups(df, attributes=["a"], min_group_size=1)
     c = count_cells(g, Y)
     assert sorted(c.count.tolist()) == [100, 100, 300, 300]
+
+
+def test_clusters_are_tested_only_in_their_universe():
+    rng = np.random.default_rng(2)
+    df = _frame(rng, 300)
+    assign = rng.integers(0, 3, size=300)
+    held_out = rng.random(300) < 0.5
+    g = build_groups(df, attributes=[], clusters={3: assign}, cluster_universe=held_out, min_group_size=5)
+    for i in range(len(g)):
+        mem = g.members(i)
+        assert held_out[mem].all()
+        assert g.universe_sizes[i] == held_out.sum()
+    assert "held-out half" in g.universe_names
