@@ -62,9 +62,23 @@ def finding_id(detector: str, label: str, group: str) -> str:
 
 
 def pick_examples(
-    scores: sp.csc_matrix, groups_membership: sp.csc_matrix, label_idx: np.ndarray, group_idx: np.ndarray, k: int
+    scores: sp.csc_matrix,
+    groups_membership: sp.csc_matrix,
+    label_idx: np.ndarray,
+    group_idx: np.ndarray,
+    k: int,
+    *,
+    vectors: np.ndarray | None = None,
+    diversity: float = 0.5,
+    pool: int = 5,
 ) -> list[np.ndarray]:
-    """For each (label, group): up to ``k`` member rows that received the label, highest score first."""
+    """For each (label, group): up to ``k`` member rows that received the label, for review.
+
+    Highest score first; with ``vectors`` (L2-normalised rows), the choice is kept diverse by
+    maximal marginal relevance over the ``pool * k`` best-scored candidates: each next example
+    maximises ``score - diversity * (max cosine similarity to the examples already chosen)``, so
+    reviewers don't see eight near-duplicates of one photo.
+    """
     out = []
     for lab, g in zip(label_idx, group_idx):
         rows = scores.indices[scores.indptr[lab] : scores.indptr[lab + 1]]
@@ -72,8 +86,22 @@ def pick_examples(
         mem = groups_membership.indices[groups_membership.indptr[g] : groups_membership.indptr[g + 1]]
         inside = np.isin(rows, mem, assume_unique=True)
         rows, vals = rows[inside], vals[inside]
-        order = np.lexsort((rows, -vals))[:k]
-        out.append(rows[order].astype(np.int64))
+        order = np.lexsort((rows, -vals))
+        if vectors is None or len(order) <= k:
+            out.append(rows[order[:k]].astype(np.int64))
+            continue
+        cand = order[: pool * k]
+        crow, cval = rows[cand], vals[cand].astype(np.float64)
+        V = vectors[crow]
+        chosen = [0]
+        best_sim = V @ V[0]
+        for _ in range(1, min(k, len(cand))):
+            gain = cval - diversity * best_sim
+            gain[chosen] = -np.inf
+            j = int(np.argmax(gain))
+            chosen.append(j)
+            best_sim = np.maximum(best_sim, V @ V[j])
+        out.append(crow[chosen].astype(np.int64))
     return out
 
 
@@ -219,7 +247,9 @@ def scan(
     f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
     f["watch_category"] = np.where(is_watch, ctx.watch_category[lab], None)
     f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
-    ex = pick_examples(sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding)
+    ex = pick_examples(
+        sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors
+    )
     f["examples"] = [list(sample_ids[r]) for r in ex]
     f["status"] = "new"
     # Watchlist hits on groups of people come first, whatever their severity; then by severity.

@@ -62,6 +62,7 @@ __all__ = [
     "hypergeom_pmf_log",
     "min_attainable_pvalue",
     "count_testable_pairs",
+    "testable_label_ranges",
     "tarone_threshold",
     "tarone_bh_family",
     "testable_label_ranges",
@@ -521,6 +522,105 @@ def min_attainable_pvalue(
     return np.exp(hypergeom_pmf_log(x, n_, K_, N_))
 
 
+def _scalar_total(total: object) -> int:
+    N_arr = _whole("total", total)
+    if N_arr.ndim != 0:
+        raise ValueError(
+            f"total must be a scalar (one universe); found an array of shape {N_arr.shape}. "
+            "Call once per universe and add the results."
+        )
+    return int(N_arr)
+
+
+def _check_level(level: float) -> float:
+    level = float(level)
+    if math.isnan(level):
+        raise ValueError("level must be a number; found nan. Pass a testability level such as alpha / k.")
+    return level
+
+
+def _valley_ranges(
+    n: np.ndarray, K_sorted: np.ndarray, N: int, level: float, alternative: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index ranges [start, stop) into sorted K of min attainable p <= level, one per entry of n.
+
+    The minimum attainable p-value is a valley in K (decreasing up to its floor at K = n for
+    "greater", K = N - n for "less", increasing after), so its sublevel set is one contiguous run
+    of the sorted label counts. Both ends are found by vectorised bisection over indices of
+    ``K_sorted`` (about log2(len(K)) rounds over all of n at once), evaluating the predicate with
+    :func:`min_attainable_pvalue` itself, so the ranges agree with a dense evaluation.
+    """
+    size = K_sorted.size
+
+    def testable(j: np.ndarray) -> np.ndarray:
+        Kj = K_sorted[np.minimum(j, size - 1)]
+        return min_attainable_pvalue(n, Kj, N, alternative=alternative) <= level
+
+    def first(lo: np.ndarray, hi: np.ndarray, want: bool) -> np.ndarray:
+        # First index in [lo, hi) where testable(.) == want (the predicate is monotone there).
+        lo, hi = lo.copy(), hi.copy()
+        while True:
+            act = lo < hi
+            if not act.any():
+                return lo
+            mid = (lo + hi) // 2
+            hit = testable(mid) == want
+            hi = np.where(act & hit, mid, hi)
+            lo = np.where(act & ~hit, mid + 1, lo)
+
+    floor_K = n if alternative == "greater" else N - n
+    split = np.searchsorted(K_sorted, floor_K, side="right")  # K <= floor: the decreasing side
+    start = first(np.zeros_like(split), split, True)
+    stop = first(split, np.full_like(split, size), False)
+    return start, stop
+
+
+def testable_label_ranges(
+    group_sizes: object,
+    label_counts: object,
+    total: int,
+    level: float,
+    *,
+    alternative: Alternative = "greater",
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each group, the run of (sorted) labels whose minimum attainable p-value is <= level.
+
+    Parameters
+    ----------
+    group_sizes:
+        1-D integer array of group sizes n (repeats allowed).
+    label_counts:
+        1-D integer array of label counts K, **sorted ascending** (a ValueError otherwise).
+    total:
+        The universe size N shared by every pair (a scalar).
+    level:
+        Testability level, e.g. ``alpha / k`` in Tarone's search.
+
+    Returns
+    -------
+    (start, stop):
+        int64 arrays of ``len(group_sizes)``: the pairs (group i, label j) with
+        ``start[i] <= j < stop[i]`` are exactly those with
+        ``min_attainable_pvalue(n[i], K[j], N, alternative=...) <= level``. The set is contiguous
+        because the minimum attainable p-value is a valley in K (see :func:`min_attainable_pvalue`).
+    """
+    _check_alternative(alternative)
+    n = _whole("group_sizes", group_sizes).reshape(-1)
+    K = _whole("label_counts", label_counts).reshape(-1)
+    N = _scalar_total(total)
+    _check_margins(n, np.zeros(1, dtype=np.int64), np.array(N))
+    _check_margins(np.zeros(1, dtype=np.int64), K, np.array(N))
+    level = _check_level(level)
+    if K.size > 1 and (np.diff(K) < 0).any():
+        raise ValueError("label_counts must be sorted ascending; sort them (and their label ids) first.")
+    if n.size == 0 or K.size == 0:
+        zeros = np.zeros(n.size, dtype=np.int64)
+        return zeros, zeros.copy()
+    un, inverse = np.unique(n, return_inverse=True)
+    start, stop = _valley_ranges(un, K, N, level, alternative)
+    return start[inverse].astype(np.int64), stop[inverse].astype(np.int64)
+
+
 def count_testable_pairs(
     group_sizes: object,
     label_counts: object,
@@ -532,17 +632,14 @@ def count_testable_pairs(
     """How many (group, label) pairs of the full cross product have a minimum attainable p <= level.
 
     The cross product ``len(group_sizes) x len(label_counts)`` (zero cells included: they are
-    hypotheses too) is never built. For each distinct group size n the minimum attainable p-value
-    is a valley in K (see :func:`min_attainable_pvalue`), so the testable label counts form one
-    contiguous run of the sorted label counts around the floor; its two ends are found by
-    vectorised bisection over the distinct label counts (about log2(#labels) rounds over the
-    distinct group sizes), and the run length comes from cumulative multiplicities. The predicate
-    is evaluated with :func:`min_attainable_pvalue` itself, so the count equals a dense count.
+    hypotheses too) is never built: for each distinct group size the testable labels form one
+    run of the sorted label counts (:func:`testable_label_ranges`), so the count is the sum of run
+    lengths times the group-size multiplicities. Memory and time are O(#groups + #labels log).
 
     Parameters
     ----------
     group_sizes, label_counts:
-        1-D integer arrays (one entry per group and per label; repeats allowed).
+        1-D integer arrays (one entry per group and per label; any order, repeats allowed).
     total:
         The universe size N shared by every pair (a scalar).
     level:
@@ -550,49 +647,16 @@ def count_testable_pairs(
     """
     _check_alternative(alternative)
     n = _whole("group_sizes", group_sizes).reshape(-1)
-    K = _whole("label_counts", label_counts).reshape(-1)
-    N_arr = _whole("total", total)
-    if N_arr.ndim != 0:
-        raise ValueError(
-            f"total must be a scalar (one universe); found an array of shape {N_arr.shape}. "
-            "Call once per universe and add the counts."
-        )
-    N = int(N_arr)
+    K = np.sort(_whole("label_counts", label_counts).reshape(-1))
+    N = _scalar_total(total)
     _check_margins(n, np.zeros(1, dtype=np.int64), np.array(N))
     _check_margins(np.zeros(1, dtype=np.int64), K, np.array(N))
-    level = float(level)
-    if math.isnan(level):
-        raise ValueError("level must be a number; found nan.")
+    level = _check_level(level)
     if n.size == 0 or K.size == 0:
         return 0
     un, n_mult = np.unique(n, return_counts=True)
-    uK, K_mult = np.unique(K, return_counts=True)
-    cum = np.concatenate(([0], np.cumsum(K_mult)))  # cum[i] = labels with distinct index < i
-
-    def f_at(j: np.ndarray) -> np.ndarray:
-        return min_attainable_pvalue(un, uK[np.minimum(j, uK.size - 1)], N, alternative=alternative)
-
-    def first_true(lo: np.ndarray, hi: np.ndarray, pred) -> np.ndarray:
-        lo, hi = lo.copy(), hi.copy()
-        while True:
-            act = lo < hi
-            if not act.any():
-                return lo
-            mid = (lo + hi) // 2
-            ok = pred(mid)
-            hi = np.where(act & ok, mid, hi)
-            lo = np.where(act & ~ok, mid + 1, lo)
-
-    floor_K = un if alternative == "greater" else N - un
-    split = np.searchsorted(uK, floor_K, side="right")  # distinct K <= floor on the left
-    zeros = np.zeros_like(split)
-    ends = np.full_like(split, uK.size)
-    # Left branch (K <= floor): decreasing, testable = a suffix of [0, split).
-    left = first_true(zeros, split, lambda j: f_at(j) <= level)
-    # Right branch (K > floor): increasing, testable = a prefix of [split, U).
-    right = first_true(split, ends, lambda j: f_at(j) > level)
-    per_n = (cum[split] - cum[left]) + (cum[right] - cum[split])
-    return int((per_n.astype(np.int64) * n_mult.astype(np.int64)).sum())
+    start, stop = _valley_ranges(un, K, N, level, alternative)
+    return int(((stop - start).astype(np.int64) * n_mult.astype(np.int64)).sum())
 
 
 def tarone_threshold(

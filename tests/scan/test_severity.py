@@ -57,3 +57,25 @@ def test_watchlist_on_people_ranks_before_everything_else():
     assert {"d1", "w2"} <= set(f["label"])
     row_w2 = f[f["label"] == "w2"].iloc[0]
     assert not row_w2["about_people"] and row_w2["severity"] <= 25
+
+
+def test_examples_are_highest_score_first_and_diverse():
+    from tagscan.scan.findings import pick_examples
+
+    n = 40
+    rng = np.random.default_rng(0)
+    scores = np.zeros((n, 1), dtype=np.float32)
+    scores[:, 0] = np.linspace(0.99, 0.6, n)
+    S = sp.csc_matrix(scores)
+    M = sp.csc_matrix(np.ones((n, 1), dtype=np.int8))
+    # Rows 0-9 are near-duplicates of each other; the rest are spread out.
+    V = rng.normal(size=(n, 8))
+    V[:10] = V[0] + 0.01 * rng.normal(size=(10, 8))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    plain = pick_examples(S, M, np.array([0]), np.array([0]), 4)[0]
+    assert plain.tolist() == [0, 1, 2, 3]
+    diverse = pick_examples(S, M, np.array([0]), np.array([0]), 4, vectors=V)[0]
+    assert diverse[0] == 0 and len(set(diverse.tolist()) & set(range(10))) == 1
+    # Only members that got the label.
+    M2 = sp.csc_matrix(np.r_[np.zeros(20), np.ones(20)].astype(np.int8)[:, None])
+    assert set(pick_examples(S, M2, np.array([0]), np.array([0]), 5, vectors=V)[0].tolist()) <= set(range(20, 40))
