@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagscan.config import Config
+from tagscan.config import Config, GroupsConfig, ScanConfig
 from tagscan.data import AuditSet, load_audit_set
 from tagscan.errors import ConfigError
 from tagscan.progress import progress_bar
 from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
 from tagscan.workspace import Workspace, new_run_id, now_iso
 
-__all__ = ["EmbedOutcome", "ScanResult", "run_embed", "run_scan"]
+__all__ = ["Analysis", "ClusterFit", "EmbedOutcome", "ScanResult", "analyse", "fit_clusters", "run_embed", "run_scan"]
 
 log = logging.getLogger(__name__)
 
@@ -176,47 +176,45 @@ class ScanResult:
 
 
 @dataclass
-class _ClusterFit:
+class ClusterFit:
     assignments: dict[int, np.ndarray]
     medoid_rows: dict[str, int]
     test_mask: np.ndarray
     info: dict
 
 
-def _clusters(cfg: Config, vectors: np.ndarray) -> _ClusterFit:
-    """k-means per configured k, fitted on one random half of the samples, assigned everywhere.
+def fit_clusters(vectors: np.ndarray, ks: list[int], *, seed: int = 0, fit_share: float = 0.5) -> ClusterFit:
+    """k-means per k, fitted on one random share of the samples, assigned everywhere.
 
-    Groups found in the data are tested only on the held-out half (``test_mask``), so the data
-    that shaped a cluster never tests it. The split is fixed by ``groups.seed`` and recorded.
+    Groups found in the data are tested only on the held-out samples (``test_mask``), so the data
+    that shaped a cluster never tests it. The split is fixed by ``seed`` and recorded in ``info``.
+    Raises ValueError when a k exceeds the fitting samples.
     """
     from tagscan.embed.index import assign_to_centroids, kmeans, medoids
 
     n = len(vectors)
-    rng = np.random.default_rng(cfg.groups.seed)
-    fit = rng.random(n) < cfg.groups.cluster_fit_share
+    rng = np.random.default_rng(seed)
+    fit = rng.random(n) < fit_share
     out, med = {}, {}
     fit_rows = np.flatnonzero(fit)
-    for k in cfg.groups.clusters:
+    for k in ks:
         if k > len(fit_rows):
-            raise ConfigError(
-                f"{cfg.path}: key 'groups.clusters': k={k} is more than the {len(fit_rows)} samples of the "
-                f"fitting half ({n} samples in all); use a smaller k"
-            )
-        _, centroids = kmeans(vectors[fit_rows], k, seed=cfg.groups.seed)
+            raise ValueError(f"k={k} is more than the {len(fit_rows)} samples of the fitting share ({n} samples in all)")
+        _, centroids = kmeans(vectors[fit_rows], k, seed=seed)
         assign = assign_to_centroids(vectors, centroids)
         out[k] = assign
         for i, row in enumerate(medoids(vectors[fit_rows], assign[fit_rows], centroids)):
             if row >= 0:
                 med[f"cluster:k{k}/{i}"] = int(fit_rows[row])
     info = {
-        "k": list(cfg.groups.clusters),
-        "seed": cfg.groups.seed,
-        "fit_share": cfg.groups.cluster_fit_share,
+        "k": list(ks),
+        "seed": seed,
+        "fit_share": fit_share,
         "n_fit": int(fit.sum()),
         "n_test": int(n - fit.sum()),
-        "split": "clusters fitted on the fit half, tested on the held-out half",
+        "split": "clusters fitted on the fit share, tested on the held-out samples",
     }
-    return _ClusterFit(out, med, ~fit, info)
+    return ClusterFit(out, med, ~fit, info)
 
 
 def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], dict]:
@@ -266,13 +264,95 @@ def _inputs_hash(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
-    """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
+@dataclass
+class Analysis:
+    """What :func:`analyse` computed: the scan outcome and the structures behind it."""
+
+    outcome: object  # tagscan.scan.findings.ScanOutcome
+    groups: object  # tagscan.scan.groups.Groups
+    counts: object  # tagscan.scan.counts.CellCounts
+    clusters: ClusterFit
+
+
+def analyse(
+    audit: AuditSet,
+    *,
+    vectors: np.ndarray,
+    label_vectors: np.ndarray | None,
+    watch: WatchAssignment,
+    person_rows: np.ndarray,
+    groups_cfg: GroupsConfig,
+    scan_cfg: ScanConfig,
+    examples_per_finding: int = 8,
+    shared_space: bool = False,
+    timer: _Timer | None = None,
+    config_path: Path | None = None,
+) -> Analysis:
+    """Clusters, groups, counts and detectors over in-memory inputs: the scan without any files.
+
+    :func:`run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
+    """
     from tagscan.scan.counts import count_cells
     from tagscan.scan.detectors import ScanContext
     from tagscan.scan.findings import scan
     from tagscan.scan.groups import build_groups
 
+    t = timer or _Timer()
+    with t("clusters"):
+        try:
+            cl = fit_clusters(vectors, list(groups_cfg.clusters), seed=groups_cfg.seed, fit_share=groups_cfg.cluster_fit_share)
+        except ValueError as exc:
+            where = f"{config_path}: " if config_path else ""
+            raise ConfigError(f"{where}key 'groups.clusters': {exc}; use a smaller k") from exc
+    with t("groups"):
+        groups = build_groups(
+            audit.samples,
+            attributes=groups_cfg.attributes,
+            intersections=groups_cfg.intersections,
+            clusters=cl.assignments,
+            cluster_universe=cl.test_mask if groups_cfg.clusters else None,
+            min_group_size=groups_cfg.min_group_size,
+        )
+    with t("counts"):
+        counts = count_cells(groups, audit.Y)
+    ctx = ScanContext(
+        Y=audit.Y,
+        scores=audit.scores,
+        labels=audit.labels,
+        label_names=audit.label_names,
+        groups=groups,
+        counts=counts,
+        watch_weight=watch.weight,
+        watch_category=watch.category,
+        fdr=scan_cfg.fdr,
+        truth=audit.truth,
+        vectors=vectors,
+        label_vectors=label_vectors,
+        options={
+            "correction": scan_cfg.correction,
+            "under_representation": scan_cfg.under_representation,
+            "family_similarity": scan_cfg.family_similarity,
+            "shared_space": shared_space,
+        },
+    )
+    text_col = "text" if "text" in audit.samples.columns else None
+    medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
+    attrs = list(groups_cfg.attributes)
+    with t("detect"):
+        outcome = scan(
+            ctx,
+            sample_ids=audit.sample_ids,
+            person_rows=person_rows,
+            examples_per_finding=examples_per_finding,
+            detectors=scan_cfg.detectors,
+            attribute_frame=audit.samples[attrs] if attrs else None,
+            medoid_text=medoid_text,
+        )
+    return Analysis(outcome, groups, counts, cl)
+
+
+def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
+    """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
     from tagscan.scan.detectors import get_detector
 
     for name in cfg.scan.detectors or ():
@@ -289,56 +369,23 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True)
-    with t("clusters"):
-        cl = _clusters(cfg, emb.vectors)
-    with t("groups"):
-        groups = build_groups(
-            audit.samples,
-            attributes=cfg.groups.attributes,
-            intersections=cfg.groups.intersections,
-            clusters=cl.assignments,
-            cluster_universe=cl.test_mask if cfg.groups.clusters else None,
-            min_group_size=cfg.groups.min_group_size,
-        )
-    with t("counts"):
-        counts = count_cells(groups, audit.Y)
     with t("watchlist"):
         watch, person_labels, watch_info = _watch(cfg, audit, emb)
-    ctx = ScanContext(
-        Y=audit.Y,
-        scores=audit.scores,
-        labels=audit.labels,
-        label_names=audit.label_names,
-        groups=groups,
-        counts=counts,
-        watch_weight=watch.weight,
-        watch_category=watch.category,
-        fdr=cfg.scan.fdr,
-        truth=audit.truth,
+    res = analyse(
+        audit,
         vectors=emb.vectors,
         label_vectors=emb.label_vectors,
-        options={
-            "correction": cfg.scan.correction,
-            "under_representation": cfg.scan.under_representation,
-            "family_similarity": cfg.scan.family_similarity,
-            # Inputs and labels share one space only when both were embedded by the same model.
-            "shared_space": emb.label_model is not None and emb.label_model == emb.input_model,
-        },
+        watch=watch,
+        person_rows=_person_rows(audit, cfg, person_labels),
+        groups_cfg=cfg.groups,
+        scan_cfg=cfg.scan,
+        examples_per_finding=cfg.review.examples_per_finding,
+        # Inputs and labels share one space only when both were embedded by the same model.
+        shared_space=emb.label_model is not None and emb.label_model == emb.input_model,
+        timer=t,
+        config_path=cfg.path,
     )
-    text_col = "text" if "text" in audit.samples.columns else None
-    medoid_text = (
-        {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
-    )
-    with t("detect"):
-        outcome = scan(
-            ctx,
-            sample_ids=audit.sample_ids,
-            person_rows=_person_rows(audit, cfg, person_labels),
-            examples_per_finding=cfg.review.examples_per_finding,
-            detectors=cfg.scan.detectors,
-            attribute_frame=audit.samples[list(cfg.groups.attributes)] if cfg.groups.attributes else None,
-            medoid_text=medoid_text,
-        )
+    outcome, groups, counts, cl = res.outcome, res.groups, res.counts, res.clusters
     findings = outcome.findings
     failed = {k: v for k, v in outcome.detectors.items() if v.startswith("failed")}
 

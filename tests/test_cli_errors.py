@@ -164,7 +164,7 @@ def test_too_many_clusters(tmp_path):
     c = yaml.safe_load(cfg.read_text())
     c["groups"]["clusters"] = [80]
     cfg.write_text(yaml.safe_dump(c))
-    _one_line_error(_scan(cfg), "groups.clusters", "k=80")
+    _one_line_error(_scan(cfg), "tagscan.yaml", "groups.clusters", "k=80")
 
 
 def test_bad_watchlist(audit, tmp_path):
