@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -206,6 +206,8 @@ def scan(
     """Run the detectors over the context and assemble the ranked findings table."""
     reg = available_detectors()
     names = detectors or sorted(reg)
+    people = groups_about_people(ctx.groups.membership, ctx.groups.kinds, person_rows)
+    ctx = replace(ctx, group_about_people=people)
     frames, families, status, extra = [], [], {}, {}
     for name in names:
         det = reg[name]()
@@ -234,9 +236,10 @@ def scan(
     groups = ctx.groups
     g = f["group_index"].to_numpy(dtype=np.int64)
     lab = f["label_index"].to_numpy(dtype=np.int64)
-    people = groups_about_people(groups.membership, groups.kinds, person_rows)
     is_watch = f["family"].astype(str).str.endswith("watchlist").to_numpy()
-    harm = np.where(is_watch, ctx.watch_weight[lab], DISCOVERY_HARM)
+    # A watchlist label keeps its harm weight on any group (on non-people groups it is tested in the
+    # discovery budget and scored with the low non-person sensitivity).
+    harm = np.where(ctx.watch_weight[lab] > 0, ctx.watch_weight[lab], DISCOVERY_HARM)
     f["about_people"] = people[g]
     f["severity"] = severity_score(harm, people[g], conservative_effect(f))
     f["severity_level"] = severity_level(f["severity"].to_numpy())
@@ -245,7 +248,7 @@ def scan(
     f["group"] = groups.ids[g]
     f["group_kind"] = groups.kinds[g]
     f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
-    f["watch_category"] = np.where(is_watch, ctx.watch_category[lab], None)
+    f["watch_category"] = np.where(ctx.watch_weight[lab] > 0, ctx.watch_category[lab], None)
     f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
     ex = pick_examples(
         sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors

@@ -26,6 +26,7 @@ __all__ = [
     "DISCOVERY_HARM",
     "LEVELS",
     "NON_PERSON_SENSITIVITY",
+    "PEOPLE_SHARE",
     "groups_about_people",
     "severity_level",
     "severity_score",
@@ -36,12 +37,17 @@ NON_PERSON_SENSITIVITY = 0.25
 LEVELS = (("critical", 60.0), ("high", 35.0), ("medium", 15.0), ("low", 0.0))
 
 
+PEOPLE_SHARE = 0.75
+
+
 def groups_about_people(
-    membership: sp.csc_matrix, kinds: np.ndarray, person_rows: np.ndarray, *, share: float = 0.5
+    membership: sp.csc_matrix, kinds: np.ndarray, person_rows: np.ndarray, *, share: float = PEOPLE_SHARE
 ) -> np.ndarray:
     """Per group: True for attribute/intersection groups, and for clusters whose members are mostly people.
 
     ``person_rows`` (bool per sample) marks samples with a protected attribute value or a person label.
+    A cluster is about people when at least ``share`` (3 in 4) of its members are; a mixed cluster of
+    people and animal photos is not, since an animal tag there may well belong to the animals.
     """
     M = sp.csc_matrix(membership, dtype=np.int64)
     sizes = np.diff(M.indptr)

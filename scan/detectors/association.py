@@ -2,7 +2,8 @@
 
 Every (group, label) cell gets a one-sided exact hypergeometric test within the group's universe.
 Two families share out the error budget separately: ``watchlist`` (labels of the watchlist and its
-expansion) and ``discovery`` (every other label), each with Benjamini-Hochberg (or
+expansion, on groups about people: where they do harm) and ``discovery`` (every other pair,
+including a watchlist label on a group that is not about people), each with Benjamini-Hochberg (or
 Benjamini-Yekutieli, ``ctx.options["correction"] == "by"``) at ``ctx.fdr`` after Tarone's
 testability filter: a (group, label) pair whose margins cannot give a p-value small enough to be
 significant is not counted as a hypothesis. Zero cells are hypotheses too when testable.
@@ -47,26 +48,30 @@ class FamilyResult:
     alternative: str = "greater"
 
 
-def _universes(ctx: ScanContext, label_mask: np.ndarray):
-    """Per universe: (group indices, group sizes, label indices with K > 0, their K, N)."""
+Blocks = list  # list[tuple[label_mask, group_mask]]: a family is the union of its blocks' products
+
+
+def _universes(ctx: ScanContext, blocks: Blocks):
+    """Per block and universe: (group indices, group sizes, label indices with K > 0, their K, N)."""
     groups, UL = ctx.groups, ctx.counts.universe_label_counts
-    labels_all = np.flatnonzero(label_mask)
-    for u in range(UL.shape[0]):
-        gi = np.flatnonzero(groups.universe == u)
-        if len(gi) == 0:
-            continue
-        K = UL[u, labels_all]
-        keep = K > 0
-        yield gi, groups.sizes[gi], labels_all[keep], K[keep], int(groups.universe_sizes[gi[0]])
+    for label_mask, group_mask in blocks:
+        labels_all = np.flatnonzero(label_mask)
+        for u in range(UL.shape[0]):
+            gi = np.flatnonzero((groups.universe == u) & group_mask)
+            if len(gi) == 0 or len(labels_all) == 0:
+                continue
+            K = UL[u, labels_all]
+            keep = K > 0
+            yield gi, groups.sizes[gi], labels_all[keep], K[keep], int(groups.universe_sizes[gi[0]])
 
 
-def _tarone(ctx: ScanContext, label_mask: np.ndarray, alpha: float, alternative: str) -> tuple[float, int, int]:
-    """Tarone's search over the whole family (all groups x labels of the mask, every universe).
+def _tarone(ctx: ScanContext, blocks: Blocks, alpha: float, alternative: str) -> tuple[float, int, int]:
+    """Tarone's search over the whole family (every block, every universe).
 
     Smallest k >= 1 with m(alpha / k) <= k, where m counts the pairs whose minimum attainable
     p-value is at most alpha / k; returns (alpha / k, m(alpha / k), number of pairs).
     """
-    per_uni = [(n, K, N) for _, n, _, K, N in _universes(ctx, label_mask)]
+    per_uni = [(n, K, N) for _, n, _, K, N in _universes(ctx, blocks)]
     n_pairs = sum(len(n) * len(K) for n, K, _ in per_uni)
     if n_pairs == 0:
         return 0.0, 0, 0
@@ -85,13 +90,13 @@ def _tarone(ctx: ScanContext, label_mask: np.ndarray, alpha: float, alternative:
     return level, m_at(level), n_pairs
 
 
-def _testable_lower_cells(ctx: ScanContext, label_mask: np.ndarray, level: float):
+def _testable_lower_cells(ctx: ScanContext, blocks: Blocks, level: float):
     """Enumerate the (group, label) pairs testable for under-representation, zero cells included."""
     c = ctx.counts
     L = len(ctx.labels)
     keys = c.group * L + c.label  # sorted: counts are ordered by (group, label)
     out = []
-    for gi, n, labs, K, N in _universes(ctx, label_mask):
+    for gi, n, labs, K, N in _universes(ctx, blocks):
         order = np.argsort(K, kind="stable")
         labs, K = labs[order], K[order]
         lo, hi = stats.testable_label_ranges(n, K, N, level, alternative="less")
@@ -140,21 +145,31 @@ def fit_prior(ctx: ScanContext) -> stats.GPSPrior | None:
 def run_family(
     ctx: ScanContext,
     name: str,
-    label_mask: np.ndarray,
+    blocks: Blocks | np.ndarray,
     *,
     alternative: str = "greater",
     prior: stats.GPSPrior | None = None,
 ) -> tuple[pd.DataFrame, FamilyResult]:
-    """Test one family; return its significant rows and its FamilyResult."""
+    """Test one family; return its significant rows and its FamilyResult.
+
+    ``blocks`` is a list of (label mask, group mask) whose products make up the family; a bare label
+    mask means that label set on every group.
+    """
+    if isinstance(blocks, np.ndarray):
+        blocks = [(blocks, np.ones(len(ctx.groups), dtype=bool))]
     correction = ctx.options.get("correction", "bh")
-    level, m_eff, n_pairs = _tarone(ctx, label_mask, ctx.fdr, alternative)
+    level, m_eff, n_pairs = _tarone(ctx, blocks, ctx.fdr, alternative)
+    live = [lm for lm, gm in blocks if gm.any()]
+    n_labels = int(np.logical_or.reduce(live).sum()) if live else 0
     if alternative == "greater":
         c = ctx.counts
-        sel = label_mask[c.label]
+        sel = np.zeros(len(c), dtype=bool)
+        for lm, gm in blocks:
+            sel |= lm[c.label] & gm[c.group]
         g, lab, k, n, K, N = c.group[sel], c.label[sel], c.count[sel], c.group_size[sel], c.label_count[sel], c.total[sel]
         testable = stats.min_attainable_pvalue(n, K, N) <= level
     else:
-        g, lab, k, n, K, N = _testable_lower_cells(ctx, label_mask, level)
+        g, lab, k, n, K, N = _testable_lower_cells(ctx, blocks, level)
         testable = np.ones(len(k), dtype=bool)
     p = np.ones(len(k))
     tail = stats.hypergeom_upper_tail if alternative == "greater" else stats.hypergeom_lower_tail
@@ -164,7 +179,7 @@ def run_family(
         adjust = stats.benjamini_yekutieli if correction == "by" else stats.benjamini_hochberg
         q[testable] = adjust(p[testable], m=max(m_eff, int(testable.sum())))
     hit = testable & (q <= ctx.fdr)
-    fam = FamilyResult(name, int(label_mask.sum()), n_pairs, m_eff, float(level), int(hit.sum()), correction, alternative)
+    fam = FamilyResult(name, n_labels, n_pairs, m_eff, float(level), int(hit.sum()), correction, alternative)
     if not hit.any():
         return pd.DataFrame(), fam
     k, n, K, N, g, lab, p, q = (a[hit] for a in (k, n, K, N, g, lab, p, q))
@@ -210,11 +225,10 @@ def run_family(
 
 
 def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, alternative: str) -> pd.DataFrame:
-    watch = ctx.watch_weight > 0
     prior = fit_prior(ctx) if alternative == "greater" else None
     frames, fams = [], []
-    for fam_name, mask in (("watchlist", watch & label_mask), ("discovery", ~watch & label_mask)):
-        rows, fam = run_family(ctx, f"{prefix}{fam_name}", mask, alternative=alternative, prior=prior)
+    for fam_name, blocks in ctx.family_blocks(label_mask).items():
+        rows, fam = run_family(ctx, f"{prefix}{fam_name}", blocks, alternative=alternative, prior=prior)
         if len(rows):
             frames.append(rows)
         fams.append(fam)

@@ -40,7 +40,29 @@ class ScanContext:
     truth: sp.csr_matrix | None = None
     vectors: np.ndarray | None = None
     label_vectors: np.ndarray | None = None
+    group_about_people: np.ndarray | None = None  # bool per group; None = every group
     options: dict = field(default_factory=dict)
+
+    def people_groups(self) -> np.ndarray:
+        """Bool per group: is the group about people (set by the engine before detectors run)."""
+        if self.group_about_people is None:
+            return np.ones(len(self.groups), dtype=bool)
+        return self.group_about_people
+
+    def family_blocks(self, label_mask: np.ndarray | None = None) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+        """The two error budgets as unions of (label mask, group mask) blocks.
+
+        ``watchlist``: watchlist labels on groups of people (where a watchlist label does harm);
+        ``discovery``: every other (label, group) pair, including watchlist labels on groups that
+        are not about people (an animal tag on animal photos is an association, not a harm).
+        """
+        lm = np.ones(len(self.labels), dtype=bool) if label_mask is None else label_mask
+        watch = self.watch_weight > 0
+        people = self.people_groups()
+        return {
+            "watchlist": [(watch & lm, people)],
+            "discovery": [(~watch & lm, np.ones(len(people), dtype=bool)), (watch & lm, ~people)],
+        }
 
     def has(self, need: str) -> bool:
         """Whether an input (truth, vectors, label_vectors) or a switched-on option is present."""

@@ -24,8 +24,9 @@ def test_lift_below_one_has_no_effect_bonus():
 
 
 def test_clusters_about_people_by_majority():
-    M = sp.csc_matrix(np.array([[1, 0], [1, 0], [1, 1], [0, 1], [0, 1]], dtype=np.int8))
-    person = np.array([True, True, False, False, False])
+    # cluster 0: 3 of 4 members are people (about people); cluster 1: 2 of 3 (mixed, not about people)
+    M = sp.csc_matrix(np.array([[1, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=np.int8))
+    person = np.array([True, True, True, False, False])
     out = groups_about_people(M, np.array(["cluster", "cluster"], dtype=object), person)
     assert out.tolist() == [True, False]
     out = groups_about_people(M, np.array(["attribute", "cluster"], dtype=object), np.zeros(5, bool))
