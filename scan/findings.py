@@ -28,6 +28,7 @@ FINDING_COLUMNS = [
     "count",
     "group_size",
     "label_count",
+    "universe_size",
     "expected",
     "rate_in_group",
     "rate_in_low",

@@ -92,7 +92,7 @@ _TAIL_RTOL = 1e-13
 # Tails are summed term by term over all open cells of a chunk (convergence checked every
 # _CHECK_EVERY terms) while at least _MIN_OPEN cells are open; the rest are pooled over all chunks
 # and finished the same way, and the last few in blocks of _BLOCKS terms.
-_CHECK_EVERY = 4
+_CHECK_EVERY = 8
 _MIN_OPEN = 2048
 _BLOCKS = (32, 64, 128, 256)
 
@@ -187,7 +187,8 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _check_margins(n: np.ndarray, K: np.ndarray, N: np.ndarray) -> None:
-    """Broadcast arrays of group_size, label_count, total: 0 <= n <= N and 0 <= K <= N."""
+    """Broadcastable arrays of group_size, label_count, total: 0 <= n <= N and 0 <= K <= N."""
+    n, K, N = np.broadcast_arrays(n, K, N)
     for name, arr in (("group_size", n), ("label_count", K), ("total", N)):
         bad = arr < 0
         if bad.any():
@@ -236,9 +237,10 @@ def _log_pmf_core(x: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) ->
     ``e log1p((e - E) / E) - (e - E)``: absolute error ~ eps |e - E|, no large cancelling terms)
     and ``H(m) = log(m!) - m log m + m``, the ``m log m - m`` parts of the nine log-factorials
     cancel exactly and ``log pmf = -sum bd0(e, E) + H(K) + H(N-K) + H(n) + H(N-n) - H(N) - sum H(e)``.
-    ``H`` comes from a table up to 2**17; above it, ``H(m) = log(2 pi m) / 2 + 1/(12 m)``. When all
-    of N - K, N - n, N and d exceed the table (the usual case), their four H terms reduce to
-    ``log1p(-(a - E_a) / d) / 2 + (K / (N (N-K)) - b / ((N-n) d)) / 12`` (exact algebra).
+    ``H`` comes from a table up to 2**17; above it, ``H(m) = log(2 pi m) / 2 + 1/(12 m)`` to within
+    2e-18. In the usual case (K and n within the table, d = N - K - n + x beyond it, hence also
+    N - K, N - n and N), the four large H terms reduce by exact algebra to
+    ``log1p(-(a - E_a) / d) / 2 + (K / (N (N-K)) - b / ((N-n) d)) / 12``.
     """
     xf = x.astype(np.float64)
     nf = n.astype(np.float64)

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false
+bash scripts/browser.sh >&2          # Debian chromium + chromium-driver for the report tests
 .venv/bin/ruff check .
 .venv/bin/python -m pytest "$@"

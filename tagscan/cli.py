@@ -97,7 +97,7 @@ def _gate(findings, fail_on: Level | None) -> int:
     return 0
 
 
-ConfigArg = Annotated[Path, typer.Argument(help="The scan's YAML config.", show_default=False)]
+ConfigArg = Annotated[Path, typer.Argument(help="The scan's YAML config.", show_default=False, metavar="CONFIG")]
 
 
 @app.command()
@@ -124,6 +124,19 @@ def scan(
     else:
         print_summary(info, res.findings, console=_stdout(), top=top)
     raise typer.Exit(_gate(res.findings, fail_on))
+
+
+@app.command()
+def report(
+    config: ConfigArg,
+    run: Annotated[str | None, typer.Option("--run", help="Run id or prefix (default: the latest run).")] = None,
+) -> None:
+    """Write a self-contained HTML report of a run (opens without network) and print its path."""
+    from tagscan.pipeline import run_report
+
+    cfg = _load(config)
+    path = _guard(lambda: run_report(cfg, run=run))
+    print(path)
 
 
 @app.command()
@@ -170,7 +183,7 @@ def demo(
     """Build the offline demo data set (a simulated photo tagger with planted harms) and scan it."""
     from tagscan.config import load_config
     from tagscan.demo import PLANTED, build_demo
-    from tagscan.pipeline import run_scan
+    from tagscan.pipeline import run_report, run_scan
     from tagscan.render import print_summary
 
     console = _stdout()
@@ -185,6 +198,8 @@ def demo(
         hit = f.index[(f["label"] == p.label) & (f["group"] == p.group)]
         where = f"found at rank {hit[0] + 1} of {len(f)}" if len(hit) else "NOT FOUND"
         console.print(f"  {p.label} on {p.group} ({p.kind}): {where}", highlight=False)
+    report = _guard(lambda: run_report(cfg, run=res.run_id))
+    console.print(f"\nHTML report: {report}", highlight=False, soft_wrap=True)
 
 
 def _configure_logging(verbose: int) -> None:

@@ -24,7 +24,17 @@ from tagscan.progress import progress_bar
 from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
 from tagscan.workspace import Workspace, new_run_id, now_iso
 
-__all__ = ["Analysis", "ClusterFit", "EmbedOutcome", "ScanResult", "analyse", "fit_clusters", "run_embed", "run_scan"]
+__all__ = [
+    "Analysis",
+    "ClusterFit",
+    "EmbedOutcome",
+    "ScanResult",
+    "analyse",
+    "fit_clusters",
+    "run_embed",
+    "run_report",
+    "run_scan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -441,3 +451,22 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     if failed:
         log.error("detectors failed: %s", "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return ScanResult(run_id=run_id, run_dir=run_dir, findings=findings, info=info)
+
+
+def run_report(cfg: Config, *, run: str | None = None) -> Path:
+    """Write the self-contained HTML report of a run (default: the latest) into its folder."""
+    from tagscan.data import read_table
+    from tagscan.report import build_report, write_report
+
+    ws = Workspace(cfg.workspace_dir)
+    rec = ws.resolve_run(run, cfg.name)
+    info = ws.load_run_info(rec["run_id"])
+    findings = ws.load_findings(rec["run_id"])
+    samples = None
+    if len(findings) and cfg.data.samples.is_file():
+        table = read_table(cfg.data.samples, "data.samples")
+        keep = [c for c in ("sample_id", "text", "image") if c in table.columns]
+        samples = table[keep].copy()
+        samples["sample_id"] = samples["sample_id"].astype(str)
+    html = build_report(info, findings, samples=samples, image_root=cfg.data.samples.parent)
+    return write_report(ws.runs_dir / rec["run_id"] / "report.html", html)

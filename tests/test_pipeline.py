@@ -131,3 +131,15 @@ def test_killed_scan_leaves_no_half_written_run(tmp_path, monkeypatch):
     monkeypatch.undo()
     ws = Workspace(cfg.workspace_dir)
     assert len(ws.runs()) == 1
+
+
+def test_report_command_writes_self_contained_html(planted_config):
+    res = runner.invoke(app, ["report", str(planted_config)])
+    assert res.exit_code == 0, res.output
+    path = Path(res.stdout.strip())
+    assert path.name == "report.html" and path.is_file()
+    html = path.read_text()
+    assert "gorilla" in html and "tone=dark" in html
+    assert "<script src=" not in html and "https://" not in html
+    res = runner.invoke(app, ["report", str(planted_config), "--run", "no-such-run"])
+    assert res.exit_code == 2 and "--run 'no-such-run'" in res.stderr

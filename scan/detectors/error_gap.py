@@ -52,11 +52,15 @@ group is worse off in both kinds: ``count`` = group true positives not predicted
 group true positives, ``label_count`` = universe misses, ``universe_size`` = universe true positives,
 rates = miss rates (1 - TPR), lift = miss-rate ratio; the p-value is the TPR lower tail (the same
 number as the miss count's upper tail). ``detail`` starts with ``FPR excess`` or ``TPR shortfall``
-and gives both FPR and TPR inside vs outside.
+and gives both FPR and TPR inside vs outside. Extra columns (dropped by the findings table unless
+it keeps them): ``error_kind`` (``fpr`` | ``tpr``) and ``p_fpr``, ``q_fpr``, ``p_tpr``, ``q_tpr`` (NaN
+for a test the cell did not get), and ``example_rows`` (sample row numbers for review, best
+first: the group's false positives by score, or its missed true positives).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -72,6 +76,7 @@ __all__ = ["ErrorGapDetector"]
 log = logging.getLogger(__name__)
 
 NAME = "error_gap"
+EXAMPLE_CANDIDATES = 32
 
 
 def _binary(M: sp.spmatrix, what: str, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -87,11 +92,18 @@ def _binary(M: sp.spmatrix, what: str, shape: tuple[int, int]) -> sp.csr_matrix:
     return B
 
 
-def _gather(M: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Values of a sparse matrix at (row, col) pairs, int64 (0 where nothing is stored)."""
-    if len(rows) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(M[rows, cols]).ravel().astype(np.int64)
+def _gather(M: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Values of a sparse matrix at (row, col) pairs (0 where nothing is stored), by sorted keys."""
+    C = sp.coo_matrix(M)
+    C.sum_duplicates()  # canonical: sorted by (row, col), no duplicates
+    keys = C.row.astype(np.int64) * M.shape[1] + C.col
+    want = np.asarray(rows, dtype=np.int64) * M.shape[1] + cols
+    out = np.zeros(len(want), dtype=np.int64)
+    if len(keys) and len(want):
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        hit = keys[at] == want
+        out[hit] = C.data[at[hit]]
+    return out
 
 
 def _adjust(p: np.ndarray, m: int, correction: str) -> np.ndarray:
@@ -154,7 +166,7 @@ class _Cells:
                     f"options['truth_rows']: expected a bool array with one entry per sample ({n_s}), "
                     f"found dtype {rows.dtype} and shape {rows.shape}; pass a mask of the samples that have truth"
                 )
-            D = sp.diags(rows.astype(np.int64))
+            D = sp.diags(rows.astype(np.int64), dtype=np.int64)
             G, U = (D @ G).tocsc(), (D @ U).tocsc()
         self.sizes = np.asarray(G.sum(axis=0)).ravel().astype(np.int64)
         usizes = np.asarray(U.sum(axis=0)).ravel().astype(np.int64)
@@ -167,6 +179,8 @@ class _Cells:
         self.UFP = np.asarray((Ut @ FP).todense(), dtype=np.int64)
         self.UTP = np.asarray((Ut @ TP).todense(), dtype=np.int64)
         self.usizes = usizes
+        self._Y, self._T = Y, T
+        self.truth_rows = rows
         # Cells where the group has a truth positive or a false positive (the union of both patterns).
         P = (GT + GFP).tocoo()
         P.sum_duplicates()
@@ -187,12 +201,19 @@ class _Cells:
         self.tp_K = self.UTP[u, lab]
         self.tp_N = self.UT[u, lab]
 
+    @functools.cached_property
+    def Yc(self) -> sp.csc_matrix:  # by label, for review examples
+        return self._Y.tocsc()
+
+    @functools.cached_property
+    def Tc(self) -> sp.csc_matrix:
+        return self._T.tocsc()
+
 
 def _family(
     ctx: ScanContext, cells: _Cells, name: str, label_mask: np.ndarray, correction: str
 ) -> tuple[pd.DataFrame, dict]:
     c = cells
-    groups = ctx.groups
     in_fam = label_mask[c.lab]
     fsel = np.flatnonzero(in_fam & (c.fp_K > 0))
     tsel = np.flatnonzero(in_fam & (c.tp_n > 0))
@@ -254,7 +275,14 @@ def _family(
         if len(idx) == 0:
             continue
         if kind == "fpr":
-            k, n, K, N, p, qv = c.fp_k[idx], c.fp_n[idx], c.fp_K[idx], c.fp_N[idx], p_cell_fp[idx], q_cell_fp[idx]
+            k, n, K, N, p, qv = (
+                c.fp_k[idx],
+                c.fp_n[idx],
+                c.fp_K[idx],
+                c.fp_N[idx],
+                p_cell_fp[idx],
+                q_cell_fp[idx],
+            )
         else:  # misses: true positives that were not predicted
             n, N = c.tp_n[idx], c.tp_N[idx]
             k, K = n - c.tp_k[idx], N - c.tp_K[idx]
@@ -290,11 +318,53 @@ def _family(
                     "q_value": qv,
                     "family_size": m_eff,
                     "error_kind": kind,
+                    "p_fpr": p_cell_fp[idx],
+                    "q_fpr": q_cell_fp[idx],
+                    "p_tpr": p_cell_tp[idx],
+                    "q_tpr": q_cell_tp[idx],
                     "detail": _details(c, idx, kind, q_cell_fp, q_cell_tp),
+                    "example_rows": _examples(ctx, c, idx, kind),
                 }
             )
         )
     return pd.concat(frames, ignore_index=True), fam
+
+
+def _column(M: sp.csc_matrix, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers (sorted) and values of column ``j``."""
+    sl = slice(M.indptr[j], M.indptr[j + 1])
+    rows, vals = M.indices[sl].astype(np.int64), M.data[sl]
+    order = np.argsort(rows, kind="stable")
+    return rows[order], vals[order]
+
+
+def _examples(ctx: ScanContext, c: _Cells, idx: np.ndarray, kind: str) -> list[np.ndarray]:
+    """Review candidates per finding, best first (at most ``EXAMPLE_CANDIDATES``).
+
+    FPR excess: the group's false positives, highest score first. TPR shortfall: the group's missed
+    true positives (they have no score), in sample order.
+    """
+    scores = sp.csc_matrix(ctx.scores)
+    out = []
+    for g, lab in zip(c.g[idx], c.lab[idx]):  # one list per finding
+        mem = ctx.groups.members(int(g))
+        if c.truth_rows is not None:
+            mem = mem[c.truth_rows[mem]]
+        pred, _ = _column(c.Yc, int(lab))
+        true, _ = _column(c.Tc, int(lab))
+        if kind == "fpr":
+            rows = np.setdiff1d(np.intersect1d(pred, mem), true)
+            srows, sval = _column(scores, int(lab))
+            val = np.zeros(len(rows))
+            at = np.searchsorted(srows, rows)
+            ok = at < len(srows)
+            ok[ok] = srows[at[ok]] == rows[ok]
+            val[ok] = sval[at[ok]]
+            rows = rows[np.lexsort((rows, -val))]
+        else:
+            rows = np.setdiff1d(np.intersect1d(true, mem), pred)
+        out.append(rows[:EXAMPLE_CANDIDATES])
+    return out
 
 
 def _rates(k: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -314,8 +384,8 @@ def _details(c: _Cells, idx: np.ndarray, kind: str, q_fp: np.ndarray, q_tp: np.n
             f"({c.fp_k[i]:,} false positives among {c.fp_n[i]:,} group negatives); "
             f"TPR {_pct(tpr_in[j])} vs {_pct(tpr_out[j])} outside ({c.tp_n[i]:,} group true positives)"
         )
-        if kind == "fpr" and np.isfinite(q_tp[i]) and q_tp[i] <= 1:
-            s += f"; TPR shortfall q={q_tp[i]:.2g}"
+        if kind == "fpr" and np.isfinite(q_tp[i]):
+            s += f"; TPR shortfall test q={q_tp[i]:.2g}"
         out.append(s)
     return out
 
@@ -329,6 +399,7 @@ class ErrorGapDetector(Detector):
 
     def run(self, ctx: ScanContext) -> pd.DataFrame:
         correction = ctx.options.get("correction", "bh")
+        _adjust(np.zeros(0), 0, correction)  # validates the option before any work
         cells = _Cells(ctx)
         watch = np.asarray(ctx.watch_weight) > 0
         frames, fams = [], []

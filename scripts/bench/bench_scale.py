@@ -1,0 +1,176 @@
+"""Scan engine at scale, and the ratio against a plain pandas crosstab + scipy baseline.
+
+Target size: 1,000,000 samples x 20,000 labels x 10 predictions each, 64-d vectors, clusters at
+k=64 and k=256 (fitted on one half, tested on the other), three attributes and one intersection.
+Each measurement runs in a fresh subprocess (so peak RSS is its own) on the same seeded data:
+
+- ``ours``: `tagscan.pipeline.analyse` (k-means, groups, sparse counts, exact tests with Tarone +
+  BH per family, GPS shrinkage, ranking, review examples): wall time and peak RSS.
+- ``baseline``: what one writes without tagscan: for each grouping column a `pd.crosstab` of
+  group x label over the long predictions table, `scipy.stats.hypergeom.sf` on every non-zero
+  cell, and BH (`scipy.stats.false_discovery_control`). It gets the cluster assignments for free.
+
+The baseline runs on growing sizes until one takes longer than --baseline-budget seconds; the
+ratio is reported at the largest size both finished.
+
+    .venv/bin/python scripts/bench/bench_scale.py [--samples 1000000] [--labels 20000] [--baseline-budget 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+def make(n: int, L: int, per: int, dim: int, seed: int):
+    from tagscan.data import AuditSet
+    from tagscan.watchlist import WatchAssignment
+
+    rng = np.random.default_rng(seed)
+    person = rng.random(n) < 0.6
+    samples = pd.DataFrame(
+        {
+            "sample_id": np.char.add("s", np.arange(n).astype(str)).astype(object),
+            "tone": np.where(person, rng.choice(["light", "medium", "dark"], size=n), None).astype(object),
+            "gender": np.where(person, rng.choice(["woman", "man"], size=n), None).astype(object),
+            "age": np.where(person, rng.choice(["child", "adult", "senior"], size=n), None).astype(object),
+        }
+    )
+    pop = 1.0 / np.arange(1, L + 1) ** 0.9
+    pop /= pop.sum()
+    rows = np.repeat(np.arange(n), per)
+    cols = rng.choice(L, size=n * per, p=pop)
+    dark = np.flatnonzero(samples["tone"].to_numpy(dtype=object) == "dark")
+    extra = dark[rng.random(len(dark)) < 0.02]
+    rows = np.concatenate([rows, extra])
+    cols = np.concatenate([cols, np.zeros(len(extra), dtype=np.int64)])
+    Y = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, L))
+    Y.data = np.minimum(Y.data, 1).astype(np.int8)
+    S = Y.astype(np.float32)
+    S.data = rng.uniform(0.5, 1, size=S.nnz).astype(np.float32)
+    centres = rng.normal(size=(128, dim)).astype(np.float32)
+    vec = centres[rng.integers(0, 128, size=n)] + 0.7 * rng.normal(size=(n, dim)).astype(np.float32)
+    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+    labels = np.char.add("tag", np.arange(L).astype(str)).astype(object)
+    w = np.zeros(L)
+    w[:20] = 1.0
+    cat = np.where(w > 0, "dehumanizing", None).astype(object)
+    audit = AuditSet(samples=samples, attributes=("tone", "gender", "age"), labels=labels, label_names=labels, Y=Y, scores=S)
+    watch = WatchAssignment(category=cat, weight=w, matched_term=np.full(L, None, dtype=object), similarity=w.copy())
+    return audit, vec.astype(np.float32), watch, person
+
+
+def worker_ours(n: int, L: int, per: int, dim: int, ks: list[int]) -> dict:
+    from tagscan.config import GroupsConfig, ScanConfig
+    from tagscan.pipeline import _Timer, analyse
+
+    audit, vec, watch, person = make(n, L, per, dim, 0)
+    t = _Timer()
+    t0 = time.perf_counter()
+    res = analyse(
+        audit, vectors=vec, label_vectors=None, watch=watch, person_rows=person,
+        groups_cfg=GroupsConfig(attributes=["tone", "gender", "age"], intersections=[["tone", "gender"]], clusters=ks),
+        scan_cfg=ScanConfig(watchlist=None), timer=t,
+    )
+    wall = time.perf_counter() - t0
+    return {
+        "wall": wall,
+        "stages": t.timings,
+        "cells": len(res.counts),
+        "groups": len(res.groups),
+        "findings": len(res.outcome.findings),
+        "positives": int(audit.Y.nnz),
+    }
+
+
+def worker_baseline(n: int, L: int, per: int, dim: int, ks: list[int]) -> dict:
+    from scipy import stats as sst
+
+    from tagscan.pipeline import fit_clusters
+
+    audit, vec, watch, person = make(n, L, per, dim, 0)
+    cl = fit_clusters(vec, ks, seed=0)  # given for free: not timed
+    t0 = time.perf_counter()
+    Yc = audit.Y.tocoo()
+    long = pd.DataFrame({"row": Yc.row, "label": Yc.col})
+    df = audit.samples.copy()
+    df["tone&gender"] = np.where(df["tone"].notna() & df["gender"].notna(), df["tone"] + "|" + df["gender"], None)
+    for k, a in cl.assignments.items():
+        df[f"k{k}"] = np.where(cl.test_mask, a, -1)
+    pvals = []
+    cols = ["tone", "gender", "age", "tone&gender"] + [f"k{k}" for k in ks]
+    for col in cols:
+        g = df[col].to_numpy(dtype=object)
+        valid = pd.notna(g) & (g != -1)
+        N = int(valid.sum())
+        lg = long[valid[long["row"].to_numpy()]]
+        tab = pd.crosstab(g[lg["row"].to_numpy()], lg["label"].to_numpy())
+        n_g = pd.Series(g[valid]).value_counts().reindex(tab.index).to_numpy()
+        K = tab.sum(axis=0).to_numpy()
+        counts = tab.to_numpy()
+        gi, li = np.nonzero(counts)
+        pvals.append(sst.hypergeom.sf(counts[gi, li] - 1, N, K[li], n_g[gi]))
+    p = np.concatenate(pvals)
+    q = sst.false_discovery_control(p)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "cells": int(len(p)), "significant": int((q <= 0.05).sum())}
+
+
+def run_worker(kind: str, n: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--samples", str(n), "--labels", str(args.labels),
+           "--per", str(args.per), "--dim", str(args.dim), "--ks", ",".join(map(str, args.ks))]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.baseline_budget * 3 + 600)
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=1_000_000)
+    ap.add_argument("--labels", type=int, default=20_000)
+    ap.add_argument("--per", type=int, default=10)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--ks", type=lambda s: [int(x) for x in s.split(",")], default=[64, 256])
+    ap.add_argument("--baseline-budget", type=float, default=600.0)
+    ap.add_argument("--baseline-sizes", default="50000,100000,200000,500000,1000000")
+    ap.add_argument("--worker", choices=["ours", "baseline"])
+    args = ap.parse_args()
+    if args.worker:
+        fn = worker_ours if args.worker == "ours" else worker_baseline
+        res = fn(args.samples, args.labels, args.per, args.dim, args.ks)
+        res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        print(json.dumps(res))
+        return
+
+    print(f"scan engine at {args.samples:,} samples x {args.labels:,} labels x {args.per} predictions, k={args.ks}")
+    ours = run_worker("ours", args.samples, args)
+    print(f"  tagscan: {ours['wall']:.1f} s wall, peak RSS {ours['peak_rss_gb']:.2f} GB, {ours['cells']:,} non-zero cells, "
+          f"{ours['groups']} groups, {ours['findings']} findings")
+    print(f"  stages (s): {json.dumps(ours['stages'])}")
+    print(f"baseline (pandas crosstab + scipy.stats.hypergeom.sf + BH) on growing sizes, budget {args.baseline_budget:.0f} s:")
+    last = None
+    for n in [int(x) for x in args.baseline_sizes.split(",") if int(x) <= args.samples]:
+        b = run_worker("baseline", n, args)
+        o = ours if n == args.samples else run_worker("ours", n, args)
+        print(f"  n={n:,}: baseline {b['wall']:.1f} s ({b['peak_rss_gb']:.2f} GB), tagscan {o['wall']:.1f} s "
+              f"({o['peak_rss_gb']:.2f} GB): ratio {b['wall'] / o['wall']:.1f}x")
+        last = (n, b, o)
+        if b["wall"] > args.baseline_budget:
+            break
+    if last:
+        n, b, o = last
+        print(f"ratio at the largest size both finished (n={n:,}): baseline / tagscan = {b['wall'] / o['wall']:.1f}x wall, "
+              f"{b['peak_rss_gb'] / o['peak_rss_gb']:.1f}x peak memory")
+
+
+if __name__ == "__main__":
+    main()
