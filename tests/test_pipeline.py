@@ -134,6 +134,7 @@ def test_killed_scan_leaves_no_half_written_run(tmp_path, monkeypatch):
 
 
 def test_report_command_writes_self_contained_html(planted_config):
+    _json_scan(planted_config)
     res = runner.invoke(app, ["report", str(planted_config)])
     assert res.exit_code == 0, res.output
     path = Path(res.stdout.strip())
