@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 _NORM_TOLERANCE = 1e-3
 _BLOCK_ROWS = 65_536
 _SEED_SAMPLE_BASE = 10_000
-_SEED_SAMPLE_PER_K = 100
+_SEED_SAMPLE_PER_K = 40
 
 
 def _as_matrix(array: object, what: str, *, dim: int | None = None) -> np.ndarray:
@@ -214,14 +214,18 @@ def _kmeans_plus_plus(matrix: np.ndarray, k: int, rng: np.random.Generator) -> n
     return np.ascontiguousarray(points[chosen], dtype=np.float32)
 
 
-def kmeans(vectors: np.ndarray, k: int, *, seed: int, niter: int = 20) -> tuple[np.ndarray, np.ndarray]:
+def kmeans(
+    vectors: np.ndarray, k: int, *, seed: int, niter: int = 20, max_points_per_centroid: int | None = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """Cluster the rows of ``vectors`` into ``k`` groups with Lloyd's k-means (``faiss.Kmeans``, L2).
 
     Seeds come from greedy k-means++ (numpy, on a sample of the rows, see :func:`_kmeans_plus_plus`):
     FAISS's default random seeding, and in faiss 1.15 its own k-means++ too, often start two seeds in
-    one well-separated cluster and never recover. The Lloyd iterations run on every row: FAISS's silent
-    subsampling to 256 points per centroid is switched off (``max_points_per_centroid`` = ceil(n / k)),
-    and so is its stderr warning about fewer than 39 points per centroid. Deterministic for a ``seed``.
+    one well-separated cluster and never recover. The Lloyd iterations run on at most
+    ``max_points_per_centroid * k`` rows, a seeded uniform sample (logged; None = every row), which
+    bounds the cost at millions of rows without changing the centroids materially; every row is then
+    assigned to its nearest centroid. FAISS's own silent subsampling and its stderr warning about
+    fewer than 39 points per centroid are switched off. Deterministic for a ``seed``.
 
     Returns:
         ``(assignment, centroids)``: int64 ``(n,)`` cluster of each row (nearest centroid) and
@@ -241,7 +245,13 @@ def kmeans(vectors: np.ndarray, k: int, *, seed: int, niter: int = 20) -> tuple[
         raise DataError(f"niter: must be a positive integer, got {niter!r}; use e.g. 20")
     k = int(k)
     rng = np.random.default_rng(seed)
-    seeds = _kmeans_plus_plus(matrix, k, rng)
+    train = matrix
+    if max_points_per_centroid is not None and n > max_points_per_centroid * k:
+        rows = np.sort(rng.choice(n, size=max_points_per_centroid * k, replace=False))
+        train = np.ascontiguousarray(matrix[rows])
+        logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(rows), n)
+    seeds = _kmeans_plus_plus(train, k, rng)
+    n_train = len(train)
     model = faiss.Kmeans(
         d,
         k,
@@ -250,9 +260,9 @@ def kmeans(vectors: np.ndarray, k: int, *, seed: int, niter: int = 20) -> tuple[
         spherical=False,
         verbose=False,
         min_points_per_centroid=1,
-        max_points_per_centroid=max(1, -(-n // k)),
+        max_points_per_centroid=max(1, -(-n_train // k)),
     )
-    model.train(matrix, init_centroids=seeds)
+    model.train(train, init_centroids=seeds)
     _, assignment = model.assign(matrix)
     centroids = np.ascontiguousarray(model.centroids, dtype=np.float32)
     logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n, k, float(model.obj[-1]))

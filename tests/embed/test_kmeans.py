@@ -121,3 +121,21 @@ def test_property_kmeans_and_medoids_are_consistent(n, k, seed):
     used = np.unique(assignment)
     assert (rows[used] >= 0).all() and (assignment[rows[used]] == used).all()
     assert (rows[np.setdiff1d(np.arange(k), used)] == -1).all()
+
+
+def test_kmeans_on_a_sample_still_recovers_planted_clusters_and_is_deterministic():
+    import numpy as np
+
+    from tagscan.embed.index import kmeans
+
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(5, 16)) * 10
+    truth = rng.integers(0, 5, size=5000)
+    x = (centres[truth] + rng.normal(size=(5000, 16))).astype(np.float32)
+    a1, c1 = kmeans(x, 5, seed=3, max_points_per_centroid=50)  # fits on 250 of 5000 rows
+    a2, c2 = kmeans(x, 5, seed=3, max_points_per_centroid=50)
+    assert (a1 == a2).all() and np.allclose(c1, c2)
+    # every planted cluster maps to exactly one found cluster, for every row (all rows assigned)
+    for t in range(5):
+        assert len(set(a1[truth == t].tolist())) == 1
+    assert len(set(a1.tolist())) == 5
