@@ -215,7 +215,7 @@ def _kmeans_plus_plus(matrix: np.ndarray, k: int, rng: np.random.Generator) -> n
 
 
 def kmeans(
-    vectors: np.ndarray, k: int, *, seed: int, niter: int = 20, max_points_per_centroid: int | None = 1024
+    vectors: np.ndarray, k: int, *, seed: int, niter: int = 20, max_points_per_centroid: int | None = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster the rows of ``vectors`` into ``k`` groups with Lloyd's k-means (``faiss.Kmeans``, L2).
 
