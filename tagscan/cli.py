@@ -156,6 +156,54 @@ def embed(config: ConfigArg) -> None:
         print(f"index {name}: {path}")
 
 
+def _print_table(df, console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in df.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in df.itertuples(index=False):
+        table.add_row(*[Text(str(v)) for v in row])
+    console.print(table)
+
+
+@app.command()
+def labels(
+    config: ConfigArg,
+    like: Annotated[str, typer.Option("--like", help="Text to look up in the output space.")],
+    k: Annotated[int, typer.Option("-k", help="How many labels.", min=1)] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """The labels nearest to a text in the output space (through the label index)."""
+    from tagscan.pipeline import run_labels_like
+
+    cfg = _load(config)
+    df = _guard(lambda: run_labels_like(cfg, like, k=k))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+    else:
+        _print_table(df, _stdout())
+
+
+@app.command()
+def neighbors(
+    config: ConfigArg,
+    sample_id: Annotated[str, typer.Argument(help="A sample_id of the samples table.", metavar="SAMPLE_ID")],
+    k: Annotated[int, typer.Option("-k", help="How many neighbours.", min=1)] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """The inputs nearest to a sample (through the input index), with their predicted labels."""
+    from tagscan.pipeline import run_neighbors
+
+    cfg = _load(config)
+    df = _guard(lambda: run_neighbors(cfg, sample_id, k=k))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+    else:
+        _print_table(df, _stdout())
+
+
 @app.command()
 def runs(config: ConfigArg) -> None:
     """List the runs of this config in its workspace."""

@@ -32,6 +32,8 @@ __all__ = [
     "analyse",
     "fit_clusters",
     "run_embed",
+    "run_labels_like",
+    "run_neighbors",
     "run_report",
     "run_scan",
 ]
@@ -470,3 +472,56 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
         samples["sample_id"] = samples["sample_id"].astype(str)
     html = build_report(info, findings, samples=samples, image_root=cfg.data.samples.parent)
     return write_report(ws.runs_dir / rec["run_id"] / "report.html", html)
+
+
+def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
+    """The labels nearest to ``text`` in the output space (the label index of the workspace)."""
+    from tagscan.embed.index import VectorIndex
+
+    audit = load_audit_set(cfg)
+    emb = run_embed(cfg, audit=audit, need_labels=True)
+    index = VectorIndex.load(Path(emb.index_paths["labels"]))
+    query = emb.embed_terms([text])
+    sims, ids = index.search(query, min(k, index.ntotal))
+    keep = ids[0] >= 0
+    rows = ids[0][keep]
+    label_counts = np.asarray(audit.Y.sum(axis=0)).ravel()
+    return pd.DataFrame(
+        {
+            "label": audit.labels[rows],
+            "name": audit.label_names[rows],
+            "similarity": np.round(sims[0][keep].astype(np.float64), 4),
+            "predicted": label_counts[rows].astype(np.int64),
+        }
+    )
+
+
+def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample: int = 5) -> pd.DataFrame:
+    """The inputs nearest to one sample (the input index of the workspace), with their top labels."""
+    from tagscan.embed.index import VectorIndex
+    from tagscan.errors import UsageError
+
+    audit = load_audit_set(cfg)
+    ids = audit.sample_ids
+    hit = np.flatnonzero(ids == str(sample_id))
+    if len(hit) == 0:
+        raise UsageError(
+            f"sample_id '{sample_id}' is not in samples ({cfg.data.samples}); pass a sample_id from that table"
+        )
+    emb = run_embed(cfg, audit=audit, need_labels=False)
+    index = VectorIndex.load(Path(emb.index_paths["inputs"]))
+    sims, rows = index.search(emb.vectors[hit], min(k + 1, index.ntotal))
+    keep = rows[0] >= 0
+    rows, sims = rows[0][keep], sims[0][keep]
+    S = audit.scores.tocsr()
+    top_labels = []
+    for r in rows:
+        lo, hi = S.indptr[r], S.indptr[r + 1]
+        order = np.argsort(-S.data[lo:hi], kind="stable")[:labels_per_sample]
+        top_labels.append(", ".join(str(audit.label_names[j]) for j in S.indices[lo:hi][order]))
+    out = pd.DataFrame({"sample_id": ids[rows], "similarity": np.round(sims.astype(np.float64), 4), "labels": top_labels})
+    if "text" in audit.samples.columns:
+        out.insert(2, "text", audit.samples["text"].to_numpy(dtype=object)[rows])
+    if "image" in audit.samples.columns:
+        out.insert(2, "image", audit.samples["image"].to_numpy(dtype=object)[rows])
+    return out

@@ -144,3 +144,25 @@ def test_report_command_writes_self_contained_html(planted_config):
     assert "<script src=" not in html and "https://" not in html
     res = runner.invoke(app, ["report", str(planted_config), "--run", "no-such-run"])
     assert res.exit_code == 2 and "--run 'no-such-run'" in res.stderr
+
+
+def test_labels_like_and_neighbors(planted_config):
+    res = runner.invoke(app, ["labels", str(planted_config), "--like", "gorilla", "-k", "3", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert rows[0]["label"] == "gorilla" and rows[0]["similarity"] > 0.99 and len(rows) == 3
+    assert rows[0]["similarity"] >= rows[1]["similarity"] >= rows[2]["similarity"]
+    res = runner.invoke(app, ["neighbors", str(planted_config), "s00010", "-k", "4", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert rows[0]["sample_id"] == "s00010" and rows[0]["similarity"] > 0.99
+    # Against brute force over the precomputed vectors.
+    import numpy as np
+
+    v = np.load(planted_config.parent / "emb.npy")
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    expect = np.argsort(-(v @ v[10]))[:4]
+    assert [r["sample_id"] for r in rows[:4]] == [f"s{i:05d}" for i in expect]
+    assert "labels" in rows[0]
+    res = runner.invoke(app, ["neighbors", str(planted_config), "no-such-sample"])
+    assert res.exit_code == 2 and "no-such-sample" in res.stderr and "is not in samples" in res.stderr
