@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or update) the project's virtual environment in .venv with tagscan and its dev tools.
 # torch is installed first and pinned to the CPU build of 2.13.0, so that nothing later pulls a CUDA build.
+# pip's output goes to .venv/setup.log and is shown only if something fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,10 +10,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 stamp=.venv/.tagscan-installed
+log=.venv/setup.log
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip >&2
-  .venv/bin/python -m pip install -q "torch==2.13.0" >&2
-  .venv/bin/python -m pip install -q -e ".[dev]" >&2
+  echo "setup: installing tagscan into .venv (torch 2.13.0 CPU first); log in $log" >&2
+  if ! {
+    .venv/bin/python -m pip install --upgrade pip &&
+    .venv/bin/python -m pip install "torch==2.13.0" &&
+    .venv/bin/python -m pip install -e ".[dev]"
+  } >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    echo "setup: pip failed; the full log is $log" >&2
+    exit 1
+  fi
   if .venv/bin/python -m pip show torchvision >/dev/null 2>&1; then
     echo "setup: torchvision got into .venv; it breaks transformers' CLIP image processor here. Remove it." >&2
     exit 1
