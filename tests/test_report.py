@@ -98,6 +98,7 @@ def make_run(
     f["label_name"] = f["label"]
     f["detector"] = "association"
     f["universe"] = N
+    f["universe_size"] = N
     f["family"] = np.where(f["label"].isin(list(_WATCH)), "watchlist", "discovery")
     f["watch_category"] = [_WATCH[x][0] if x in _WATCH else None for x in f["label"]]
     f["harm"] = [_WATCH[x][1] if x in _WATCH else DISCOVERY_HARM for x in f["label"]]
