@@ -52,6 +52,8 @@ FINDING_COLUMNS = [
     "detail",
     "examples",
     "status",
+    "baseline_rate",
+    "change_q_value",
 ]
 
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}

@@ -69,6 +69,8 @@ __all__ = [
     "min_attainable_pvalue",
     "count_testable_pairs",
     "testable_label_ranges",
+    "mcnemar_exact",
+    "rate_increase_pvalue",
     "tarone_threshold",
     "tarone_bh_family",
     "benjamini_hochberg",
@@ -1195,3 +1197,30 @@ def gps_quantile(observed: object, expected: object, prior: GPSPrior, q: float =
         act = act[~conv]
     return np.exp(u).reshape(shape)
 
+
+
+def mcnemar_exact(b: object, c: object) -> np.ndarray:
+    """One-sided exact McNemar test that changes towards the label outnumber changes away from it.
+
+    ``b``: members that lost the label between two model versions; ``c``: members that gained it.
+    Under the null a change is equally likely either way, so ``c ~ Binomial(b + c, 1/2)`` and the
+    p-value is ``P(C >= c)`` (from the survival function). Policy: no change at all (b + c = 0) gives 1.
+    """
+    from scipy.stats import binom
+
+    b_, c_ = np.broadcast_arrays(_whole("b", b), _whole("c", c))
+    if (b_ < 0).any() or (c_ < 0).any():
+        raise ValueError("b and c must be counts >= 0.")
+    n = b_ + c_
+    p = np.where(n > 0, binom.sf(c_ - 1, np.maximum(n, 1), 0.5), 1.0)
+    return np.clip(p, 0.0, 1.0)
+
+
+def rate_increase_pvalue(k1: object, n1: object, k0: object, n0: object) -> np.ndarray:
+    """One-sided Fisher exact test that the rate k1/n1 (now) exceeds k0/n0 (before), unpaired.
+
+    The table ``[[k1, n1 - k1], [k0, n0 - k0]]`` is a hypergeometric draw of ``n1`` from ``n1 + n0``
+    with ``k1 + k0`` successes; the p-value is its upper tail at ``k1``.
+    """
+    k1_, n1_, k0_, n0_ = (np.asarray(_whole(nm, v)) for nm, v in (("k1", k1), ("n1", n1), ("k0", k0), ("n0", n0)))
+    return hypergeom_upper_tail(k1_, n1_, k1_ + k0_, n1_ + n0_)

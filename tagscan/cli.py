@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -217,6 +218,35 @@ def runs(config: ConfigArg) -> None:
         return
     for r in rows:
         print(f"{r['run_id']}  {r['created_at']}  {r['model_name']} {r['model_version']}  {r['n_findings']} findings")
+
+
+@app.command()
+def diff(
+    config: ConfigArg,
+    run_a: Annotated[str, typer.Argument(help="The earlier run (id or prefix).", metavar="RUN_A")],
+    run_b: Annotated[str, typer.Argument(help="The later run (id or prefix).", metavar="RUN_B")],
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """Compare the findings of two runs: new in RUN_B, gone from it, and in both with their effects."""
+    from tagscan.pipeline import run_diff
+
+    cfg = _load(config)
+    df = _guard(lambda: run_diff(cfg, run_a, run_b))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+        return
+    console = _stdout()
+    counts = df["change"].value_counts()
+    console.print(
+        f"{run_a} -> {run_b}: {counts.get('new', 0)} new, {counts.get('gone', 0)} gone, {counts.get('both', 0)} in both",
+        highlight=False,
+    )
+    show = df[["change", "label_name", "group", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]].copy()
+    for c in ("severity_a", "severity_b"):
+        show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    for c in ("rate_in_group_a", "rate_in_group_b"):
+        show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+    _print_table(show.head(50), console)
 
 
 @app.command()

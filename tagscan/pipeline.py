@@ -31,6 +31,7 @@ __all__ = [
     "ScanResult",
     "analyse",
     "fit_clusters",
+    "run_diff",
     "run_embed",
     "run_labels_like",
     "run_neighbors",
@@ -363,6 +364,42 @@ def analyse(
     return Analysis(outcome, groups, counts, cl)
 
 
+def _positives_files(audit: AuditSet) -> dict[str, bytes]:
+    """The run's positive predictions, kept so that the next run can test changes pairwise."""
+    import io
+
+    import scipy.sparse as sp
+
+    buf = io.BytesIO()
+    sp.save_npz(buf, sp.csc_matrix(audit.Y), compressed=True)
+    return {"positives.npz": buf.getvalue(), "labels.json": json.dumps([str(x) for x in audit.labels]).encode()}
+
+
+def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.DataFrame, fdr: float):
+    import scipy.sparse as sp
+
+    from tagscan.scan.compare import PairedPredictions, compare_with_baseline
+
+    prev = ws.load_findings(base["run_id"])
+    base_dir = ws.runs_dir / base["run_id"]
+    paired = None
+    try:
+        base_info = ws.load_run_info(base["run_id"])
+        same_samples = base_info.get("inputs", {}).get("samples") == audit.input_hashes.get("samples")
+        if same_samples and (base_dir / "positives.npz").is_file():
+            before = sp.load_npz(base_dir / "positives.npz").tocsc()
+            before_labels = np.array(json.loads((base_dir / "labels.json").read_text()), dtype=object)
+            wanted = set(findings["group"])
+            members = {g: groups.members(i) for i, g in enumerate(groups.ids) if g in wanted}
+            paired = PairedPredictions(sp.csc_matrix(audit.Y), audit.labels, before, before_labels, members)
+    except (OSError, ValueError) as exc:
+        log.warning("baseline %s: cannot read its positives (%s); comparing rates unpaired", base["run_id"], exc)
+    mode = "paired (McNemar, same samples)" if paired else "unpaired (Fisher, rates)"
+    log.info("comparing with baseline %s: %s", base["run_id"], mode)
+    cur, resolved = compare_with_baseline(findings, prev, fdr=fdr, paired=paired)
+    return cur, resolved, mode
+
+
 def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
     from tagscan.scan.detectors import get_detector
@@ -401,13 +438,11 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     findings = outcome.findings
     failed = {k: v for k, v in outcome.detectors.items() if v.startswith("failed")}
 
-    # Status against the baseline run.
-    resolved: list[str] = []
+    # Status against the baseline run: new / persisting / regressed, and the resolved ones.
+    resolved_rows, comparison = findings.iloc[0:0], None
     if base is not None:
-        prev = ws.load_findings(base["run_id"])
-        prev_ids = set(prev["finding_id"])
-        findings["status"] = np.where(findings["finding_id"].isin(prev_ids), "persisting", "new")
-        resolved = sorted(prev_ids - set(findings["finding_id"]))
+        findings, resolved_rows, comparison = _compare(ws, base, audit, groups, findings, cfg.scan.fdr)
+    resolved = resolved_rows["finding_id"].tolist()
 
     run_id = new_run_id()
     level_counts = findings["severity_level"].value_counts().to_dict() if len(findings) else {}
@@ -421,6 +456,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
         "inputs": audit.input_hashes,
         "inputs_hash": _inputs_hash(audit.input_hashes),
         "baseline": base["run_id"] if base else None,
+        "comparison": comparison,
         "embedding": {
             "input_model": emb.input_model,
             "label_model": emb.label_model,
@@ -442,6 +478,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
             "findings": len(findings),
             "findings_by_level": {k: int(v) for k, v in level_counts.items()},
             "resolved_since_baseline": len(resolved),
+            "by_status": {k: int(v) for k, v in findings["status"].value_counts().items()} if len(findings) else {},
         },
         "families": outcome.families,
         "detectors": outcome.detectors,
@@ -449,10 +486,11 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
         "untested_groups": [{"group": g, "reason": r} for g, r in groups.untested[:200]],
     }
     info["timings"] = {**t.timings, "total": round(time.perf_counter() - t_start, 3)}
-    run_dir = ws.write_run(info, findings)
+    all_rows = pd.concat([findings, resolved_rows], ignore_index=True) if len(resolved_rows) else findings
+    run_dir = ws.write_run(info, all_rows, extra_files=_positives_files(audit))
     if failed:
         log.error("detectors failed: %s", "; ".join(f"{k}: {v}" for k, v in failed.items()))
-    return ScanResult(run_id=run_id, run_dir=run_dir, findings=findings, info=info)
+    return ScanResult(run_id=run_id, run_dir=run_dir, findings=all_rows, info=info)
 
 
 def run_report(cfg: Config, *, run: str | None = None) -> Path:
@@ -525,3 +563,25 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
     if "image" in audit.samples.columns:
         out.insert(2, "image", audit.samples["image"].to_numpy(dtype=object)[rows])
     return out
+
+
+def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
+    """Findings of two runs side by side: only in A (gone in B), only in B (new), and in both."""
+    ws = Workspace(cfg.workspace_dir)
+    a = ws.resolve_run(run_a, cfg.name)
+    b = ws.resolve_run(run_b, cfg.name)
+    cols = ["finding_id", "detector", "label_name", "group", "severity", "severity_level", "rate_in_group", "lift", "q_value"]
+
+    def live(run_id: str) -> pd.DataFrame:
+        f = ws.load_findings(run_id)
+        f = f[f["status"] != "resolved"] if "status" in f else f
+        return f[[c for c in cols if c in f.columns]]
+
+    fa, fb = live(a["run_id"]), live(b["run_id"])
+    m = fa.merge(fb, on=["finding_id", "detector", "label_name", "group"], how="outer", suffixes=("_a", "_b"), indicator=True)
+    m["change"] = m["_merge"].map({"left_only": "gone", "right_only": "new", "both": "both"}).astype(str)
+    m = m.drop(columns="_merge")
+    sev = m[["severity_a", "severity_b"]].max(axis=1)
+    order = m["change"].map({"new": 0, "gone": 1, "both": 2})
+    m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
+    return m.reset_index(drop=True)

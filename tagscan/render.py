@@ -50,6 +50,14 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
     skipped = {k: v for k, v in info.get("detectors", {}).items() if v != "ran"}
     for k, v in skipped.items():
         console.print(f"detector {k}: {v}", highlight=False)
+    if info.get("baseline"):
+        st = c.get("by_status", {})
+        console.print(
+            f"against baseline {info['baseline']} ({info.get('comparison')}): "
+            + ", ".join(f"{st.get(k, 0)} {k}" for k in ("new", "regressed", "persisting"))
+            + f", {c.get('resolved_since_baseline', 0)} resolved",
+            highlight=False,
+        )
     levels = c.get("findings_by_level", {})
     lv = ", ".join(f"{levels[k]} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
     console.print(f"[bold]{c['findings']:,} findings[/bold]" + (f" ({lv})" if lv else ""), highlight=False)

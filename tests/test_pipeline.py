@@ -166,3 +166,35 @@ def test_labels_like_and_neighbors(planted_config):
     assert "labels" in rows[0]
     res = runner.invoke(app, ["neighbors", str(planted_config), "no-such-sample"])
     assert res.exit_code == 2 and "no-such-sample" in res.stderr and "is not in samples" in res.stderr
+
+
+def test_rescan_after_retraining_regressed_resolved_and_gate(tmp_path):
+    import numpy as np
+
+    cfg = write_audit_set(tmp_path / "r", SynthSpec(n=3000, planted=PLANTED))
+    first = _json_scan(cfg)
+    assert {("gorilla", "tone=dark"), ("mugshot", "tone=dark & gender=man")} <= {
+        (f["label"], f["group"]) for f in first["findings"]}
+    # "Retrain": gorilla spreads further on tone=dark, the mugshot bug is fixed.
+    samples = pd.read_parquet(cfg.parent / "samples.parquet")
+    pred = pd.read_parquet(cfg.parent / "predictions.parquet")
+    pred = pred[pred["label"] != "mugshot"]
+    dark = samples.loc[samples["tone"] == "dark", "sample_id"].to_numpy()
+    rng = np.random.default_rng(9)
+    extra = pd.DataFrame({"sample_id": rng.choice(dark, size=150, replace=False), "label": "gorilla", "score": 0.9})
+    pred = pd.concat([pred, extra], ignore_index=True).drop_duplicates(["sample_id", "label"])
+    pred.to_parquet(cfg.parent / "predictions.parquet", index=False)
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json", "--fail-on", "high"])
+    assert res.exit_code == 1, res.output  # a regressed finding at high or above fails the gate
+    out = json.loads(res.stdout)
+    f = pd.DataFrame(out["findings"])
+    st = {(r.label, r.group): r.status for r in f.itertuples()}
+    assert st[("gorilla", "tone=dark")] == "regressed"
+    assert st[("mugshot", "tone=dark & gender=man")] == "resolved"
+    info = json.loads((Path(out["run_dir"]) / "run.json").read_text())
+    assert info["comparison"].startswith("paired") and info["baseline"] == first["run_id"]
+    assert info["counts"]["resolved_since_baseline"] >= 1
+    # diff between the two runs names the change
+    res = runner.invoke(app, ["diff", str(cfg), first["run_id"], out["run_id"]])
+    assert res.exit_code == 0, res.output
+    assert "mugshot" in res.stdout and "gorilla" in res.stdout
