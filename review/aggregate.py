@@ -1,0 +1,126 @@
+"""Pure aggregation of reviewers' votes into one review status per finding.
+
+Input: the votes table of :func:`tagscan.review.codec.votes_from_annotations` (one row per task and
+annotator: ``finding_id``, ``sample_id``, ``verdict`` in correct/wrong/harmful/unsure). Output: one row
+per finding with :data:`REVIEW_COLUMNS`.
+
+Policies (each named, none accidental)
+--------------------------------------
+* **Votes, not samples, are counted.** Every annotator's vote on every example counts once; ``n_reviewed``
+  is the number of distinct examples with at least one vote. With several annotators per example the
+  votes are not independent, so the interval is optimistic; tagscan pushes each example once and Label
+  Studio's default is one annotation per task.
+* **Share judged wrong** = (wrong + harmful) / (correct + wrong + harmful): "unsure" votes are left out of
+  the denominator (they say nothing about the label). With no decided vote it is NaN and its Wilson
+  interval is the uninformative (0, 1).
+* **Status** (asymmetric on purpose: wrongly dismissing a harmful association hides it from every later
+  scan, wrongly confirming one costs a second look):
+
+  - ``confirmed`` if any vote says "label wrong and harmful", or the wrong + harmful votes outnumber the
+    "label correct" votes (a strict majority of the decided votes);
+  - ``dismissed`` (a benign association) if there is no harmful vote, the "label correct" votes are a
+    strict majority of the decided votes, and there are at least ``min_dismiss_votes`` decided votes;
+  - ``needs review`` otherwise: no votes, only "unsure", a tie, or too few votes to dismiss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from tagscan.scan.stats import wilson_interval
+
+__all__ = ["REVIEW_COLUMNS", "REVIEW_STATUSES", "aggregate_votes"]
+
+REVIEW_STATUSES = ("confirmed", "dismissed", "needs review")
+REVIEW_COLUMNS = [
+    "finding_id",
+    "n_reviewed",
+    "n_votes",
+    "correct",
+    "wrong",
+    "harmful",
+    "unsure",
+    "share_wrong",
+    "share_wrong_low",
+    "share_wrong_high",
+    "review_status",
+    "last_reviewed_at",
+]
+_COUNTS = ["correct", "wrong", "harmful", "unsure"]
+
+
+def aggregate_votes(
+    votes: pd.DataFrame,
+    *,
+    finding_ids: Iterable[str] | None = None,
+    min_dismiss_votes: int = 3,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Per-finding verdict counts, share judged wrong with its Wilson interval, and review status.
+
+    ``finding_ids`` lists findings to report even without votes (status ``needs review``); findings
+    that only appear in ``votes`` are reported too. Rows are sorted by status (confirmed first), then
+    share judged wrong (descending) and finding id. ``min_dismiss_votes`` must be >= 1.
+    """
+    if min_dismiss_votes < 1:
+        raise ValueError(f"min_dismiss_votes must be >= 1; got {min_dismiss_votes}")
+    missing = {"finding_id", "sample_id", "verdict"} - set(votes.columns)
+    if missing:
+        raise ValueError(f"votes lacks the column(s) {', '.join(sorted(missing))}")
+    unknown = set(votes["verdict"].dropna().unique()) - set(_COUNTS)
+    if unknown:
+        raise ValueError(f"unknown verdict(s) {sorted(unknown)}; expected one of {', '.join(_COUNTS)}")
+    v = votes[votes["verdict"].notna()]
+
+    counts = pd.crosstab(v["finding_id"], v["verdict"]) if len(v) else pd.DataFrame()
+    counts = counts.reindex(columns=_COUNTS, fill_value=0)
+    ids = list(dict.fromkeys([*(str(f) for f in (finding_ids or [])), *counts.index.astype(str)]))
+    counts.index = counts.index.astype(str)
+    counts = counts.reindex(ids, fill_value=0).astype(np.int64)
+
+    out = pd.DataFrame({"finding_id": ids})
+    for c in _COUNTS:
+        out[c] = counts[c].to_numpy()
+    out["n_votes"] = out[_COUNTS].sum(axis=1).astype(np.int64)
+    if len(v):
+        reviewed = v.groupby(v["finding_id"].astype(str))["sample_id"].nunique()
+        last = (
+            v.groupby(v["finding_id"].astype(str))["updated_at"].max()
+            if "updated_at" in v.columns
+            else pd.Series(dtype=object)
+        )
+    else:
+        reviewed = pd.Series(dtype=np.int64)
+        last = pd.Series(dtype=object)
+    out["n_reviewed"] = out["finding_id"].map(reviewed).fillna(0).astype(np.int64)
+    out["last_reviewed_at"] = out["finding_id"].map(last).astype(object)
+    out["last_reviewed_at"] = out["last_reviewed_at"].where(out["last_reviewed_at"].notna(), None)
+
+    bad = (out["wrong"] + out["harmful"]).to_numpy()
+    decided = bad + out["correct"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_wrong"] = np.where(decided > 0, bad / np.maximum(decided, 1), np.nan)
+    low, high = wilson_interval(bad, decided, confidence=confidence)
+    # exact bounds at the edges (the closed form leaves ~1e-17 of round-off at x = 0)
+    low = np.where(bad == 0, 0.0, low)
+    high = np.where((bad == decided) & (decided > 0), 1.0, high)
+    out["share_wrong_low"] = low
+    out["share_wrong_high"] = high
+
+    correct = out["correct"].to_numpy()
+    harmful = out["harmful"].to_numpy()
+    confirmed = (harmful > 0) | (bad > correct)
+    dismissed = (harmful == 0) & (correct > bad) & (decided >= min_dismiss_votes)
+    out["review_status"] = np.select([confirmed, dismissed], ["confirmed", "dismissed"], "needs review")
+
+    rank = out["review_status"].map({s: i for i, s in enumerate(REVIEW_STATUSES)})
+    out = (
+        out.assign(_rank=rank, _share=out["share_wrong"].fillna(-1.0))
+        .sort_values(["_rank", "_share", "finding_id"], ascending=[True, False, True], kind="mergesort")
+        .drop(columns=["_rank", "_share"])
+        .reset_index(drop=True)
+    )
+    return out[REVIEW_COLUMNS]

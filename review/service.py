@@ -1,0 +1,316 @@
+"""Push findings to reviewers and pull their verdicts back: the review loop's two library calls.
+
+``push`` is idempotent and crash-safe:
+
+1. the tasks are built (and the inputs validated) before any request;
+2. the project recorded for the model key is checked on the server (on another server URL it is looked up
+   by title instead: an id means nothing elsewhere). If it was **deleted there**, push
+   stops with a :class:`ReviewError` (exit 3) and changes nothing, unless ``recreate=True``: then a new
+   project is made and, once the server has answered, the old project's task keys are forgotten (pulled
+   verdicts stay). Silently
+   recreating would hide that every reviewer's work in the deleted project is gone;
+3. imports journalled but never recorded (a crash or a failure between the import request and the
+   store's commit) are looked up on the server by their batch marker and recorded, not imported again;
+4. when the server's task count differs from the store's, every task key is listed and the store is
+   reconciled: tasks the server has are recorded, recorded tasks deleted on the server are pushed again;
+5. the remaining tasks are imported in batches of ``batch_size``; each batch is journalled before its
+   request and recorded in one transaction right after it returns.
+
+So pushing twice, or again after a crash at any point, creates no duplicate and loses no task.
+``pull`` exports the annotations, reduces them to votes (``codec``), aggregates them per finding
+(``aggregate``), and stores votes and summaries in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+
+from tagscan.errors import DataError, ReviewError, UsageError
+from tagscan.review.aggregate import aggregate_votes
+from tagscan.review.backend import ReviewBackend
+from tagscan.review.codec import finding_to_tasks, labeling_config, votes_from_annotations
+from tagscan.review.store import ReviewStore, TaskRow
+
+__all__ = ["PULL_COLUMNS", "PushReceipt", "local_image_urls", "pull", "push"]
+
+log = logging.getLogger(__name__)
+
+PULL_COLUMNS = [
+    "finding_id",
+    "n_tasks",
+    "n_reviewed",
+    "n_votes",
+    "correct",
+    "wrong",
+    "harmful",
+    "unsure",
+    "share_wrong",
+    "share_wrong_low",
+    "share_wrong_high",
+    "review_status",
+    "last_reviewed_at",
+    "last_run_id",
+]
+
+
+@dataclass(frozen=True)
+class PushReceipt:
+    """What a push did. ``created`` tasks were imported now; ``already_present`` were on the server
+    before (``recovered`` of them found there after an interrupted push and recorded now)."""
+
+    project_id: int
+    created: int
+    already_present: int
+    recovered: int = 0
+    recreated: bool = False
+    n_tasks: int = 0
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://", "data:"))
+
+
+def local_image_urls(
+    images: pd.Series, *, image_root: str | Path | None, files_root: str | Path | None
+) -> tuple[Callable[[str], str], list[Path]]:
+    """Map image values to Label Studio local-files URLs, and the folders to attach as local storage.
+
+    ``images`` are the image values of the review examples: http(s)/data URLs (kept as they are),
+    absolute paths, or paths relative to ``image_root``. ``files_root`` is the server's
+    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (``TAGSCAN_LS_FILES_ROOT`` of scripts/labelstudio.sh):
+    every local image must lie in a sub-folder of it. Raises :class:`DataError` naming the image and fix.
+    """
+    mapping: dict[str, str] = {}
+    folders: set[Path] = set()
+    root = Path(files_root).resolve() if files_root is not None else None
+    for raw in dict.fromkeys(str(v) for v in images if pd.notna(v)):
+        if _is_url(raw):
+            mapping[raw] = raw
+            continue
+        p = Path(raw)
+        if not p.is_absolute():
+            if image_root is None:
+                raise DataError(f"image '{raw}' is a relative path and no image_root was given; pass the samples table's folder")
+            p = Path(image_root) / p
+        p = p.resolve()
+        if not p.is_file():
+            raise DataError(f"image '{raw}' ({p}) is not a file; fix the samples table's image column")
+        if root is None:
+            raise DataError(
+                f"image {p} is a local file, so Label Studio must serve it: give the server's local-files document "
+                "root (TAGSCAN_LS_FILES_ROOT / LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT) or use http(s) image URLs"
+            )
+        if root not in p.parent.parents:
+            raise DataError(
+                f"image {p} is not inside a sub-folder of Label Studio's local-files document root {root}; "
+                "start the server with TAGSCAN_LS_FILES_ROOT set to a parent folder of the images' folder"
+            )
+        mapping[raw] = "/data/local-files/?d=" + quote(p.relative_to(root).as_posix(), safe="/")
+        folders.add(p.parent)
+    # the fewest folders that cover every image: drop those inside another one
+    minimal = sorted(f for f in folders if not any(o in f.parents for o in folders))
+    return (lambda v: mapping[str(v)]), minimal
+
+
+def _batches(items: list, size: int):
+    for s in range(0, len(items), size):
+        yield items[s : s + size]
+
+
+def push(
+    findings: pd.DataFrame,
+    samples: pd.DataFrame,
+    *,
+    backend: ReviewBackend,
+    store: ReviewStore,
+    model_key: str,
+    project_title: str,
+    input_kind: str,
+    run_id: str | None,
+    image_root: str | Path | None = None,
+    files_root: str | Path | None = None,
+    batch_size: int = 500,
+    recreate: bool = False,
+) -> PushReceipt:
+    """Send one task per review example of each finding to the model's review project (idempotent).
+
+    Raises :class:`DataError` for bad inputs (before any request) and :class:`ReviewError` (exit 3)
+    when the server is unreachable, rejects the key, or lost the project (see the module notes).
+    """
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be >= 1; got {batch_size}")
+    image_fn = None
+    folders: list[Path] = []
+    if input_kind == "image" and "image" in samples.columns:
+        wanted = {str(s) for ex in findings.get("examples", pd.Series(dtype=object)) for s in _as_list(ex)}
+        images = samples.loc[samples["sample_id"].astype(str).isin(wanted), "image"].dropna()
+        image_fn, folders = local_image_urls(images, image_root=image_root, files_root=files_root)
+    tasks = finding_to_tasks(findings, samples, input_kind=input_kind, model_key=model_key, image_url_fn=image_fn)
+    meta = {t["data"]["tagscan_key"]: t for t in tasks}
+
+    # 1. the project
+    recreated = False
+    rec = store.project(model_key)
+    if rec is not None and rec.server_url.rstrip("/") != backend.url.rstrip("/"):
+        # A project id only means something on its own server: look the project up by title on this one
+        # (save_project then drops the old server's task keys; the reconciliation below records the tasks
+        # this server already holds). Nothing is written before the server has answered.
+        log.warning(
+            "model '%s' was pushed to %s, now to %s: finding its project by title", model_key, rec.server_url, backend.url
+        )
+        rec = None
+    if rec is not None and not backend.project_exists(rec.project_id):
+        if not recreate:
+            raise ReviewError(
+                f"Label Studio project {rec.project_id} ('{rec.title}') at {backend.url} was deleted on the server "
+                f"with the review tasks of model '{model_key}'; run 'tagscan review push CONFIG --recreate' to push "
+                "the findings into a new project (verdicts pulled before are kept)"
+            )
+        log.warning("project %d was deleted on the server; creating a new one (--recreate)", rec.project_id)
+        rec, recreated = None, True
+    if rec is None:
+        pid = backend.ensure_project(project_title, labeling_config(input_kind))
+        store.save_project(model_key, pid, title=project_title, server_url=backend.url, input_kind=input_kind)
+    else:
+        pid = rec.project_id
+        if rec.input_kind != input_kind:
+            raise UsageError(
+                f"model '{model_key}' was pushed as {rec.input_kind} reviews to project {pid}; "
+                f"it cannot take {input_kind} reviews (use another model key or project title)"
+            )
+    for folder in folders:
+        backend.attach_local_storage(pid, str(folder))
+
+    # 2. recover imports that were journalled but never recorded
+    recovered = 0
+    for batch_id, rows in store.pending_batches(pid).items():
+        found = {t.tagscan_key: t.task_id for t in backend.find_tasks_by_batch(pid, batch_id)}
+        n = store.finish_batch(pid, batch_id, found)
+        recovered += n
+        log.warning(
+            "an earlier push was interrupted: %d of the %d tasks of its batch %s were on the server (recorded now)",
+            len(found), len(rows), batch_id,
+        )
+
+    # 3. reconcile with the server when the counts disagree
+    known = store.task_ids(pid)
+    n_server = backend.task_count(pid)
+    if n_server != len(known):
+        log.info("reconciling: the server holds %d tasks, the workspace knows %d", n_server, len(known))
+        remote: dict[str, int] = {}
+        info: dict[str, tuple[str | None, str | None]] = {}
+        for t in backend.list_tasks(pid):
+            if t.tagscan_key in remote:
+                log.warning("task %d duplicates task %d (key %s) on the server", t.task_id, remote[t.tagscan_key], t.tagscan_key)
+                if t.task_id > remote[t.tagscan_key]:
+                    continue
+            remote[t.tagscan_key] = t.task_id
+            info[t.tagscan_key] = (t.finding_id, t.sample_id)
+        gone = [k for k in known if k not in remote]
+        if gone:
+            log.warning("%d recorded tasks were deleted on the server; they are pushed again", len(gone))
+            store.drop_tasks(pid, gone)
+        adopt = []
+        for k, tid in remote.items():
+            if k in known:
+                continue
+            fid, sid = info[k]
+            if k in meta:
+                fid, sid = meta[k]["data"]["finding_id"], meta[k]["data"]["sample_id"]
+            if fid is None or sid is None:
+                continue
+            adopt.append(TaskRow(k, fid, sid, run_id if k in meta else None, tid))
+        recovered += store.record_tasks(pid, adopt)
+        known = store.task_ids(pid)
+
+    # 4. import what is missing, batch by batch, journalled
+    todo = [t for t in tasks if t["data"]["tagscan_key"] not in known]
+    created = 0
+    for chunk in _batches(todo, batch_size):
+        batch_id = uuid.uuid4().hex
+        chunk = [{**t, "data": {**t["data"], "tagscan_batch": batch_id}} for t in chunk]
+        rows = [TaskRow(t["data"]["tagscan_key"], t["data"]["finding_id"], t["data"]["sample_id"], run_id) for t in chunk]
+        store.begin_batch(pid, batch_id, rows)
+        ids = backend.import_tasks(pid, chunk)
+        created += store.finish_batch(pid, batch_id, ids)
+        log.info("imported %d/%d tasks into project %d", created, len(todo), pid)
+    receipt = PushReceipt(
+        project_id=pid,
+        created=created,
+        already_present=len(tasks) - len(todo),
+        recovered=recovered,
+        recreated=recreated,
+        n_tasks=len(tasks),
+    )
+    log.info("push: %s", receipt)
+    return receipt
+
+
+def _as_list(v: object) -> list:
+    if v is None or isinstance(v, float):
+        return []
+    if isinstance(v, str):
+        return [v]
+    return list(v)  # type: ignore[call-overload]
+
+
+def pull(
+    *,
+    backend: ReviewBackend,
+    store: ReviewStore,
+    project_id: int | None = None,
+    model_key: str | None = None,
+    min_dismiss_votes: int = 3,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Fetch the project's annotations and return (and store) one row per pushed finding, :data:`PULL_COLUMNS`.
+
+    Give ``model_key`` or ``project_id`` (of a project pushed from this workspace). Raises
+    :class:`ReviewError` when the server fails or the project was deleted; the store keeps the previous
+    pull's verdicts in that case.
+    """
+    rec = store.project(model_key) if model_key is not None else None
+    if rec is None and project_id is not None:
+        rec = store.project_by_id(project_id)
+    if rec is None or (project_id is not None and rec.project_id != int(project_id)):
+        what = f"model '{model_key}'" if model_key is not None else f"project {project_id}"
+        raise UsageError(f"nothing was pushed for {what} from this workspace; run 'tagscan review push CONFIG' first")
+    pid = rec.project_id
+    if not backend.project_exists(pid):
+        raise ReviewError(
+            f"Label Studio project {pid} ('{rec.title}') at {backend.url} was deleted on the server; the verdicts "
+            "pulled before are kept in the workspace; run 'tagscan review push CONFIG --recreate' to review again"
+        )
+    records = backend.fetch_annotations(pid)
+    votes = votes_from_annotations(records)
+
+    tasks = store.tasks(pid)
+    by_key = tasks.set_index("tagscan_key")[["finding_id", "sample_id"]]
+    known = votes["tagscan_key"].isin(by_key.index)
+    votes.loc[known, "finding_id"] = by_key.loc[votes.loc[known, "tagscan_key"], "finding_id"].to_numpy()
+    votes.loc[known, "sample_id"] = by_key.loc[votes.loc[known, "tagscan_key"], "sample_id"].to_numpy()
+    orphan = votes["finding_id"].isna() | votes["sample_id"].isna()
+    if orphan.any():
+        log.warning("ignoring %d votes on tasks that tagscan did not create", int(orphan.sum()))
+        votes = votes[~orphan].reset_index(drop=True)
+
+    summary = aggregate_votes(
+        votes, finding_ids=tasks["finding_id"].unique(), min_dismiss_votes=min_dismiss_votes, confidence=confidence
+    )
+    n_tasks = tasks.groupby("finding_id").size()
+    last_run = tasks.dropna(subset=["run_id"]).sort_values("pushed_at").groupby("finding_id")["run_id"].last()
+    summary["n_tasks"] = summary["finding_id"].map(n_tasks).fillna(0).astype("int64")
+    summary["last_run_id"] = summary["finding_id"].map(last_run)
+    summary["last_run_id"] = summary["last_run_id"].astype(object).where(summary["last_run_id"].notna(), None)
+    summary = summary[PULL_COLUMNS]
+    store.save_review(rec.model_key, pid, votes, summary)
+    counts = summary["review_status"].value_counts().to_dict()
+    log.info("pull: %d votes on %d findings: %s", len(votes), len(summary), counts)
+    return summary
