@@ -54,6 +54,7 @@ FINDING_COLUMNS = [
     "status",
     "baseline_rate",
     "change_q_value",
+    "review_note",
 ]
 
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
@@ -74,22 +75,31 @@ def pick_examples(
     vectors: np.ndarray | None = None,
     diversity: float = 0.5,
     pool: int = 5,
+    candidates: list | None = None,
 ) -> list[np.ndarray]:
     """For each (label, group): up to ``k`` member rows that received the label, for review.
 
     Highest score first; with ``vectors`` (L2-normalised rows), the choice is kept diverse by
     maximal marginal relevance over the ``pool * k`` best-scored candidates: each next example
     maximises ``score - diversity * (max cosine similarity to the examples already chosen)``, so
-    reviewers don't see eight near-duplicates of one photo.
+    reviewers don't see eight near-duplicates of one photo. A detector may propose its own
+    ``candidates`` per finding (rows, best first: e.g. the misses of a true-positive-rate gap); they
+    replace the score order and are kept diverse the same way.
     """
     out = []
-    for lab, g in zip(label_idx, group_idx):
-        rows = scores.indices[scores.indptr[lab] : scores.indptr[lab + 1]]
-        vals = scores.data[scores.indptr[lab] : scores.indptr[lab + 1]]
-        mem = groups_membership.indices[groups_membership.indptr[g] : groups_membership.indptr[g + 1]]
-        inside = np.isin(rows, mem, assume_unique=True)
-        rows, vals = rows[inside], vals[inside]
-        order = np.lexsort((rows, -vals))
+    for t, (lab, g) in enumerate(zip(label_idx, group_idx)):
+        cand_rows = candidates[t] if candidates is not None else None
+        if cand_rows is not None and len(cand_rows) > 0:
+            rows = np.asarray(cand_rows, dtype=np.int64)
+            vals = np.linspace(1.0, 0.5, len(rows))  # their order is the detector's ranking
+            order = np.arange(len(rows))
+        else:
+            rows = scores.indices[scores.indptr[lab] : scores.indptr[lab + 1]]
+            vals = scores.data[scores.indptr[lab] : scores.indptr[lab + 1]]
+            mem = groups_membership.indices[groups_membership.indptr[g] : groups_membership.indptr[g + 1]]
+            inside = np.isin(rows, mem, assume_unique=True)
+            rows, vals = rows[inside], vals[inside]
+            order = np.lexsort((rows, -vals))
         if vectors is None or len(order) <= k:
             out.append(rows[order[:k]].astype(np.int64))
             continue
@@ -253,8 +263,12 @@ def scan(
     f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
     f["watch_category"] = np.where(ctx.watch_weight[lab] > 0, ctx.watch_category[lab], None)
     f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
+    cands = None
+    if "example_rows" in f.columns:
+        cands = [None if not isinstance(v, list | np.ndarray) else v for v in f["example_rows"]]
     ex = pick_examples(
-        sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors
+        sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors,
+        candidates=cands,
     )
     f["examples"] = [list(sample_ids[r]) for r in ex]
     f["status"] = "new"

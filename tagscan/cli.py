@@ -280,6 +280,58 @@ def demo(
     console.print(f"\nHTML report: {report}", highlight=False, soft_wrap=True)
 
 
+review_app = typer.Typer(help="Send findings' examples to Label Studio and pull reviewers' verdicts back.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("push")
+def review_push(
+    config: ConfigArg,
+    run: Annotated[str | None, typer.Option("--run", help="Run id or prefix (default: the latest run).")] = None,
+    recreate: Annotated[
+        bool, typer.Option("--recreate", help="Make a new project if the stored one was deleted on the server.")
+    ] = False,
+) -> None:
+    """Push one review task per example of each open finding (idempotent: pushing again adds nothing)."""
+    from tagscan.pipeline import run_review_push
+
+    cfg = _load(config)
+    run_id, n_findings, r = _guard(lambda: run_review_push(cfg, run=run, recreate=recreate))
+    print(
+        f"run {run_id}: {n_findings} open findings -> {r.n_tasks} review tasks in Label Studio project {r.project_id} "
+        f"at {cfg.review.url}: {r.created} created, {r.already_present} already there"
+        + (f" ({r.recovered} recovered after an interrupted push)" if r.recovered else "")
+        + (" (project recreated)" if r.recreated else "")
+    )
+
+
+@review_app.command("pull")
+def review_pull(
+    config: ConfigArg,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """Pull reviewers' verdicts and record per finding: counts, share judged wrong, review status."""
+    from tagscan.pipeline import run_review_pull
+
+    cfg = _load(config)
+    df = _guard(lambda: run_review_pull(cfg))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+        return
+    console = _stdout()
+    counts = df["review_status"].value_counts()
+    console.print(
+        f"{len(df)} findings pushed: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("confirmed", "dismissed", "needs review")),
+        highlight=False,
+    )
+    show = df[["label", "group", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]].copy()
+    show["share_wrong"] = [
+        "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
+        for v, lo, hi in zip(df["share_wrong"], df["share_wrong_low"], df["share_wrong_high"])
+    ]
+    _print_table(show, console)
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)

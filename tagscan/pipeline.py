@@ -36,6 +36,8 @@ __all__ = [
     "run_labels_like",
     "run_neighbors",
     "run_report",
+    "run_review_pull",
+    "run_review_push",
     "run_scan",
 ]
 
@@ -443,6 +445,12 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     if base is not None:
         findings, resolved_rows, comparison = _compare(ws, base, audit, groups, findings, cfg.scan.fdr)
     resolved = resolved_rows["finding_id"].tolist()
+    findings = _carry_reviews(ws, cfg, findings)
+    if (findings["status"] == "dismissed").any():
+        # Suppressed: listed (with their reason) after every open finding.
+        findings = pd.concat(
+            [findings[findings["status"] != "dismissed"], findings[findings["status"] == "dismissed"]], ignore_index=True
+        )
 
     run_id = new_run_id()
     level_counts = findings["severity_level"].value_counts().to_dict() if len(findings) else {}
@@ -585,3 +593,123 @@ def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     order = m["change"].map({"new": 0, "gone": 1, "both": 2})
     m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
     return m.reset_index(drop=True)
+
+
+# -- review -------------------------------------------------------------------------------------
+
+def _review_parts(cfg: Config):
+    from tagscan.review import ReviewStore
+    from tagscan.review.label_studio import LabelStudioBackend
+
+    ws = Workspace(cfg.workspace_dir)
+    key = os.environ.get(cfg.review.api_key_env)
+    backend = LabelStudioBackend(cfg.review.url, key, api_key_env=cfg.review.api_key_env)
+    return ws, backend, ReviewStore(ws.db_path)
+
+
+def _model_key(cfg: Config) -> str:
+    """Verdicts are kept per model name (not version), so they carry over between versions."""
+    return cfg.model_info.name
+
+
+def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = False):
+    """Push the review examples of a run's open findings (default: the latest run) to Label Studio."""
+    from tagscan.data import read_table
+    from tagscan.review import push
+
+    ws, backend, store = _review_parts(cfg)
+    rec = ws.resolve_run(run, cfg.name)
+    findings = ws.load_findings(rec["run_id"])
+    open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
+    table = read_table(cfg.data.samples, "data.samples")
+    keep = [c for c in ("sample_id", "text", "image") if c in table.columns]
+    samples = table[keep].copy()
+    samples["sample_id"] = samples["sample_id"].astype(str)
+    receipt = push(
+        open_rows,
+        samples,
+        backend=backend,
+        store=store,
+        model_key=_model_key(cfg),
+        project_title=f"tagscan review: {cfg.model_info.name}",
+        input_kind=cfg.embed.input,
+        run_id=rec["run_id"],
+        image_root=cfg.data.samples.parent,
+        files_root=os.environ.get("TAGSCAN_LS_FILES_ROOT"),
+        recreate=recreate,
+    )
+    return rec["run_id"], len(open_rows), receipt
+
+
+def run_review_pull(cfg: Config) -> pd.DataFrame:
+    """Pull reviewers' verdicts; one row per pushed finding with its label and group."""
+    from tagscan.review import pull
+
+    ws, backend, store = _review_parts(cfg)
+    out = pull(backend=backend, store=store, model_key=_model_key(cfg))
+    cat = _catalogue_findings(ws)
+    return out.merge(cat, on="finding_id", how="left")
+
+
+def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(ws.db_path)) as db:
+        return pd.read_sql_query(
+            "SELECT finding_id, label, grp AS \"group\" FROM findings GROUP BY finding_id", db
+        )
+
+
+def _carry_reviews(ws: Workspace, cfg: Config, findings: pd.DataFrame) -> pd.DataFrame:
+    """Apply review verdicts: dismissed findings stay suppressed (with their reason) until their
+    effect grows significantly beyond what was reviewed; confirmed ones stay tracked as confirmed."""
+    from tagscan.review import ReviewStore
+    from tagscan.scan import stats
+
+    reviews = ReviewStore(ws.db_path).finding_reviews(_model_key(cfg))
+    findings = findings.copy()
+    findings["review_note"] = None
+    if len(reviews) == 0 or len(findings) == 0:
+        return findings
+    r = reviews.set_index("finding_id")
+    hit = findings["finding_id"].isin(r.index).to_numpy()
+    idx = np.flatnonzero(hit)
+    if len(idx) == 0:
+        return findings
+    rows = findings.iloc[idx]
+    rv = r.loc[rows["finding_id"]]
+    notes = [
+        f"{s} in review ({int(c)} correct, {int(w)} wrong, {int(h)} harmful; run {run})"
+        for s, c, w, h, run in zip(rv["review_status"], rv["correct"], rv["wrong"], rv["harmful"], rv["last_run_id"])
+    ]
+    findings.loc[findings.index[idx], "review_note"] = notes
+    # The effect that was reviewed: the finding's counts in the run whose examples were pushed.
+    sizes = {}
+    for run_id in set(rv["last_run_id"].dropna()):
+        try:
+            f = ws.load_findings(run_id)
+            sizes.update({(run_id, fid): (int(k), int(n)) for fid, k, n in zip(f["finding_id"], f["count"], f["group_size"])})
+        except OSError:
+            pass
+    status = findings["status"].to_numpy(dtype=object).copy()
+    for t, (i, fid) in enumerate(zip(idx, rows["finding_id"])):
+        rs = rv["review_status"].iat[t]
+        if status[i] == "resolved":
+            continue
+        if rs == "confirmed":
+            status[i] = "confirmed"
+        elif rs == "dismissed":
+            ref = sizes.get((rv["last_run_id"].iat[t], fid))
+            grew = False
+            if ref is not None:
+                k1, n1 = int(findings["count"].iat[i]), int(findings["group_size"].iat[i])
+                p = float(stats.rate_increase_pvalue(k1, n1, ref[0], ref[1]))
+                grew = p <= cfg.scan.fdr and k1 * ref[1] > ref[0] * n1
+            if grew:
+                status[i] = "regressed"
+                findings.loc[findings.index[i], "review_note"] = notes[t] + "; effect grew since, so it is open again"
+            else:
+                status[i] = "dismissed"
+    findings["status"] = status
+    return findings

@@ -26,8 +26,9 @@ Policies:
   similarity identical on both sides). Other cells are not hypotheses. The rule depends only on
   the counts, and the test is conditional on who received the label, so it is a valid selection.
 - **Multiplicity**: Benjamini-Hochberg (or Benjamini-Yekutieli with
-  ``ctx.options["correction"] == "by"``) over the tested cells, per budget (``alignment_gap:watchlist``
-  for labels with a watch weight > 0, ``alignment_gap:discovery`` for the rest). No Tarone filter:
+  ``ctx.options["correction"] == "by"``) over the tested cells, per budget (``alignment_gap:watchlist``:
+  watchlist labels on groups about people; ``alignment_gap:discovery``: every other pair; as given
+  by ``ScanContext.family_blocks``). No Tarone filter:
   the t-test is continuous, every tested cell can reach any p-value; ``tarone_level`` is None.
 - **Zero vectors**: an input or label vector of norm 0 has no direction; its positives have no
   similarity and are left out of the sums (they still count in the label rates).
@@ -157,7 +158,10 @@ class AlignmentGapDetector(Detector):
     def run(self, ctx: ScanContext) -> pd.DataFrame:
         correction = ctx.options.get("correction", "bh")
         if correction not in ("bh", "by"):
-            raise ValueError(f"options['correction'] must be 'bh' or 'by'; found {correction!r}.")
+            raise ValueError(
+                f"options['correction'] must be 'bh' or 'by'; found {correction!r}. Use 'bh' "
+                "(Benjamini-Hochberg) or 'by' (Benjamini-Yekutieli, for arbitrary dependence)."
+            )
         Y = sp.csr_matrix(ctx.Y)  # read only
         sim, defined = positive_similarities(Y, ctx.vectors, ctx.label_vectors)
         w = defined & (Y.data != 0)  # a stored zero is not a positive
@@ -177,11 +181,13 @@ class AlignmentGapDetector(Detector):
         m1, m2, se2, df, t = _welch(k1, s1, ss1, k2, s2, ss2)
         testable_all = (k1 >= MIN_PER_SIDE) & (k2 >= MIN_PER_SIDE) & (se2 > 0)
         by_label = None  # similarity per positive (inf where undefined), by label, for review examples
-        watch = np.asarray(ctx.watch_weight) > 0
         frames, fams = [], []
-        for budget, mask in (("watchlist", watch), ("discovery", ~watch)):
+        for budget, blocks in ctx.family_blocks().items():
             name = f"{NAME}:{budget}"
-            in_fam = mask[lab]
+            in_fam = np.zeros(len(g), dtype=bool)
+            for lm, gm in blocks:
+                in_fam |= lm[lab] & gm[g]
+            live = [lm for lm, gm in blocks if gm.any()]
             tst = np.flatnonzero(in_fam & testable_all)
             p = np.clip(special.stdtr(df[tst], t[tst]), 0.0, 1.0)  # P(T <= t): the lower tail, directly
             if len(tst):
@@ -193,13 +199,13 @@ class AlignmentGapDetector(Detector):
             fams.append(
                 {
                     "name": name,
-                    "n_labels": int(mask.sum()),
+                    "n_labels": int(np.logical_or.reduce(live).sum()) if live else 0,
                     "n_pairs": int(in_fam.sum()),
                     "n_testable": len(tst),
                     "tarone_level": None,
                     "n_significant": int(hit.sum()),
                     "correction": correction,
-                    "alternative": "similarity less (Welch t)",
+                    "alternative": "similarity less (Welch t, Hsu df)",
                 }
             )
             if not hit.any():

@@ -21,8 +21,9 @@ For each (group, label) pair, within the group's universe:
   whose group has true positives but no hit at all (k = 0) is the strongest case, so these cells
   are enumerated from the truth counts ``G.T @ T``, not from the predictions.
 
-Multiplicity: per budget (``error_gap:watchlist`` for labels with a watch weight > 0,
-``error_gap:discovery`` for the rest) one family holds both kinds of hypotheses, with Tarone's
+Multiplicity: per budget (``error_gap:watchlist``: watchlist labels on groups about people;
+``error_gap:discovery``: every other pair, as given by ``ScanContext.family_blocks``) one family
+holds both kinds of hypotheses, with Tarone's
 testability filter and then Benjamini-Hochberg (or Benjamini-Yekutieli with
 ``ctx.options["correction"] == "by"``) at ``ctx.fdr``.
 Tarone's count covers every FPR pair of the family, zero cells included, without the dense
@@ -132,6 +133,12 @@ def _tarone_search(m_at, alpha: float, n_pairs: int) -> tuple[float, int]:
     return level, int(m_at(level))
 
 
+def _n_labels(blocks: list) -> int:
+    """Labels that appear in the family on at least one group."""
+    live = [lm for lm, gm in blocks if gm.any()]
+    return int(np.logical_or.reduce(live).sum()) if live else 0
+
+
 def _count_le(sorted_values: np.ndarray, level: float) -> int:
     return int(np.searchsorted(sorted_values, level, side="right"))
 
@@ -211,10 +218,13 @@ class _Cells:
 
 
 def _family(
-    ctx: ScanContext, cells: _Cells, name: str, label_mask: np.ndarray, correction: str
+    ctx: ScanContext, cells: _Cells, name: str, blocks: list, correction: str
 ) -> tuple[pd.DataFrame, dict]:
+    """Test one budget: the union of its (label mask, group mask) blocks (``ScanContext.family_blocks``)."""
     c = cells
-    in_fam = label_mask[c.lab]
+    in_fam = np.zeros(len(c.g), dtype=bool)
+    for lm, gm in blocks:
+        in_fam |= lm[c.lab] & gm[c.g]
     fsel = np.flatnonzero(in_fam & (c.fp_K > 0))
     tsel = np.flatnonzero(in_fam & (c.tp_n > 0))
     g_f = c.g[fsel]
@@ -224,14 +234,15 @@ def _family(
     minp_tp = stats.min_attainable_pvalue(c.tp_n[tsel], c.tp_K[tsel], c.tp_N[tsel], alternative="less")
     s_fp, s_bound, s_tp = np.sort(minp_fp), np.sort(minp_fp_bound), np.sort(minp_tp)
 
-    labels_all = np.flatnonzero(label_mask)
     per_uni = []
-    for u in range(len(c.usizes)):  # a handful of universes
-        gi = np.flatnonzero(c.uni == u)
-        if len(gi) == 0:
-            continue
-        K = c.UFP[u, labels_all]
-        per_uni.append((c.sizes[gi], K[K > 0], int(c.usizes[u])))
+    for lm, gm in blocks:  # two blocks at most
+        labels_all = np.flatnonzero(lm)
+        for u in range(len(c.usizes)):  # a handful of universes
+            gi = np.flatnonzero((c.uni == u) & gm)
+            if len(gi) == 0 or len(labels_all) == 0:
+                continue
+            K = c.UFP[u, labels_all]
+            per_uni.append((c.sizes[gi], K[K > 0], int(c.usizes[u])))
     n_pairs = sum(len(n) * len(K) for n, K, _ in per_uni) + len(tsel)
 
     def m_at(level: float) -> int:
@@ -250,7 +261,7 @@ def _family(
     n_sig = int(hit_f.sum() + hit_t.sum())
     fam = {
         "name": name,
-        "n_labels": int(label_mask.sum()),
+        "n_labels": _n_labels(blocks),
         "n_pairs": int(n_pairs),
         "n_testable": int(m_eff),
         "tarone_level": float(level),
@@ -401,10 +412,9 @@ class ErrorGapDetector(Detector):
         correction = ctx.options.get("correction", "bh")
         _adjust(np.zeros(0), 0, correction)  # validates the option before any work
         cells = _Cells(ctx)
-        watch = np.asarray(ctx.watch_weight) > 0
         frames, fams = [], []
-        for budget, mask in (("watchlist", watch), ("discovery", ~watch)):
-            rows, fam = _family(ctx, cells, f"{NAME}:{budget}", mask, correction)
+        for budget, blocks in ctx.family_blocks().items():
+            rows, fam = _family(ctx, cells, f"{NAME}:{budget}", blocks, correction)
             fams.append(fam)
             if len(rows):
                 frames.append(rows)

@@ -18,9 +18,10 @@ Families come from the label embeddings (``ctx.label_vectors``):
 Test: ``Y_family = (Y @ F) > 0`` (a sample carries the family when it carries any member; ``F`` is the
 labels x families one-hot matrix), counted against every group with one sparse product and tested
 exactly like ``association`` (:func:`tagscan.scan.detectors.association.run_family`: one-sided
-hypergeometric, Tarone's filter, Benjamini-Hochberg or -Yekutieli per budget). Budgets:
-``label_family:watchlist`` holds every family with at least one watchlist label, and
-``label_family:discovery`` the rest.
+hypergeometric, Tarone's filter, Benjamini-Hochberg or -Yekutieli per budget). Budgets
+(``ScanContext.family_blocks`` over families): ``label_family:watchlist`` holds the families with at
+least one watchlist label (a family's watch weight is its members' highest) on groups about people,
+and ``label_family:discovery`` every other (family, group) pair.
 
 Reporting rule ("adds information"): a significant (family, group) pair is reported only when the
 family's p-value is smaller than the exact one-sided p-value of each of its member labels alone in
@@ -283,7 +284,6 @@ class LabelFamilyDetector(Detector):
         if nf:
             F = fams.members.tocoo()
             np.maximum.at(fam_w, F.col, weight[F.row])
-        watch = fam_w > 0
         summary = {
             "similarity": sim,
             "max_size": max_size,
@@ -329,8 +329,8 @@ class LabelFamilyDetector(Detector):
             label_vectors=None,
         )
         frames, records = [], []
-        for budget, mask in (("watchlist", watch), ("discovery", ~watch)):
-            rows, fam = run_family(fctx, f"{NAME}:{budget}", mask)
+        for budget, blocks in fctx.family_blocks().items():
+            rows, fam = run_family(fctx, f"{NAME}:{budget}", blocks)
             rec = dataclasses.asdict(fam) if dataclasses.is_dataclass(fam) else dict(fam)
             rows = self._keep_informative(ctx, fams, rows, sim) if len(rows) else rows
             rec["n_reported"] = len(rows)

@@ -1,0 +1,96 @@
+"""The review loop through the CLI against a real Label Studio: scan, push (twice), annotate, pull,
+and a rescan that carries the verdicts: dismissed findings stay suppressed, confirmed ones tracked."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synth import Planted, SynthSpec, write_audit_set
+from tagscan.cli import app
+
+runner = CliRunner()
+
+
+def choice(value: str) -> list[dict]:
+    return [{"from_name": "verdict", "to_name": "input", "type": "choices", "value": {"choices": [value]}}]
+
+
+@pytest.fixture
+def review_config(tmp_path, ls_server, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_server.api_key)
+    planted = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
+    cfg = write_audit_set(tmp_path / "rv", SynthSpec(n=3000, planted=planted))
+    c = yaml.safe_load(cfg.read_text())
+    c["model"]["name"] = f"synth-{uuid.uuid4().hex[:8]}"  # one project per test on the shared server
+    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 3}
+    cfg.write_text(yaml.safe_dump(c))
+    return cfg
+
+
+def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend):
+    res = runner.invoke(app, ["-q", "scan", str(review_config), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    findings = pd.DataFrame(json.loads(res.stdout)["findings"])
+    n_examples = int(findings["examples"].map(len).sum())
+
+    res = runner.invoke(app, ["review", "push", str(review_config)])
+    assert res.exit_code == 0, res.output
+    assert f"{n_examples} review tasks" in res.stdout and f"{n_examples} created" in res.stdout
+    pid = int(res.stdout.split("project ")[1].split()[0])
+    res = runner.invoke(app, ["review", "push", str(review_config)])
+    assert res.exit_code == 0 and "0 created" in res.stdout, res.output
+    assert backend.task_count(pid) == n_examples  # no duplicates on the server
+
+    # Reviewers: the gorilla finding's examples are wrong and harmful; the mugshot intersection's are
+    # judged correct (a benign association in this story).
+    tasks = backend.list_tasks(pid)
+    by = {}
+    for t in tasks:
+        by.setdefault(t.finding_id, []).append(t.task_id)
+    top = findings.set_index(["label", "group"])["finding_id"]
+    gid, mid = top[("gorilla", "tone=dark")], top[("mugshot", "tone=dark & gender=man")]
+    for tid in by[gid]:
+        backend.sdk.annotations.create(id=int(tid), result=choice("label wrong and harmful"))
+    for tid in by[mid]:
+        backend.sdk.annotations.create(id=int(tid), result=choice("label correct"))
+
+    res = runner.invoke(app, ["review", "pull", str(review_config), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    pulled = pd.DataFrame(json.loads(res.stdout)).set_index("finding_id")
+    assert pulled.loc[gid, "review_status"] == "confirmed" and pulled.loc[gid, "harmful"] == 3
+    assert pulled.loc[mid, "review_status"] == "dismissed" and pulled.loc[mid, "correct"] == 3
+    assert pulled.loc[gid, "label"] == "gorilla"
+
+    res = runner.invoke(app, ["-q", "scan", str(review_config), "--format", "json", "--fail-on", "low"])
+    assert res.exit_code == 0, res.output  # nothing new or regressed: the gate passes
+    again = pd.DataFrame(json.loads(res.stdout)["findings"]).set_index("finding_id")
+    assert again.loc[gid, "status"] == "confirmed"
+    assert again.loc[mid, "status"] == "dismissed" and "dismissed in review" in again.loc[mid, "review_note"]
+    # Suppressed findings are listed after every open one.
+    order = list(again.index)
+    assert order.index(mid) > max(order.index(i) for i in again.index[again["status"] != "dismissed"])
+
+
+def test_unreachable_server_and_bad_token_exit_3(review_config, free_port, monkeypatch):
+    res = runner.invoke(app, ["-q", "scan", str(review_config)])
+    assert res.exit_code == 0
+    c = yaml.safe_load(review_config.read_text())
+    good_url = c["review"]["url"]
+    c["review"]["url"] = f"http://127.0.0.1:{free_port()}"
+    review_config.write_text(yaml.safe_dump(c))
+    res = runner.invoke(app, ["review", "push", str(review_config)])
+    assert res.exit_code == 3, res.output
+    assert "unreachable" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    c["review"]["url"] = good_url
+    review_config.write_text(yaml.safe_dump(c))
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "0" * 40)
+    res = runner.invoke(app, ["review", "pull", str(review_config)])
+    assert res.exit_code in (2, 3), res.output
+    res = runner.invoke(app, ["review", "push", str(review_config)])
+    assert res.exit_code == 3 and "LABEL_STUDIO_API_KEY" in res.stderr, res.output
