@@ -9,9 +9,9 @@ import uuid
 import pandas as pd
 import pytest
 import yaml
+from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
-from synth import Planted, SynthSpec, write_audit_set
 from tagscan.cli import app
 
 runner = CliRunner()
