@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tagscan.errors import DataError
+from tagscan.fsutil import fsync_dir as _fsync_dir
 
 __all__ = ["EmbeddingCache", "item_key", "safe_namespace"]
 
@@ -58,20 +59,6 @@ def safe_namespace(namespace: str) -> str:
     """
     readable = _UNSAFE.sub("_", namespace).strip("._")[:80] or "namespace"
     return f"{readable}-{hashlib.sha256(namespace.encode('utf-8')).hexdigest()[:8]}"
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable; silently a no-op where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class EmbeddingCache:

@@ -29,6 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from tagscan.errors import DataError, UsageError
+from tagscan.fsutil import fsync_dir as _fsync_dir
+from tagscan.fsutil import write_durably as _write_bytes
 
 __all__ = ["RunRecord", "Workspace"]
 
@@ -69,26 +71,6 @@ CREATE INDEX IF NOT EXISTS findings_by_id ON findings(finding_id);
 """
 
 RunRecord = dict
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def new_run_id() -> str:

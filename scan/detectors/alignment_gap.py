@@ -52,7 +52,7 @@ from scipy import special
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, register
+from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
 
 __all__ = ["AlignmentGapDetector", "MIN_PER_SIDE", "positive_similarities"]
 
@@ -226,10 +226,6 @@ class AlignmentGapDetector(Detector):
     def _rows(ctx, name, idx, p, q, m, k1, k2, m1, m2, se2, df, t) -> pd.DataFrame:
         c = ctx.counts
         k, n, K, N = c.count[idx], c.group_size[idx], c.label_count[idx], c.total[idx]
-        out_k, out_n = K - k, N - n
-        lift, lift_lo, lift_hi = stats.rate_ratio_ci(k, n, out_k, out_n)
-        in_lo, in_hi = stats.wilson_interval(k, n)
-        out_lo, out_hi = stats.wilson_interval(out_k, out_n)
         diff = m1[idx] - m2[idx]
         half = special.stdtrit(df[idx], 0.975) * np.sqrt(se2[idx])
         detail = [
@@ -239,34 +235,13 @@ class AlignmentGapDetector(Detector):
                 m1[idx], m2[idx], k1[idx], k2[idx], diff, half, t[idx], df[idx]
             )
         ]
-        return pd.DataFrame(
-            {
-                "detector": NAME,
-                "family": name,
-                "group_index": c.group[idx],
-                "label_index": c.label[idx],
-                "count": k,
-                "group_size": n,
-                "label_count": K,
-                "universe_size": N,
-                "expected": n * K / N,
-                "rate_in_group": k / n,
-                "rate_in_low": in_lo,
-                "rate_in_high": in_hi,
-                "rate_outside": np.divide(out_k, out_n, out=np.zeros(len(k)), where=out_n > 0),
-                "rate_outside_low": out_lo,
-                "rate_outside_high": out_hi,
-                "lift": lift,
-                "lift_low": lift_lo,
-                "lift_high": lift_hi,
-                "eb05": np.nan,
-                "ebgm": np.nan,
-                "p_value": p,
-                "q_value": q,
-                "family_size": m,
+        return cell_table(
+            detector=NAME, family=name, group_index=c.group[idx], label_index=c.label[idx],
+            k=k, n=n, K=K, N=N, p=p, q=q, family_size=m,
+            **{
                 "similarity_in": m1[idx],
                 "similarity_outside": m2[idx],
                 "similarity_diff": diff,
                 "detail": detail,
-            }
+            },
         )

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, register
+from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
 
 __all__ = ["AssociationDetector", "FamilyResult", "UnderRepresentationDetector", "fit_prior", "lift_baseline", "run_family"]
 
@@ -184,43 +184,15 @@ def run_family(
     if not hit.any():
         return pd.DataFrame(), fam
     k, n, K, N, g, lab, p, q = (a[hit] for a in (k, n, K, N, g, lab, p, q))
-    out_n, out_k = N - n, K - k
-    lift, lift_lo, lift_hi = stats.rate_ratio_ci(k, n, out_k, out_n)
-    in_lo, in_hi = stats.wilson_interval(k, n)
-    out_lo, out_hi = stats.wilson_interval(out_k, out_n)
-    expected = n * K / N
     if prior is not None:
         base = lift_baseline(k, n, K, N)
-        eb05 = stats.gps_quantile(k, base, prior, q=0.05)
-        ebgm = stats.gps_ebgm(k, base, prior)
+        eb05, ebgm = stats.gps_quantile(k, base, prior, q=0.05), stats.gps_ebgm(k, base, prior)
     else:
-        eb05 = ebgm = np.full(len(k), np.nan)
-    rows = pd.DataFrame(
-        {
-            "detector": "association" if alternative == "greater" else "under_representation",
-            "family": name,
-            "group_index": g,
-            "label_index": lab,
-            "count": k,
-            "group_size": n,
-            "label_count": K,
-            "universe_size": N,
-            "expected": expected,
-            "rate_in_group": k / n,
-            "rate_in_low": in_lo,
-            "rate_in_high": in_hi,
-            "rate_outside": np.divide(out_k, out_n, out=np.zeros(len(k)), where=out_n > 0),
-            "rate_outside_low": out_lo,
-            "rate_outside_high": out_hi,
-            "lift": lift,
-            "lift_low": lift_lo,
-            "lift_high": lift_hi,
-            "eb05": eb05,
-            "ebgm": ebgm,
-            "p_value": p,
-            "q_value": q,
-            "family_size": m_eff,
-        }
+        eb05 = ebgm = np.nan
+    rows = cell_table(
+        detector="association" if alternative == "greater" else "under_representation",
+        family=name, group_index=g, label_index=lab, k=k, n=n, K=K, N=N, p=p, q=q, family_size=m_eff,
+        eb05=eb05, ebgm=ebgm,
     )
     return rows, fam
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from tagscan.scan.counts import CellCounts
 from tagscan.scan.groups import Groups
 
-__all__ = ["Detector", "ScanContext", "available_detectors", "get_detector", "register"]
+__all__ = ["Detector", "ScanContext", "available_detectors", "cell_table", "get_detector", "register"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +74,62 @@ class ScanContext:
         if need in inputs:
             return inputs[need]
         return bool(self.options.get(need))
+
+
+def cell_table(
+    *,
+    detector: str,
+    family: str,
+    group_index: np.ndarray,
+    label_index: np.ndarray,
+    k: np.ndarray,
+    n: np.ndarray,
+    K: np.ndarray,
+    N: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+    family_size: int,
+    eb05: np.ndarray | float = np.nan,
+    ebgm: np.ndarray | float = np.nan,
+    **extra,
+) -> pd.DataFrame:
+    """The rows every detector returns for its significant cells: counts of the 2x2 table (``k`` of
+    ``n`` in the group, ``K`` of ``N`` in the universe), rates with Wilson intervals, the lift with its
+    Katz interval, the tests, and any ``extra`` detector-specific columns."""
+    from tagscan.scan import stats
+
+    out_k, out_n = K - k, N - n
+    lift, lift_lo, lift_hi = stats.rate_ratio_ci(k, n, out_k, out_n)
+    in_lo, in_hi = stats.wilson_interval(k, n)
+    out_lo, out_hi = stats.wilson_interval(out_k, out_n)
+    return pd.DataFrame(
+        {
+            "detector": detector,
+            "family": family,
+            "group_index": group_index,
+            "label_index": label_index,
+            "count": k,
+            "group_size": n,
+            "label_count": K,
+            "universe_size": N,
+            "expected": n * K / N,
+            "rate_in_group": k / n,
+            "rate_in_low": in_lo,
+            "rate_in_high": in_hi,
+            "rate_outside": np.divide(out_k, out_n, out=np.zeros(len(k)), where=out_n > 0),
+            "rate_outside_low": out_lo,
+            "rate_outside_high": out_hi,
+            "lift": lift,
+            "lift_low": lift_lo,
+            "lift_high": lift_hi,
+            "eb05": eb05,
+            "ebgm": ebgm,
+            "p_value": p,
+            "q_value": q,
+            "family_size": family_size,
+            **extra,
+        }
+    )
 
 
 class Detector:

@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, register
+from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
 
 __all__ = ["ErrorGapDetector"]
 
@@ -298,36 +298,11 @@ def _family(
             n, N = c.tp_n[idx], c.tp_N[idx]
             k, K = n - c.tp_k[idx], N - c.tp_K[idx]
             p, qv = p_cell_tp[idx], q_cell_tp[idx]
-        out_k, out_n = K - k, N - n
-        lift, lift_lo, lift_hi = stats.rate_ratio_ci(k, n, out_k, out_n)
-        in_lo, in_hi = stats.wilson_interval(k, n)
-        out_lo, out_hi = stats.wilson_interval(out_k, out_n)
         frames.append(
-            pd.DataFrame(
-                {
-                    "detector": NAME,
-                    "family": name,
-                    "group_index": c.g[idx],
-                    "label_index": c.lab[idx],
-                    "count": k,
-                    "group_size": n,
-                    "label_count": K,
-                    "universe_size": N,
-                    "expected": n * K / N,
-                    "rate_in_group": k / n,
-                    "rate_in_low": in_lo,
-                    "rate_in_high": in_hi,
-                    "rate_outside": np.divide(out_k, out_n, out=np.zeros(len(k)), where=out_n > 0),
-                    "rate_outside_low": out_lo,
-                    "rate_outside_high": out_hi,
-                    "lift": lift,
-                    "lift_low": lift_lo,
-                    "lift_high": lift_hi,
-                    "eb05": np.nan,
-                    "ebgm": np.nan,
-                    "p_value": p,
-                    "q_value": qv,
-                    "family_size": m_eff,
+            cell_table(
+                detector=NAME, family=name, group_index=c.g[idx], label_index=c.lab[idx],
+                k=k, n=n, K=K, N=N, p=p, q=qv, family_size=m_eff,
+                **{
                     "error_kind": kind,
                     "p_fpr": p_cell_fp[idx],
                     "q_fpr": q_cell_fp[idx],
@@ -335,7 +310,7 @@ def _family(
                     "q_tpr": q_cell_tp[idx],
                     "detail": _details(c, idx, kind, q_cell_fp, q_cell_tp),
                     "example_rows": _examples(ctx, c, idx, kind),
-                }
+                },
             )
         )
     return pd.concat(frames, ignore_index=True), fam
