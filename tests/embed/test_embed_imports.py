@@ -43,6 +43,10 @@ def run(code: str, blocked: set[str]) -> subprocess.CompletedProcess:
             "import tagscan.embed.index; from tagscan.embed import VectorIndex, kmeans",
             {"torch", "transformers"},
         ),
+        (
+            "import tagscan.embed.images; from tagscan.embed import ImageEmbeddingJob, load_image, resolve_image_refs",
+            {"torch", "transformers", "faiss"},
+        ),
     ],
 )
 def test_light_imports(code, blocked):
