@@ -112,13 +112,16 @@ def scan(
         str | None, typer.Option("--baseline", help="Run to compare with (default: the previous run of this config).")
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Findings shown in the text summary.", min=1)] = 20,
+    skip_bad_images: Annotated[
+        bool, typer.Option("--skip-bad-images", help="Go on without images that are missing or unreadable (counted).")
+    ] = False,
 ) -> None:
     """Scan predictions for labels over-applied to groups; write a run to the workspace."""
     from tagscan.pipeline import run_scan
     from tagscan.render import print_summary, scan_json
 
     cfg = _load(config)
-    res = _guard(lambda: run_scan(cfg, baseline=baseline))
+    res = _guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
     info = {**res.info, "run_dir": str(res.run_dir)}
     if format is OutputFormat.json:
         sys.stdout.write(scan_json(info, res.findings) + "\n")
@@ -141,18 +144,25 @@ def report(
 
 
 @app.command()
-def embed(config: ConfigArg) -> None:
-    """Embed inputs and label names (cached by content) and build their FAISS indexes."""
+def embed(
+    config: ConfigArg,
+    skip_bad_images: Annotated[
+        bool, typer.Option("--skip-bad-images", help="Go on without images that are missing or unreadable (counted).")
+    ] = False,
+) -> None:
+    """Embed inputs and label names (cached by content, resumable) and build their FAISS indexes."""
     from tagscan.pipeline import run_embed
 
     cfg = _load(config)
-    out = _guard(lambda: run_embed(cfg))
+    out = _guard(lambda: run_embed(cfg, skip_bad_images=skip_bad_images))
     n, d = out.vectors.shape
     nl = 0 if out.label_vectors is None else len(out.label_vectors)
     print(
         f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
         f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
     )
+    if out.skipped:
+        print(f"skipped {len(out.skipped)} unreadable image(s), e.g. {out.skipped[0].ref}: {out.skipped[0].reason}")
     for name, path in out.index_paths.items():
         print(f"index {name}: {path}")
 

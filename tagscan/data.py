@@ -66,6 +66,22 @@ class AuditSet:
     def sample_ids(self) -> np.ndarray:
         return self.samples["sample_id"].to_numpy(dtype=object)
 
+    def subset(self, rows: np.ndarray) -> AuditSet:
+        """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return AuditSet(
+            samples=self.samples.iloc[rows].reset_index(drop=True),
+            attributes=self.attributes,
+            labels=self.labels,
+            label_names=self.label_names,
+            Y=self.Y[rows],
+            scores=self.scores[rows],
+            truth=None if self.truth is None else self.truth[rows],
+            vectors=None if self.vectors is None else self.vectors[rows],
+            input_hashes=self.input_hashes,
+            n_prediction_rows=self.n_prediction_rows,
+        )
+
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()

@@ -72,6 +72,8 @@ class EmbedOutcome:
     computed_inputs: int = 0
     computed_labels: int = 0
     index_paths: dict[str, str] = field(default_factory=dict)
+    kept: np.ndarray | None = None  # rows embedded when some images were skipped; None = all
+    skipped: tuple = ()  # tagscan.embed.images.SkippedImage entries
     _text_embedder: object | None = None
     _cache_root: Path | None = None
 
@@ -85,10 +87,10 @@ class EmbedOutcome:
         return vecs
 
 
-def _text_embedder(cfg: Config, spec: str):
-    from tagscan.embed.embedders import load_text_embedder
+def _embedder(cfg: Config, spec: str, input_kind: str = "text"):
+    from tagscan.embed.embedders import load_embedder
 
-    return load_text_embedder(spec, batch_size=cfg.embed.batch_size)
+    return load_embedder(spec, input_kind=input_kind, batch_size=cfg.embed.batch_size)
 
 
 def _embed_cached(cache_root: Path, embedder, texts: list[str], what: str) -> tuple[np.ndarray, int]:
@@ -138,35 +140,55 @@ def _save_index(ws: Workspace, name: str, vectors: np.ndarray) -> str:
     return str(path)
 
 
-def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool = True) -> EmbedOutcome:
-    """Embed inputs (unless precomputed) and label names, cached by content; build and save indexes."""
+def run_embed(
+    cfg: Config, *, audit: AuditSet | None = None, need_labels: bool = True, skip_bad_images: bool = False
+) -> EmbedOutcome:
+    """Embed inputs (unless precomputed) and label names, cached by content; build and save indexes.
+
+    Image inputs that cannot be read are an error, unless ``skip_bad_images``: then they are left
+    out and listed in ``EmbedOutcome.skipped``, and ``kept`` holds the rows that were embedded.
+    """
     audit = audit if audit is not None else load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
     cache_root = ws.cache_dir / "embeddings"
-    text_emb = None
+    emb = None
     computed_inputs = 0
+    kept, skipped = None, ()
     if audit.vectors is not None:
         vectors = _normalise(audit.vectors)
         input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
-    else:
-        if cfg.embed.input != "text":
-            raise ConfigError(
-                f"{cfg.path}: key 'embed.input': '{cfg.embed.input}' inputs are not supported by this version; "
-                "use 'text', or give precomputed vectors in data.embeddings"
+    elif cfg.embed.input == "image":
+        from tagscan.embed.images import ImageEmbeddingJob, resolve_image_refs
+
+        emb = _embedder(cfg, cfg.embed.model, "image")
+        refs = resolve_image_refs(audit.samples["image"].tolist(), cfg.data.samples.parent)
+        job = ImageEmbeddingJob(
+            refs, emb, cache_root, on_error="skip" if skip_bad_images else "raise",
+            sample_ids=audit.samples["sample_id"].tolist(),
+        )
+        with progress_bar(job.n_missing, "embedding images") as advance:
+            res = job.run(progress=advance)
+        vectors, computed_inputs, input_model = res.vectors, res.computed, emb.name
+        if res.skipped:
+            kept, skipped = res.kept, res.skipped
+            log.warning(
+                "skipped %d unreadable image(s) (--skip-bad-images), e.g. %s: %s",
+                len(skipped), skipped[0].ref, skipped[0].reason,
             )
-        text_emb = _text_embedder(cfg, cfg.embed.model)
+    else:
+        emb = _embedder(cfg, cfg.embed.model, "text")
         texts = [str(t) for t in audit.samples["text"].tolist()]
-        vectors, computed_inputs = _embed_cached(cache_root, text_emb, texts, "input texts")
-        input_model = text_emb.name
+        vectors, computed_inputs = _embed_cached(cache_root, emb, texts, "input texts")
+        input_model = emb.name
     paths = {"inputs": _save_index(ws, "inputs", vectors)}
     label_vectors, label_model, computed_labels = None, None, 0
     if need_labels:
-        if text_emb is None:
+        if emb is None:
             # Precomputed inputs: label names still need a text space for the label index.
-            text_emb = _text_embedder(cfg, "default" if audit.vectors is not None else cfg.embed.model)
+            emb = _embedder(cfg, "default", "text")
         names = [str(x) for x in audit.label_names]
-        label_vectors, computed_labels = _embed_cached(cache_root, text_emb, names, "label names")
-        label_model = text_emb.name
+        label_vectors, computed_labels = _embed_cached(cache_root, emb, names, "label names")
+        label_model = emb.name
         paths["labels"] = _save_index(ws, "labels", label_vectors)
     log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
     return EmbedOutcome(
@@ -177,7 +199,9 @@ def run_embed(cfg: Config, *, audit: AuditSet | None = None, need_labels: bool =
         computed_inputs=computed_inputs,
         computed_labels=computed_labels,
         index_paths=paths,
-        _text_embedder=text_emb,
+        kept=kept,
+        skipped=tuple(skipped),
+        _text_embedder=emb,
         _cache_root=cache_root,
     )
 
@@ -402,7 +426,7 @@ def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.Da
     return cur, resolved, mode
 
 
-def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
+def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool = False) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
     from tagscan.scan.detectors import get_detector
 
@@ -419,7 +443,9 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
     # The baseline (default: the previous run of this config) is resolved before any heavy work.
     base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
     with t("embed"):
-        emb = run_embed(cfg, audit=audit, need_labels=True)
+        emb = run_embed(cfg, audit=audit, need_labels=True, skip_bad_images=skip_bad_images)
+    if emb.kept is not None:
+        audit = audit.subset(emb.kept)
     with t("watchlist"):
         watch, person_labels, watch_info = _watch(cfg, audit, emb)
     res = analyse(
@@ -466,6 +492,8 @@ def run_scan(cfg: Config, *, baseline: str | None = None) -> ScanResult:
         "baseline": base["run_id"] if base else None,
         "comparison": comparison,
         "embedding": {
+            "skipped_images": [{"ref": x.ref, "reason": x.reason} for x in emb.skipped[:200]],
+            "n_skipped_images": len(emb.skipped),
             "input_model": emb.input_model,
             "label_model": emb.label_model,
             "computed_inputs": emb.computed_inputs,

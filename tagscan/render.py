@@ -47,6 +47,9 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
     )
     if fams:
         console.print(f"families at FDR {info['config']['scan']['fdr']}: {fams}", highlight=False)
+    n_img = info.get("embedding", {}).get("n_skipped_images", 0)
+    if n_img:
+        console.print(f"skipped {n_img} unreadable image(s) (--skip-bad-images); listed in run.json", highlight=False)
     skipped = {k: v for k, v in info.get("detectors", {}).items() if v != "ran"}
     for k, v in skipped.items():
         console.print(f"detector {k}: {v}", highlight=False)
