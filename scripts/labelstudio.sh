@@ -90,7 +90,12 @@ sys.exit(m.version('label-studio') != '$LS_VERSION')" 2>/dev/null; then
   fi
   say "installing label-studio $LS_VERSION into $VENV (about 1 minute, about 1 GB)"
   [[ -x $VENV/bin/python ]] || "${PYTHON:-python3}" -m venv "$VENV"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION" >&2
+  if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION" \
+      >"$VENV/install.log" 2>&1; then
+    tail -40 "$VENV/install.log" >&2
+    say "pip failed; the full log is $VENV/install.log"
+    return 1
+  fi
   say "installed"
 }
 
