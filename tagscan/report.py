@@ -719,10 +719,22 @@ def _detail(r: pd.Series, examples: _Examples) -> str:
         if not _is_missing(detail_text) and str(detail_text)
         else ""
     )
+    notes = []
+    review_note = r["review_note"] if "review_note" in r.index else None
+    if not _is_missing(review_note) and str(review_note):
+        notes.append(f'<p class="desc"><span class="muted">review:</span> {_e(review_note)}</p>')
+    base_rate = r["baseline_rate"] if "baseline_rate" in r.index else None
+    if not _is_missing(base_rate):
+        cq = r["change_q_value"] if "change_q_value" in r.index else None
+        cq_text = "" if _is_missing(cq) else f" (change q = {_e(f'{float(cq):.2g}')})"
+        notes.append(
+            f'<p class="desc"><span class="muted">baseline:</span> rate in group was {_e(f"{float(base_rate):.1%}")}'
+            f"{cq_text}</p>"
+        )
     group = (
         f'<p><code>{_e(r["group"])}</code> <span class="tag">{_e(r["group_kind"])}</span></p>'
         f'<p class="desc">{_e(r["group_description"]) if not _is_missing(r["group_description"]) else "–"}</p>'
-        f"{detector_note}"
+        f"{detector_note}{''.join(notes)}"
     )
     return (
         '<div class="detail-grid">'

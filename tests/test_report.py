@@ -130,7 +130,7 @@ def make_run(
     ]  # fmt: skip
     f["examples"] = [list(rng.choice(sample_ids, size=int(rng.integers(0, 11)), replace=False)) for _ in range(n)]
     f["status"] = rng.choice(["new", "new", "persisting", "regressed"], size=n)
-    f = f.sort_values("severity", ascending=False, kind="stable").reset_index(drop=True)[FINDING_COLUMNS]
+    f = f.sort_values("severity", ascending=False, kind="stable").reset_index(drop=True).reindex(columns=FINDING_COLUMNS)
 
     captions = ["a person smiling at the camera", "two people at a street market", "portrait in warm light",
                 "group photo at a wedding", "a man holding a basketball", "an elderly woman reading"]  # fmt: skip
