@@ -414,6 +414,8 @@ def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.Da
         same_samples = base_info.get("inputs", {}).get("samples") == audit.input_hashes.get("samples")
         if same_samples and (base_dir / "positives.npz").is_file():
             before = sp.load_npz(base_dir / "positives.npz").tocsc()
+            if before.shape[0] != audit.n_samples:
+                raise ValueError("the baseline scanned a different set of rows (skipped images?)")
             before_labels = np.array(json.loads((base_dir / "labels.json").read_text()), dtype=object)
             wanted = set(findings["group"])
             members = {g: groups.members(i) for i, g in enumerate(groups.ids) if g in wanted}
