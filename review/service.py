@@ -33,7 +33,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from tagscan.errors import DataError, ReviewError, UsageError
-from tagscan.review.aggregate import aggregate_votes
+from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
 from tagscan.review.backend import ReviewBackend
 from tagscan.review.codec import finding_to_tasks, labeling_config, votes_from_annotations
 from tagscan.review.store import ReviewStore, TaskRow
@@ -42,22 +42,8 @@ __all__ = ["PULL_COLUMNS", "PushReceipt", "local_image_urls", "pull", "push"]
 
 log = logging.getLogger(__name__)
 
-PULL_COLUMNS = [
-    "finding_id",
-    "n_tasks",
-    "n_reviewed",
-    "n_votes",
-    "correct",
-    "wrong",
-    "harmful",
-    "unsure",
-    "share_wrong",
-    "share_wrong_low",
-    "share_wrong_high",
-    "review_status",
-    "last_reviewed_at",
-    "last_run_id",
-]
+# What pull returns: the aggregation's columns, with the number of tasks pushed and the run they came from.
+PULL_COLUMNS = [REVIEW_COLUMNS[0], "n_tasks", *REVIEW_COLUMNS[1:], "last_run_id"]
 
 
 @dataclass(frozen=True)
