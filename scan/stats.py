@@ -885,8 +885,9 @@ def wilson_interval(x: object, n: object, *, confidence: float = 0.95) -> tuple[
     denom = ns + z2
     center = (xf + z2 / 2.0) / denom
     half = z / denom * np.sqrt(xf * (ns - xf) / ns + z2 / 4.0)
-    low = np.where(empty, 0.0, np.clip(center - half, 0.0, 1.0))
-    high = np.where(empty, 1.0, np.clip(center + half, 0.0, 1.0))
+    # x = 0 (x = n) has the exact bound 0 (1); the formula leaves round-off of about 1e-17 there.
+    low = np.where(empty | (xf == 0), 0.0, np.clip(center - half, 0.0, 1.0))
+    high = np.where(empty | (xf == nf), 1.0, np.clip(center + half, 0.0, 1.0))
     return low, high
 
 

@@ -541,3 +541,11 @@ def test_gps_collapses_duplicates_and_rejects_bad_input() -> None:
         stats.fit_gps_prior([1, 2], [1.0, 0.0])
     with pytest.raises(ValueError, match=r"q must be in \(0, 1\)"):
         stats.gps_quantile([1], [1.0], dup, q=5)
+
+
+def test_wilson_bounds_are_exact_at_the_ends():
+    from tagscan.scan.stats import wilson_interval
+
+    lo, hi = wilson_interval(np.array([0, 3, 0]), np.array([3, 3, 1]))
+    assert lo[0] == 0.0 and hi[1] == 1.0 and lo[2] == 0.0
+    assert 0 < hi[0] < 1 and 0 < lo[1] < 1
