@@ -233,7 +233,8 @@ def scan(
             rows = det.run(ctx)
         except Exception as exc:  # noqa: BLE001 - recorded and reported, never swallowed silently
             status[name] = f"failed: {type(exc).__name__}: {exc}"
-            log.error("detector %s failed: %s", name, exc, exc_info=True)
+            log.error("detector %s failed (recorded in run.json): %s: %s", name, type(exc).__name__, exc)
+            log.debug("detector %s traceback", name, exc_info=True)
             continue
         status[name] = "ran"
         families.extend(rows.attrs.get("families", []))

@@ -437,6 +437,12 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             get_detector(name)
         except KeyError as exc:
             raise ConfigError(f"{cfg.path}: key 'scan.detectors': {exc.args[0]}; fix the name") from exc
+    g = cfg.groups
+    if not (g.attributes or g.clusters):
+        raise ConfigError(
+            f"{cfg.path}: key 'groups': no groups to test (groups.attributes and groups.clusters are both empty); "
+            "list attribute columns of the samples in groups.attributes, or cluster counts in groups.clusters"
+        )
     t = _Timer()
     t_start = time.perf_counter()
     with t("load"):
@@ -466,7 +472,6 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     )
     outcome, groups, counts, cl = res.outcome, res.groups, res.counts, res.clusters
     findings = outcome.findings
-    failed = {k: v for k, v in outcome.detectors.items() if v.startswith("failed")}
 
     # Status against the baseline run: new / persisting / regressed, and the resolved ones.
     resolved_rows, comparison = findings.iloc[0:0], None
@@ -526,8 +531,6 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     info["timings"] = {**t.timings, "total": round(time.perf_counter() - t_start, 3)}
     all_rows = pd.concat([findings, resolved_rows], ignore_index=True) if len(resolved_rows) else findings
     run_dir = ws.write_run(info, all_rows, extra_files=_positives_files(audit))
-    if failed:
-        log.error("detectors failed: %s", "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return ScanResult(run_id=run_id, run_dir=run_dir, findings=all_rows, info=info)
 
 

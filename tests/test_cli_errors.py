@@ -186,3 +186,17 @@ def test_unknown_run_for_baseline(synth_config):
     assert runner.invoke(app, ["-q", "scan", str(synth_config)]).exit_code == 0
     res = runner.invoke(app, ["scan", str(synth_config), "--baseline", "nope"])
     _one_line_error(res, "--run 'nope' is not a run", "tagscan runs")
+
+
+def test_no_groups_configured(audit):
+    c = yaml.safe_load(audit.read_text())
+    c["groups"] = {"attributes": [], "intersections": [], "clusters": []}
+    audit.write_text(yaml.safe_dump(c))
+    _one_line_error(_scan(audit), "tagscan.yaml", "no groups to test", "groups.attributes")
+
+
+def test_unknown_detector_name(audit):
+    c = yaml.safe_load(audit.read_text())
+    c["scan"]["detectors"] = ["association", "nope"]
+    audit.write_text(yaml.safe_dump(c))
+    _one_line_error(_scan(audit), "scan.detectors", "unknown detector 'nope'", "valid detectors")

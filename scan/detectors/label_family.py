@@ -106,6 +106,8 @@ def _capped_single_linkage(
     Returns (piece id per node, number of nodes that had a neighbour in the graph but ended alone
     because of the cap).
     """
+    if len(src) == 0:  # no pair of labels is similar enough: every label is its own piece
+        return np.arange(nv, dtype=np.int64), 0
     lo, hi = np.minimum(src, dst), np.maximum(src, dst)
     order = np.lexsort((-sc, hi, lo))
     lo, hi, sc = lo[order], hi[order], sc[order]
