@@ -41,12 +41,15 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         f"{c['cells_nonzero']:,} non-zero (label, group) cells",
         highlight=False,
     )
-    fams = "; ".join(
-        f"{f['name']}: {f['n_significant']:,} significant of {f['n_testable']:,} testable pairs ({f['n_labels']:,} labels)"
-        for f in info.get("families", [])
-    )
+    fams = info.get("families", [])
     if fams:
-        console.print(f"families at FDR {info['config']['scan']['fdr']}: {fams}", highlight=False)
+        console.print(f"error budgets at FDR {info['config']['scan']['fdr']}:", highlight=False)
+        for f in fams:
+            console.print(
+                f"  {f['name']:<26} {f['n_significant']:>6,} significant of {f['n_testable']:>9,} testable pairs "
+                f"({f['n_labels']:,} labels)",
+                highlight=False,
+            )
     n_img = info.get("embedding", {}).get("n_skipped_images", 0)
     if n_img:
         console.print(f"skipped {n_img} unreadable image(s) (--skip-bad-images); listed in run.json", highlight=False)
