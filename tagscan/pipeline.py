@@ -272,7 +272,7 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
         from tagscan.embed.index import VectorIndex
 
         tv = emb.embed_terms(terms)
-        index = VectorIndex.build(emb.label_vectors)
+        index = VectorIndex.load(Path(emb.index_paths["labels"]))  # the label index run_embed persisted
         sims, ids = index.search(tv, min(wl.expand.max_per_term, L))
     wa = assign_watch_categories(wl, audit.labels, audit.label_names, neighbor_ids=ids, neighbor_sims=sims)
     info = {
