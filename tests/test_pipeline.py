@@ -198,3 +198,39 @@ def test_rescan_after_retraining_regressed_resolved_and_gate(tmp_path):
     res = runner.invoke(app, ["diff", str(cfg), first["run_id"], out["run_id"]])
     assert res.exit_code == 0, res.output
     assert "mugshot" in res.stdout and "gorilla" in res.stdout
+
+
+def test_dismissed_finding_reopens_when_its_effect_grows(tmp_path):
+    """Review verdicts recorded by a pull (written here through the store, without a server)."""
+    import numpy as np
+
+    from tagscan.review import ReviewStore
+
+    cfg = write_audit_set(tmp_path / "d", SynthSpec(n=3000, planted=PLANTED))
+    first = _json_scan(cfg)
+    f = pd.DataFrame(first["findings"]).set_index(["label", "group"])
+    fid = f.loc[("mugshot", "tone=dark & gender=man"), "finding_id"]
+    store = ReviewStore(cfg.parent / "ws" / "tagscan.sqlite")
+    summary = pd.DataFrame([{
+        "finding_id": fid, "n_tasks": 5, "n_reviewed": 5, "n_votes": 5, "correct": 5, "wrong": 0, "harmful": 0,
+        "unsure": 0, "share_wrong": 0.0, "share_wrong_low": 0.0, "share_wrong_high": 0.43,
+        "review_status": "dismissed", "last_reviewed_at": "2026-11-28T00:00:00+00:00", "last_run_id": first["run_id"],
+    }])
+    votes = pd.DataFrame(columns=["task_id", "annotator", "annotation_id", "tagscan_key", "finding_id", "sample_id",
+                                  "verdict", "comment", "updated_at"])
+    store.save_review("synth-tagger", 1, votes, summary)
+    # Unchanged data: the dismissed finding stays suppressed, with its reason, after every open one.
+    again = pd.DataFrame(_json_scan(cfg)["findings"]).set_index("finding_id")
+    assert again.loc[fid, "status"] == "dismissed" and "dismissed in review" in again.loc[fid, "review_note"]
+    # The model now applies the label to many more of the group: the finding opens again as regressed.
+    samples = pd.read_parquet(cfg.parent / "samples.parquet")
+    pred = pd.read_parquet(cfg.parent / "predictions.parquet")
+    grp = samples.loc[(samples["tone"] == "dark") & (samples["gender"] == "man"), "sample_id"].to_numpy()
+    rng = np.random.default_rng(4)
+    extra = pd.DataFrame({"sample_id": rng.choice(grp, size=80, replace=False), "label": "mugshot", "score": 0.9})
+    pd.concat([pred, extra], ignore_index=True).drop_duplicates(["sample_id", "label"]).to_parquet(
+        cfg.parent / "predictions.parquet", index=False)
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json", "--fail-on", "high"])
+    assert res.exit_code == 1, res.output
+    grown = pd.DataFrame(json.loads(res.stdout)["findings"]).set_index("finding_id")
+    assert grown.loc[fid, "status"] == "regressed" and "open again" in grown.loc[fid, "review_note"]
