@@ -76,22 +76,33 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
             ("expected", "right"), ("lift [95% CI]", "left"), ("q", "right"), ("family", "left"), ("status", "left"),
         ):
             table.add_column(col, justify=just, overflow="fold")
-        for i, r in enumerate(findings.head(top).itertuples(index=False), 1):
+        # One line per (label, group): the same pair raised by several detectors is shown once, at its
+        # best rank, with the other detectors named; '#' is the rank in findings.parquet.
+        ranked = findings.reset_index(drop=True)
+        by_pair = ranked.groupby(["label", "group"], sort=False)["detector"].agg(lambda d: list(dict.fromkeys(d)))
+        firsts = ranked.index[~ranked.duplicated(["label", "group"])]
+        for i in firsts[:top]:
+            r = ranked.loc[i]
+            dets = by_pair.loc[(r["label"], r["group"])]
+            also = [d for d in dets if d != r["detector"]]
+            fam = str(r["family"]) + (f"/{r['watch_category']}" if r["watch_category"] else "")
             table.add_row(
-                str(i),
-                Text(f"{r.severity_level} {r.severity:.0f}", style=_LEVEL_STYLE.get(r.severity_level, "")),
-                Text(str(r.label_name)),
-                Text(str(r.group)),
-                f"{r.count:,}",
-                f"{r.expected:.1f}",
-                _fmt_lift(r.lift, r.lift_low, r.lift_high),
-                _fmt_p(r.q_value),
-                Text(str(r.family) + (f"/{r.watch_category}" if r.watch_category else "")),
-                str(r.status),
+                str(i + 1),
+                Text(f"{r['severity_level']} {r['severity']:.0f}", style=_LEVEL_STYLE.get(r["severity_level"], "")),
+                Text(str(r["label_name"])),
+                Text(str(r["group"])),
+                f"{int(r['count']):,}",
+                f"{r['expected']:.1f}",
+                _fmt_lift(r["lift"], r["lift_low"], r["lift_high"]),
+                _fmt_p(r["q_value"]),
+                Text(fam + (f" (+{', '.join(also)})" if also else "")),
+                str(r["status"]),
             )
         console.print(table)
-        if len(findings) > top:
-            console.print(f"... and {len(findings) - top:,} more in findings.parquet", highlight=False)
+        if len(firsts) > top:
+            console.print(
+                f"... and {len(findings) - int(firsts[top]):,} more findings in findings.parquet", highlight=False
+            )
     console.print(f"run folder: {info.get('run_dir', '')}", highlight=False, soft_wrap=True)
 
 

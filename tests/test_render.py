@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from tagscan.render import print_summary
+from tagscan.scan.findings import FINDING_COLUMNS
+
+
+def _row(label, group, detector, severity):
+    r = dict.fromkeys(FINDING_COLUMNS, np.nan)
+    r.update(label=label, label_name=label, group=group, detector=detector, severity=severity,
+             severity_level="critical" if severity >= 60 else "low", count=10, expected=2.0, lift=5.0,
+             lift_low=2.0, lift_high=9.0, q_value=1e-4, family="watchlist", watch_category="dehumanizing",
+             status="new")
+    return r
+
+
+def test_summary_shows_a_pair_once_with_the_other_detectors_named():
+    f = pd.DataFrame([_row("gorilla", "tone=dark", "association", 90), _row("gorilla", "tone=dark", "alignment_gap", 70),
+                      _row("mugshot", "tone=dark", "association", 65)])
+    info = {"run_id": "r1", "config_name": "c", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
+            "counts": {"samples": 10, "labels": 2, "positives": 5, "groups_tested": 2, "groups_untested": 0,
+                       "cells_nonzero": 3, "findings": 3, "findings_by_level": {"critical": 3}}, "families": [],
+            "detectors": {"association": "ran", "alignment_gap": "ran"}}
+    buf = io.StringIO()
+    print_summary(info, f, console=Console(file=buf, width=200), top=10)
+    out = buf.getvalue()
+    lines = [ln for ln in out.splitlines() if "gorilla" in ln]
+    assert len(lines) == 1 and "(+alignment_gap)" in lines[0]
+    mug = next(ln for ln in out.splitlines() if "mugshot" in ln)
+    assert mug.strip().startswith("3 ")  # '#' is the rank in findings.parquet
