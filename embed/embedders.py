@@ -200,6 +200,18 @@ def _pick_device(device: str | None) -> torch.device:
         ) from error
 
 
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    """The texts as a list; a non-string item is a DataError naming its position."""
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataError(
+                f"texts[{position}]: every input to embed must be a string, got {type(text).__name__} "
+                f"({text!r:.60}); convert missing values to '' or drop those rows"
+            )
+    return texts
+
+
 class TransformersTextEmbedder:
     """Embed texts with a local Hugging Face encoder: mean pooling over the attention mask, then L2.
 
@@ -297,13 +309,7 @@ class TransformersTextEmbedder:
         Raises:
             DataError: an item is not a string.
         """
-        texts = list(texts)
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise DataError(
-                    f"texts[{position}]: every input to embed must be a string, got {type(text).__name__} "
-                    f"({text!r:.60}); convert missing values to '' or drop those rows"
-                )
+        texts = _check_texts(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -540,13 +546,7 @@ class ClipEmbedder:
         Raises:
             DataError: an item is not a string.
         """
-        texts = list(texts)
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise DataError(
-                    f"texts[{position}]: every input to embed must be a string, got {type(text).__name__} "
-                    f"({text!r:.60}); convert missing values to '' or drop those rows"
-                )
+        texts = _check_texts(texts)
         n_templates = len(self.label_prompts)
         prompts = [template.replace("{label}", text) for text in texts for template in self.label_prompts]
         per_prompt = np.empty((len(prompts), self.dim), dtype=np.float32)

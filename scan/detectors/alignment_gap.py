@@ -52,7 +52,7 @@ from scipy import special
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
+from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register, sparse_values_at
 
 __all__ = ["AlignmentGapDetector", "MIN_PER_SIDE", "positive_similarities"]
 
@@ -100,20 +100,6 @@ def positive_similarities(
     defined = denom > 0
     sim = np.divide(sim, denom, out=np.zeros(len(rows)), where=defined)
     return np.clip(sim, -1.0, 1.0), defined
-
-
-def _gather(M: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Values of a sparse matrix at (row, col) pairs (0 where nothing is stored), by sorted keys."""
-    C = sp.coo_matrix(M)
-    C.sum_duplicates()  # canonical: sorted by (row, col), no duplicates
-    keys = C.row.astype(np.int64) * M.shape[1] + C.col
-    want = np.asarray(rows, dtype=np.int64) * M.shape[1] + cols
-    out = np.zeros(len(want), dtype=np.float64)
-    if len(keys) and len(want):
-        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-        hit = keys[at] == want
-        out[hit] = C.data[at[hit]]
-    return out
 
 
 def _welch(k1, s1, ss1, k2, s2, ss2):
@@ -173,7 +159,7 @@ class AlignmentGapDetector(Detector):
         Ut = sp.csc_matrix(groups.universes, dtype=np.float64).T.tocsr()
         g, lab = c.group, c.label
         u = np.asarray(groups.universe, dtype=np.int64)[g]
-        inside = [_gather((Gt @ M).tocsr(), g, lab) for M in (one, S, S2)]
+        inside = [sparse_values_at((Gt @ M).tocsr(), g, lab) for M in (one, S, S2)]
         uni = [np.asarray((Ut @ M).todense())[u, lab] for M in (one, S, S2)]
         k1, s1, ss1 = inside
         k1 = np.rint(k1)

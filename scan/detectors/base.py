@@ -18,7 +18,15 @@ import scipy.sparse as sp
 from tagscan.scan.counts import CellCounts
 from tagscan.scan.groups import Groups
 
-__all__ = ["Detector", "ScanContext", "available_detectors", "cell_table", "get_detector", "register"]
+__all__ = [
+    "Detector",
+    "ScanContext",
+    "available_detectors",
+    "cell_table",
+    "get_detector",
+    "register",
+    "sparse_values_at",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +82,20 @@ class ScanContext:
         if need in inputs:
             return inputs[need]
         return bool(self.options.get(need))
+
+
+def sparse_values_at(M: sp.spmatrix, rows: np.ndarray, cols: np.ndarray, *, dtype=np.float64) -> np.ndarray:
+    """Values of a sparse matrix at (row, col) pairs (0 where nothing is stored), by sorted keys."""
+    C = sp.coo_matrix(M)
+    C.sum_duplicates()  # canonical: sorted by (row, col), no duplicates
+    keys = C.row.astype(np.int64) * M.shape[1] + C.col
+    want = np.asarray(rows, dtype=np.int64) * M.shape[1] + cols
+    out = np.zeros(len(want), dtype=dtype)
+    if len(keys) and len(want):
+        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        hit = keys[at] == want
+        out[hit] = C.data[at[hit]]
+    return out
 
 
 def cell_table(

@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
+from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register, sparse_values_at
 
 __all__ = ["ErrorGapDetector"]
 
@@ -91,20 +91,6 @@ def _binary(M: sp.spmatrix, what: str, shape: tuple[int, int]) -> sp.csr_matrix:
     B.data = (B.data != 0).astype(np.int64)
     B.eliminate_zeros()
     return B
-
-
-def _gather(M: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Values of a sparse matrix at (row, col) pairs (0 where nothing is stored), by sorted keys."""
-    C = sp.coo_matrix(M)
-    C.sum_duplicates()  # canonical: sorted by (row, col), no duplicates
-    keys = C.row.astype(np.int64) * M.shape[1] + C.col
-    want = np.asarray(rows, dtype=np.int64) * M.shape[1] + cols
-    out = np.zeros(len(want), dtype=np.int64)
-    if len(keys) and len(want):
-        at = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
-        hit = keys[at] == want
-        out[hit] = C.data[at[hit]]
-    return out
 
 
 def _adjust(p: np.ndarray, m: int, correction: str) -> np.ndarray:
@@ -195,7 +181,7 @@ class _Cells:
         order = np.lexsort((lab, g))
         g, lab = g[order], lab[order]
         self.g, self.lab = g, lab
-        gt, gfp, gtp = _gather(GT, g, lab), _gather(GFP, g, lab), _gather(GTP, g, lab)
+        gt, gfp, gtp = (sparse_values_at(M, g, lab, dtype=np.int64) for M in (GT, GFP, GTP))
         u = self.uni[g]
         # FPR table on the negatives.
         self.fp_k = gfp
