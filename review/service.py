@@ -17,8 +17,21 @@
    request and recorded in one transaction right after it returns.
 
 So pushing twice, or again after a crash at any point, creates no duplicate and loses no task.
+
+Pushes are also safe to run **at the same time** (two CI jobs pushing the same model, say). Steps 1-4 run
+under the model key's review lock in the workspace (:meth:`ReviewStore.lock`, an OS file lock), so two
+pushes never both decide a task is missing and both import it. A push that finds the lock taken logs
+that it waits (naming the holder) and waits up to ``lock_timeout`` seconds (default 300): when the other
+push finishes, it finds every task present and creates nothing. After the timeout it stops with a
+one-line :class:`UsageError` (exit 2) naming the workspace, the holder and the fix, having changed
+nothing. A holder that crashes or is killed releases the lock with its process, so nothing is left to
+clean up. The inputs are validated before waiting. The lock covers one workspace: pushes of the same
+model from two workspaces (two machines) are not serialised.
+
 ``pull`` exports the annotations, reduces them to votes (``codec``), aggregates them per finding
-(``aggregate``), and stores votes and summaries in one transaction.
+(``aggregate``), and stores votes and summaries in one transaction. It takes the same lock (with the
+same timeout): its writes are atomic on their own, but a pull in the middle of a push would record that
+push's half-recorded task list (short task counts per finding until the next pull).
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ from tagscan.errors import DataError, ReviewError, UsageError
 from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
 from tagscan.review.backend import ReviewBackend
 from tagscan.review.codec import finding_to_tasks, labeling_config, votes_from_annotations
-from tagscan.review.store import ReviewStore, TaskRow
+from tagscan.review.store import DEFAULT_LOCK_TIMEOUT, ProjectRecord, ReviewStore, TaskRow
 
 __all__ = ["PULL_COLUMNS", "PushReceipt", "local_image_urls", "pull", "push"]
 
@@ -124,14 +137,19 @@ def push(
     files_root: str | Path | None = None,
     batch_size: int = 500,
     recreate: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> PushReceipt:
     """Send one task per review example of each finding to the model's review project (idempotent).
 
     Raises :class:`DataError` for bad inputs (before any request) and :class:`ReviewError` (exit 3)
-    when the server is unreachable, rejects the key, or lost the project (see the module notes).
+    when the server is unreachable, rejects the key, or lost the project (see the module notes); holds
+    the model's review lock throughout, waiting up to ``lock_timeout`` seconds for another push or pull
+    to finish (:class:`UsageError` after that).
     """
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1; got {batch_size}")
+    if not lock_timeout >= 0:
+        raise UsageError(f"lock_timeout must be a number of seconds >= 0; got {lock_timeout}")
     image_fn = None
     folders: list[Path] = []
     if input_kind == "image" and "image" in samples.columns:
@@ -139,6 +157,35 @@ def push(
         images = samples.loc[samples["sample_id"].astype(str).isin(wanted), "image"].dropna()
         image_fn, folders = local_image_urls(images, image_root=image_root, files_root=files_root)
     tasks = finding_to_tasks(findings, samples, input_kind=input_kind, model_key=model_key, image_url_fn=image_fn)
+    with store.lock(model_key, timeout=lock_timeout, purpose="push"):
+        return _push_locked(
+            tasks,
+            folders,
+            backend=backend,
+            store=store,
+            model_key=model_key,
+            project_title=project_title,
+            input_kind=input_kind,
+            run_id=run_id,
+            batch_size=batch_size,
+            recreate=recreate,
+        )
+
+
+def _push_locked(
+    tasks: list[dict],
+    folders: list[Path],
+    *,
+    backend: ReviewBackend,
+    store: ReviewStore,
+    model_key: str,
+    project_title: str,
+    input_kind: str,
+    run_id: str | None,
+    batch_size: int,
+    recreate: bool,
+) -> PushReceipt:
+    """Steps 1-4 of the module notes; the caller holds the model's review lock."""
     meta = {t["data"]["tagscan_key"]: t for t in tasks}
 
     # 1. the project
@@ -255,19 +302,37 @@ def pull(
     model_key: str | None = None,
     min_dismiss_votes: int = 3,
     confidence: float = 0.95,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> pd.DataFrame:
     """Fetch the project's annotations and return (and store) one row per pushed finding, :data:`PULL_COLUMNS`.
 
     Give ``model_key`` or ``project_id`` (of a project pushed from this workspace). Raises
     :class:`ReviewError` when the server fails or the project was deleted; the store keeps the previous
-    pull's verdicts in that case.
+    pull's verdicts in that case. Holds the model's review lock like :func:`push` (``lock_timeout``).
     """
+    rec = _pushed_project(store, model_key, project_id)
+    with store.lock(rec.model_key, timeout=lock_timeout, purpose="pull"):
+        # a push may have replaced the project while this pull waited for the lock
+        rec = _pushed_project(store, model_key, project_id)
+        return _pull_locked(
+            rec, backend=backend, store=store, min_dismiss_votes=min_dismiss_votes, confidence=confidence
+        )
+
+
+def _pushed_project(store: ReviewStore, model_key: str | None, project_id: int | None) -> ProjectRecord:
     rec = store.project(model_key) if model_key is not None else None
     if rec is None and project_id is not None:
         rec = store.project_by_id(project_id)
     if rec is None or (project_id is not None and rec.project_id != int(project_id)):
         what = f"model '{model_key}'" if model_key is not None else f"project {project_id}"
         raise UsageError(f"nothing was pushed for {what} from this workspace; run 'tagscan review push CONFIG' first")
+    return rec
+
+
+def _pull_locked(
+    rec: ProjectRecord, *, backend: ReviewBackend, store: ReviewStore, min_dismiss_votes: int, confidence: float
+) -> pd.DataFrame:
+    """The body of :func:`pull`; the caller holds the model's review lock."""
     pid = rec.project_id
     if not backend.project_exists(pid):
         raise ReviewError(

@@ -13,22 +13,46 @@ Tables (created with ``CREATE TABLE IF NOT EXISTS`` beside the workspace's runs 
   interval, review status), the input of the next scan's statuses.
 
 Every write is one transaction; a failure leaves the previous state. The API key is never stored.
+
+One push or pull at a time per model key: :meth:`ReviewStore.lock` takes an exclusive ``flock`` on
+``<workspace>/locks/review-<model key>-<hash>.lock`` for the whole call. The operating system releases it
+when its holder exits for any reason (a crash or SIGKILL included), so a dead holder never leaves a stale
+lock behind; the file itself stays (deleting a lock file that someone may be waiting on breaks the lock)
+and only names the current holder, for the messages of those who wait.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
-from contextlib import closing
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from tagscan.errors import DataError
+from tagscan.errors import DataError, UsageError
 
-__all__ = ["ProjectRecord", "ReviewStore", "TaskRow"]
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "ProjectRecord", "ReviewStore", "TaskRow"]
+
+log = logging.getLogger(__name__)
+
+# How long a push or pull waits for another one of the same model key in the same workspace (seconds).
+DEFAULT_LOCK_TIMEOUT = 300.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_projects (
@@ -102,6 +126,63 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _try_lock(fd: int) -> bool:
+    """Take the exclusive lock on ``fd`` if it is free; False when another open file holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows: a lock on the first byte, also released when its holder dies
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except (BlockingIOError, PermissionError):
+        return False
+    except OSError as exc:
+        if fcntl is None:  # pragma: no cover - msvcrt says "busy" with EDEADLOCK/EACCES
+            return False
+        raise DataError(f"cannot take the review lock ({exc}); the workspace's file system does not support file locks") from exc
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    else:  # pragma: no cover - Windows
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _write_holder(fd: int, purpose: str | None) -> None:
+    """Name the holder in the lock file (for the messages of those who wait); empty it on release."""
+    info = b""
+    if purpose is not None:
+        info = json.dumps({"purpose": purpose, "pid": os.getpid(), "host": socket.gethostname(), "since": _now()}).encode()
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, info)
+    except OSError:  # the note is a courtesy; the lock is what matters
+        pass
+
+
+def _read_holder(fd: int) -> dict:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, 4096)
+        info = json.loads(raw.decode()) if raw else {}
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _describe_holder(info: dict) -> str:
+    if not info.get("pid"):
+        return "another tagscan process"
+    return (
+        f"another tagscan review {info.get('purpose', 'push')} (pid {info['pid']} on {info.get('host', '?')}, "
+        f"since {info.get('since', '?')})"
+    )
+
+
 @dataclass(frozen=True)
 class ProjectRecord:
     model_key: str
@@ -142,6 +223,63 @@ class ReviewStore:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         return db
+
+    # -- the per-model lock ----------------------------------------------------------------------
+    def lock_path(self, model_key: str) -> Path:
+        """The lock file of ``model_key``: readable, and distinct for keys that read alike."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_key).strip("._-")[:48] or "model"
+        digest = hashlib.sha1(model_key.encode()).hexdigest()[:10]
+        return self.db_path.parent / "locks" / f"review-{slug}-{digest}.lock"
+
+    @contextmanager
+    def lock(self, model_key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT, purpose: str = "push") -> Iterator[None]:
+        """Hold the exclusive review lock of ``model_key`` in this workspace for the ``with`` block.
+
+        When another process holds it, log a warning naming the holder and wait, up to ``timeout`` seconds
+        (0: do not wait), then raise :class:`UsageError` (exit 2) naming the workspace, the holder and the
+        fix. The lock is an OS file lock (``flock``): released when its holder exits, even when killed.
+        Not re-entrant: a second ``lock`` of the same key, even in the same thread, waits like any other.
+        """
+        if not timeout >= 0:  # also refuses NaN
+            raise UsageError(f"lock timeout must be a number of seconds >= 0; got {timeout}")
+        path = self.lock_path(model_key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DataError(
+                f"{path}: cannot create the review lock file ({exc}); check that the workspace folder is writable"
+            ) from exc
+        try:
+            start = time.monotonic()
+            pause, warned = 0.02, False
+            while not _try_lock(fd):
+                waited = time.monotonic() - start
+                holder = _describe_holder(_read_holder(fd))
+                if waited >= timeout:
+                    raise UsageError(
+                        f"workspace {self.db_path.parent}: {holder} still holds the review lock of model "
+                        f"'{model_key}' ({path}) after {timeout:g} s; wait for it to finish, or rerun with a "
+                        "longer --lock-timeout (a process that died releases the lock by itself)"
+                    )
+                if not warned:
+                    log.warning(
+                        "%s holds the review lock of model '%s' in workspace %s; waiting up to %g s for it",
+                        holder, model_key, self.db_path.parent, timeout,
+                    )
+                    warned = True
+                time.sleep(min(pause, max(timeout - waited, 0.0)))
+                pause = min(pause * 2, 0.5)
+            if warned:
+                log.warning("got the review lock of model '%s' after %.1f s", model_key, time.monotonic() - start)
+            _write_holder(fd, purpose)
+            try:
+                yield
+            finally:
+                _write_holder(fd, None)
+                _unlock(fd)
+        finally:
+            os.close(fd)
 
     # -- projects ------------------------------------------------------------------------------
     def project(self, model_key: str) -> ProjectRecord | None:

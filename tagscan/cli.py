@@ -293,6 +293,18 @@ def demo(
 review_app = typer.Typer(help="Send findings' examples to Label Studio and pull reviewers' verdicts back.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 
+LockTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--lock-timeout",
+        min=0,
+        metavar="SECONDS",
+        show_default=False,
+        help="Wait this long for another push or pull of the same model in this workspace to finish "
+        "(default: 300; 0: fail at once).",
+    ),
+]
+
 
 @review_app.command("push")
 def review_push(
@@ -301,12 +313,14 @@ def review_push(
     recreate: Annotated[
         bool, typer.Option("--recreate", help="Make a new project if the stored one was deleted on the server.")
     ] = False,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
-    """Push one review task per example of each open finding (idempotent: pushing again adds nothing)."""
+    """Push one review task per example of each open finding (idempotent: pushing again adds nothing;
+    a concurrent push of the same model waits for this one, then adds nothing)."""
     from tagscan.pipeline import run_review_push
 
     cfg = _load(config)
-    run_id, n_findings, r = _guard(lambda: run_review_push(cfg, run=run, recreate=recreate))
+    run_id, n_findings, r = _guard(lambda: run_review_push(cfg, run=run, recreate=recreate, lock_timeout=lock_timeout))
     print(
         f"run {run_id}: {n_findings} open findings -> {r.n_tasks} review tasks in Label Studio project {r.project_id} "
         f"at {cfg.review.url}: {r.created} created, {r.already_present} already there"
@@ -319,12 +333,13 @@ def review_push(
 def review_pull(
     config: ConfigArg,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+    lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Pull reviewers' verdicts and record per finding: counts, share judged wrong, review status."""
     from tagscan.pipeline import run_review_pull
 
     cfg = _load(config)
-    df = _guard(lambda: run_review_pull(cfg))
+    df = _guard(lambda: run_review_pull(cfg, lock_timeout=lock_timeout))
     if format is OutputFormat.json:
         print(df.to_json(orient="records"))
         return

@@ -324,6 +324,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
         if bad.any():
             r = _row(bad)
             raw = pred["score"].iloc[r - 1]
+            raw = raw.item() if hasattr(raw, "item") else raw  # 1.5, not np.float64(1.5)
             raise DataError(
                 f"{ppath}: row {r}: score {raw!r} is not a number in [0, 1] ({int(bad.sum())} rows affected); "
                 "scores must be probabilities in [0, 1]"

@@ -645,10 +645,15 @@ def _model_key(cfg: Config) -> str:
     return cfg.model_info.name
 
 
-def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = False):
-    """Push the review examples of a run's open findings (default: the latest run) to Label Studio."""
+def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = False, lock_timeout: float | None = None):
+    """Push the review examples of a run's open findings (default: the latest run) to Label Studio.
+
+    Waits up to ``lock_timeout`` seconds (None: the default, 300) while another push or pull of the same
+    model runs in this workspace.
+    """
     from tagscan.data import read_table
     from tagscan.review import push
+    from tagscan.review.store import DEFAULT_LOCK_TIMEOUT
 
     ws, backend, store = _review_parts(cfg)
     rec = ws.resolve_run(run, cfg.name)
@@ -670,16 +675,20 @@ def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = Fal
         image_root=cfg.data.samples.parent,
         files_root=os.environ.get("TAGSCAN_LS_FILES_ROOT"),
         recreate=recreate,
+        lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
     )
     return rec["run_id"], len(open_rows), receipt
 
 
-def run_review_pull(cfg: Config) -> pd.DataFrame:
-    """Pull reviewers' verdicts; one row per pushed finding with its label and group."""
+def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.DataFrame:
+    """Pull reviewers' verdicts; one row per pushed finding with its label and group (waits for a running
+    push of the same model like :func:`run_review_push`)."""
     from tagscan.review import pull
+    from tagscan.review.store import DEFAULT_LOCK_TIMEOUT
 
     ws, backend, store = _review_parts(cfg)
-    out = pull(backend=backend, store=store, model_key=_model_key(cfg))
+    timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+    out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout)
     cat = _catalogue_findings(ws)
     return out.merge(cat, on="finding_id", how="left")
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["findings_json", "print_summary", "scan_json"]
+__all__ = ["findings_json", "group_pairs", "print_summary", "scan_json"]
 
 _LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
 
@@ -25,6 +25,31 @@ def _fmt_lift(lift: float, lo: float, hi: float) -> str:
         return "inf" if math.isinf(v) else (f"{v:.1f}" if v < 100 else f"{v:.0f}")
 
     return f"{f(lift)} [{f(lo)}, {f(hi)}]"
+
+
+def group_pairs(findings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (label, group) of ``findings``, in the order of each pair's first finding.
+
+    ``findings.parquet`` keeps one row per detector; the summary and the HTML report show each pair once.
+    The pair's first finding in the frame's order represents it (findings.parquet is ranked most severe
+    first, so that is its most severe finding; pass the frame sorted otherwise to choose another).
+    Columns, with positions counted in ``findings`` (0-based, whatever its index):
+
+    - ``rep``: position of the representative finding;
+    - ``members``: positions of all the pair's findings, in frame order (the representative first);
+    - ``also``: the other detectors that raised the pair, each named once, in frame order.
+
+    A missing label or group is a key like any other (two NaN groups are the same pair).
+    """
+    f = findings.reset_index(drop=True)
+    if f.empty:
+        return pd.DataFrame({"rep": np.empty(0, np.int64), "members": np.empty(0, object), "also": np.empty(0, object)})
+    code = f.groupby(["label", "group"], sort=False, dropna=False).ngroup().to_numpy()  # first-appearance order
+    order = np.argsort(code, kind="stable")
+    members = np.split(order, np.flatnonzero(np.diff(code[order])) + 1)
+    det = f["detector"].astype(str).to_numpy()
+    also = [[d for d in dict.fromkeys(det[m]) if d != det[m[0]]] for m in members]
+    return pd.DataFrame({"rep": [int(m[0]) for m in members], "members": members, "also": also})
 
 
 def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: int = 20) -> None:
@@ -79,12 +104,10 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         # One line per (label, group): the same pair raised by several detectors is shown once, at its
         # best rank, with the other detectors named; '#' is the rank in findings.parquet.
         ranked = findings.reset_index(drop=True)
-        by_pair = ranked.groupby(["label", "group"], sort=False)["detector"].agg(lambda d: list(dict.fromkeys(d)))
-        firsts = ranked.index[~ranked.duplicated(["label", "group"])]
-        for i in firsts[:top]:
+        pairs = group_pairs(ranked)
+        firsts = pairs["rep"].to_numpy()
+        for i, also in zip(firsts[:top], pairs["also"][:top]):
             r = ranked.loc[i]
-            dets = by_pair.loc[(r["label"], r["group"])]
-            also = [d for d in dets if d != r["detector"]]
             fam = str(r["family"]) + (f"/{r['watch_category']}" if r["watch_category"] else "")
             table.add_row(
                 str(i + 1),

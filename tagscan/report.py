@@ -15,6 +15,14 @@ Undefined numbers: an infinite lift is shown as ``∞`` and plotted on a marked 
 of the volcano plot, a q-value of 0 on a band at the top; NaN is shown as ``–``, sorts last, and is
 left out of the plots (with a note saying how many).
 
+Pairs, not rows: findings.parquet keeps one row per detector, so one (label, group) raised by
+several detectors (association, label_family, error_gap, ...) has several rows. Like the terminal
+summary (the same :func:`tagscan.render.group_pairs`), the report shows each pair once: one table
+row, one volcano point and one heatmap cell, from the pair's most severe finding, with the other
+detectors named in the row ("also: ...") and each one's evidence (effect, p and q values, and its full
+detail) in the row's expandable detail. The header counts both, under their names: flagged pairs and
+detector findings.
+
 Thumbnails are made with Pillow when it is importable (it ships with label-studio-sdk); without it,
 or for remote (http/https) images, which are never fetched, examples show a placeholder.
 """
@@ -35,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from tagscan.errors import DataError
+from tagscan.render import group_pairs
 
 __all__ = ["build_report", "write_report"]
 
@@ -330,14 +339,25 @@ def _thumbnail_data(path: Path, px: int) -> tuple[str | None, str]:
 # -- sections -----------------------------------------------------------------------------------
 
 
-def _summary(info: dict, findings: pd.DataFrame) -> str:
+def _summary(info: dict, by_sev: pd.DataFrame) -> str:
+    """The header cards and summary. ``by_sev``: all findings, most severe first (ties by rank).
+
+    Two counts, named apart: detector findings (rows of findings.parquet, one per detector and pair; from
+    run.json when it has them) and flagged (label, group) pairs (each counted once, at the level of its
+    most severe finding). Resolved rows (gone since the baseline) count in neither.
+    """
     counts = info.get("counts") or {}
     cfg = info.get("config") or {}
     fdr = _num((cfg.get("scan") or {}).get("fdr"))
-    n_findings = counts.get("findings", len(findings))
+    active = by_sev[by_sev["status"].astype(str) != "resolved"] if len(by_sev) else by_sev
+    n_findings = counts.get("findings", len(active))
     by_level = dict(counts.get("findings_by_level") or {})
-    if not by_level and len(findings):
-        by_level = findings["severity_level"].astype(str).value_counts().to_dict()
+    if not by_level and len(active):
+        by_level = active["severity_level"].astype(str).value_counts().to_dict()
+    pair_reps = active.iloc[group_pairs(active)["rep"].to_numpy()] if len(active) else active
+    n_pairs = len(pair_reps)
+    pair_level = pair_reps["severity_level"].astype(str).value_counts().to_dict() if n_pairs else {}
+    at_fdr = f" at FDR {_fmt_num(fdr)}" if not math.isnan(fdr) else ""
 
     cards = [
         ("Samples", _fmt_int(counts.get("samples")), ""),
@@ -346,7 +366,8 @@ def _summary(info: dict, findings: pd.DataFrame) -> str:
         ("Groups tested", _fmt_int(counts.get("groups_tested")),
          f'{_fmt_int(counts.get("groups_untested"))} too small or empty' if "groups_untested" in counts else ""),
         ("Non-zero cells", _fmt_int(counts.get("cells_nonzero")), "(label, group) pairs counted"),
-        ("Findings", _fmt_int(n_findings), f"at FDR {_fmt_num(fdr)}" if not math.isnan(fdr) else ""),
+        ("Flagged pairs", _fmt_int(n_pairs), f"(label, group) pairs{at_fdr}, each once"),
+        ("Detector findings", _fmt_int(n_findings), "one per detector and pair"),
     ]  # fmt: skip
     card_html = "".join(
         f'<div class="stat"><div class="k">{_e(k)}</div><div class="v">{_e(v)}</div>'
@@ -354,18 +375,22 @@ def _summary(info: dict, findings: pd.DataFrame) -> str:
         for k, v, s in cards
     )
 
-    total = sum(int(_num(v)) for v in by_level.values() if not math.isnan(_num(v)))
     seg, legend = [], []
     for lvl in _LEVELS:
-        n = int(_num(by_level.get(lvl, 0)) or 0)
+        n = int(pair_level.get(lvl, 0))
         legend.append(
             f'<span class="lvl-chip"><i class="dot l-{lvl}"></i>{_e(lvl)} <b>{n:,}</b></span>'
         )
-        if n and total:
-            seg.append(f'<span class="seg l-{lvl}" style="flex-grow:{n}" title="{_e(f"{n:,} {lvl}")}"></span>')
+        if n:
+            seg.append(f'<span class="seg l-{lvl}" style="flex-grow:{n}" title="{_e(f"{n:,} {lvl} pairs")}"></span>')
+    det_levels = ", ".join(
+        f"{int(_num(by_level[lvl])):,} {lvl}" for lvl in _LEVELS if not math.isnan(_num(by_level.get(lvl))) and _num(by_level[lvl])
+    )
     levelbar = (
         f'<div class="levelbar">{"".join(seg) if seg else "<span class=empty-bar></span>"}</div>'
-        f'<div class="levels">{"".join(legend)}</div>'
+        f'<div class="levels" id="pair-levels">{"".join(legend)}</div>'
+        '<p class="muted small">Each (label, group) pair at the level of its most severe finding. '
+        f'Detector findings: {_e(_fmt_int(n_findings))}{_e(f" ({det_levels})" if det_levels else "")}.</p>'
     )
 
     fam_rows = []
@@ -422,7 +447,7 @@ def _summary(info: dict, findings: pd.DataFrame) -> str:
         '<section id="summary" class="card">'
         f'<div class="stats">{card_html}</div>'
         '<div class="summary-grid">'
-        f'<div><h3>Findings by severity</h3>{levelbar}</div>'
+        f'<div><h3>Pairs by severity</h3>{levelbar}</div>'
         f'<div><h3>Test families</h3>{families}</div>'
         f'<div><h3>Detectors</h3>{detectors}</div>'
         "</div>"
@@ -456,7 +481,14 @@ def _lift_tick(log2_lift: float) -> str:
     return (f"{v:,.0f}" if v >= 10 else f"{v:.3g}") + "×"
 
 
+def _also(r: pd.Series) -> str:
+    """'also: error_gap, label_family' for a pair raised by other detectors too, else ''."""
+    also = r["also"] if "also" in r.index else []
+    return f"also: {', '.join(also)}" if len(also) else ""
+
+
 def _volcano(shown: pd.DataFrame, fdr: float) -> str:
+    """One point per (label, group) pair of ``shown``, placed by the pair's most severe finding."""
     W, H, L, R, T, B = 560, 360, 56, 22, 14, 46
     pw, ph = W - L - R, H - T - B
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -488,7 +520,7 @@ def _volcano(shown: pd.DataFrame, fdr: float) -> str:
 
     parts = [
         f'<svg id="volcano" class="plot" viewBox="0 0 {W} {H}" role="img" '
-        'aria-label="Volcano plot: lift (log scale) against minus log10 q-value, one point per finding">',
+        'aria-label="Volcano plot: lift (log scale) against minus log10 q-value, one point per (label, group) pair">',
         f'<rect class="frame" x="{L}" y="{T}" width="{pw}" height="{ph}"/>',
     ]
     for t in _ticks(x_lo, x_hi, 6):
@@ -532,7 +564,8 @@ def _volcano(shown: pd.DataFrame, fdr: float) -> str:
         tip = (
             f"{r['label_name']} × {r['group']}\n"
             f"lift {_fmt_lift(r['lift'])} [{_fmt_lift(r['lift_low'])}, {_fmt_lift(r['lift_high'])}], "
-            f"q {_fmt_p(r['q_value'])}\nseverity {_fmt_num(r['severity'])} ({level[i]}), {r['family']}"
+            f"q {_fmt_p(r['q_value'])}\nseverity {_fmt_num(r['severity'])} ({level[i]}), {r['family']}\n"
+            f"{r['detector']}" + (f"; {_also(r)}" if _also(r) else "")
         )
         parts.append(
             f'<circle class="pt l-{lvl}{clipped}" cx="{xv:.1f}" cy="{yv:.1f}" r="4.2" '
@@ -540,15 +573,16 @@ def _volcano(shown: pd.DataFrame, fdr: float) -> str:
         )
     parts.append("</svg>")
     note = (
-        f'<p class="muted small">{n_left_out:,} finding(s) with an undefined lift or q-value are not plotted.</p>'
+        f'<p class="muted small">{n_left_out:,} pair(s) with an undefined lift or q-value are not plotted.</p>'
         if n_left_out
         else ""
     )
     legend = "".join(f'<span class="lvl-chip"><i class="dot l-{lvl}"></i>{lvl}</span>' for lvl in _LEVELS)
     return (
         '<div class="card plot-card"><h2>Effect and evidence</h2>'
-        '<p class="muted small">Each point is a finding; click one to open it. Right: larger lift; up: stronger evidence '
-        "after multiple-testing control. Shaded bands hold infinite values.</p>"
+        '<p class="muted small">Each point is a (label, group) pair, placed by its most severe finding (the one '
+        "its table row shows); click one to open it. Right: larger lift; up: stronger evidence after "
+        "multiple-testing control. Shaded bands hold infinite values.</p>"
         f'{"".join(parts)}<div class="levels">{legend}</div>{note}</div>'
     )
 
@@ -557,9 +591,7 @@ def _heatmap(shown: pd.DataFrame) -> str:
     head = '<div class="card plot-card"><h2>Labels × groups</h2>'
     if shown.empty:
         return head + '<p class="muted">No findings.</p></div>'
-    sev = shown["severity"].astype(float).fillna(0.0)
-    best = shown.assign(_sev=sev).sort_values(["_sev", "report_rank"], ascending=[False, True], kind="mergesort")
-    best = best.drop_duplicates(["label", "group"])  # the most severe finding of each (label, group)
+    best = shown  # one row per (label, group), its most severe finding; most severe first
     labels = list(dict.fromkeys(best["label"].astype(str)))[:_HEAT_LABELS]
     sub = best[best["label"].astype(str).isin(labels)]
     groups = list(dict.fromkeys(sub["group"].astype(str)))[:_HEAT_GROUPS]
@@ -580,7 +612,8 @@ def _heatmap(shown: pd.DataFrame) -> str:
             bg, light = _severity_colour(_num(r.severity))
             tip = (
                 f"{names[lab]} × {g}\nseverity {_fmt_num(r.severity)} ({r.severity_level}), "
-                f"lift {_fmt_lift(r.lift)} [{_fmt_lift(r.lift_low)}, {_fmt_lift(r.lift_high)}], q {_fmt_p(r.q_value)}"
+                f"lift {_fmt_lift(r.lift)} [{_fmt_lift(r.lift_low)}, {_fmt_lift(r.lift_high)}], q {_fmt_p(r.q_value)}\n"
+                f"{r.detector}" + (f"; also: {', '.join(r.also)}" if len(r.also) else "")
             )
             tds.append(
                 f'<td class="hc{" light" if light else ""}" style="background:{bg}" data-open="{int(r.report_rank)}" '
@@ -593,7 +626,8 @@ def _heatmap(shown: pd.DataFrame) -> str:
     )
     caption = (
         f"Top {len(labels)} of {n_labels_all:,} labels × top {len(groups)} of {n_groups_all:,} groups by severity. "
-        "Cell colour: severity; number: lift. Click a cell to open the finding."
+        "One cell per pair, from its most severe finding. Cell colour: severity; number: lift. "
+        "Click a cell to open the pair."
     )
     return (
         head + f'<p class="muted small">{_e(caption)}</p>'
@@ -611,6 +645,7 @@ _COLUMNS = (
     ("label", "Label", False, ""),
     ("group", "Group", False, ""),
     ("family", "Family", False, ""),
+    ("detector", "Detector", False, ""),  # the representative's; the others as "also: ..."
     ("count", "Count", True, "n"),
     ("expected", "Expected", True, "n"),
     ("lift", "Lift [95% CI]", True, "n"),
@@ -653,7 +688,54 @@ def _table_words(r: pd.Series) -> tuple[str, str, str]:
     return _TABLE_WORDS["default"]
 
 
-def _detail(r: pd.Series, examples: _Examples) -> str:
+def _evidence(members: pd.DataFrame, examples: _Examples) -> str:
+    """Every detector's finding on one (label, group): a table of effects and p/q values (the shown
+    finding first, marked), then each other finding's full detail behind a disclosure."""
+    rows = []
+    for j in range(len(members)):
+        m = members.iloc[j]
+        lvl = str(m["severity_level"])
+        lvl_cls = lvl if lvl in _LEVEL_COLOUR else "low"
+        note = m["detail"] if "detail" in m.index else None
+        wc = m["watch_category"]
+        rows.append(
+            f'<tr class="{"rep" if j == 0 else "other"}" data-detector="{_e(m["detector"])}">'
+            f'<td><code>{_e(m["detector"])}</code>' + (' <span class="tag">shown above</span>' if j == 0 else "")
+            + (f'<span class="sub">{_e(note)}</span>' if not _is_missing(note) and str(note) else "") + "</td>"
+            f'<td><span class="sev l-{lvl_cls}">{_e(_fmt_num(m["severity"], 3))}</span><span class="lvl">{_e(lvl)}</span></td>'
+            f'<td class="n">{_fmt_int(m["count"])}<span class="sub">of {_fmt_int(m["group_size"])}</span></td>'
+            f'<td class="n">{_fmt_pct(m["rate_in_group"])}<span class="sub">outside {_fmt_pct(m["rate_outside"])}</span></td>'
+            f'<td class="n"><b>{_fmt_lift(m["lift"])}</b>'
+            f'<span class="sub">[{_fmt_lift(m["lift_low"])}, {_fmt_lift(m["lift_high"])}]</span></td>'
+            f'<td class="n">{_fmt_p(m["p_value"])}</td>'
+            f'<td class="n"><b>{_fmt_p(m["q_value"])}</b></td>'
+            f'<td>{_e(m["family"])}'
+            + (f' <span class="tag watch">{_e(wc)}</span>' if not _is_missing(wc) and str(wc) else "")
+            + f'<span class="sub">{_fmt_int(m["family_size"])} tests</span></td>'
+            f'<td><span class="status s-{_e(m["status"])}">{_e(m["status"])}</span></td>'
+            "</tr>"
+        )
+    table = (
+        '<table class="ev"><thead><tr><th>detector</th><th>severity</th><th class="n">count</th>'
+        '<th class="n">rate in group</th><th class="n">lift [95% CI]</th><th class="n">p-value</th>'
+        '<th class="n">q-value</th><th>family</th><th>status</th></tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table>'
+    )
+    more = "".join(
+        f'<details class="more" data-detector="{_e(members.iloc[j]["detector"])}"><summary>All evidence from '
+        f'<code>{_e(members.iloc[j]["detector"])}</code></summary>{_detail(members.iloc[j], examples)}</details>'
+        for j in range(1, len(members))
+    )
+    return (
+        f'<div class="wide evidence"><h4>Every detector on this pair ({len(members)} findings)</h4>'
+        '<p class="muted small">findings.parquet has one row per detector; this row shows the most severe '
+        f"and the others are listed here.</p>{table}{more}</div>"
+    )
+
+
+def _detail(r: pd.Series, examples: _Examples, members: pd.DataFrame | None = None) -> str:
+    """The expandable detail of one finding; with ``members`` (all findings of its (label, group), this
+    one first), also every other detector's evidence on the pair."""
     k, n, K = _num(r["count"]), _num(r["group_size"]), _num(r["label_count"])
     N = _universe(r)
     noun, yes, no = _table_words(r)
@@ -742,12 +824,14 @@ def _detail(r: pd.Series, examples: _Examples) -> str:
         f'<div><h4>Rates and effect</h4>{rates}</div>'
         f'<div><h4>Test</h4>{test}</div>'
         f'<div class="wide"><h4>Group</h4>{group}</div>'
-        f'<div class="wide"><h4>Examples</h4>{examples.render(_as_list(r["examples"]))}</div>'
+        + (_evidence(members, examples) if members is not None and len(members) > 1 else "")
+        + f'<div class="wide"><h4>Examples</h4>{examples.render(_as_list(r["examples"]))}</div>'
         "</div>"
     )
 
 
-def _findings_table(shown: pd.DataFrame, total: int, examples: _Examples) -> str:
+def _findings_table(shown: pd.DataFrame, by_sev: pd.DataFrame, n_pairs: int, examples: _Examples) -> str:
+    """One row (tbody) per (label, group) pair of ``shown``; its other findings come from ``by_sev``."""
     head = "".join(
         f'<th class="{cls}" data-key="{key}" data-type="{"num" if num else "text"}"'
         + (' title="rank in findings.parquet"' if key == "rank" else "")
@@ -766,10 +850,14 @@ def _findings_table(shown: pd.DataFrame, total: int, examples: _Examples) -> str
         family = _e(r["family"]) + (
             f' <span class="tag watch">{_e(wc)}</span>' if not _is_missing(wc) and str(wc) else ""
         )
+        members = by_sev.iloc[r["pair_members"]]
+        detectors = list(dict.fromkeys(members["detector"].astype(str)))
         search = " ".join(
-            str(v) for v in (label, label_name, r["group"], r["group_description"], r["family"], wc, r["status"])
+            str(v) for v in (label, label_name, r["group"], r["group_description"], r["family"], wc, r["status"],
+                             *detectors)
             if not _is_missing(v)
         ).lower()
+        also = _also(r)
         cells = [
             f'<td class="n muted" data-v="{rank}"><span class="chev" aria-hidden="true"></span>{rank}</td>',
             f'<td data-v="{_sort_value(r["severity"])}"><span class="sev l-{lvl_cls}">{_e(_fmt_num(r["severity"], 3))}</span>'
@@ -780,6 +868,9 @@ def _findings_table(shown: pd.DataFrame, total: int, examples: _Examples) -> str
             f'<td class="group" data-v="{_e(str(r["group"]).lower())}"><span class="name">{_e(r["group"])}</span>'
             f'<span class="sub">{_e(r["group_kind"])}</span></td>',
             f'<td data-v="{_e(str(r["family"]).lower())}">{family}</td>',
+            f'<td class="det" data-v="{_e(str(r["detector"]).lower())}"><code>{_e(r["detector"])}</code>'
+            + (f'<span class="sub also">{_e(also)}</span>' if also else "")
+            + "</td>",
             f'<td class="n" data-v="{_sort_value(r["count"])}">{_fmt_int(r["count"])}'
             f'<span class="sub">of {_fmt_int(r["group_size"])}</span></td>',
             f'<td class="n" data-v="{_sort_value(r["expected"])}">{_fmt_num(r["expected"])}</td>',
@@ -789,14 +880,24 @@ def _findings_table(shown: pd.DataFrame, total: int, examples: _Examples) -> str
             f'<td data-v="{_e(str(r["status"]).lower())}"><span class="status s-{_e(r["status"])}">{_e(r["status"])}</span></td>',
         ]
         bodies.append(
-            f'<tbody class="f" id="f-{rank}" data-rank="{rank}" data-level="{_e(lvl)}" data-search="{_e(search)}">'
+            f'<tbody class="f" id="f-{rank}" data-rank="{rank}" data-level="{_e(lvl)}" '
+            f'data-detectors="{_e(" ".join(detectors))}" data-search="{_e(search)}">'
             f'<tr class="row" aria-expanded="false">{"".join(cells)}</tr>'
-            f'<tr class="detail" hidden><td colspan="{len(_COLUMNS)}">{_detail(r, examples)}</td></tr></tbody>'
+            f'<tr class="detail" hidden><td colspan="{len(_COLUMNS)}">{_detail(r, examples, members)}</td></tr></tbody>'
         )
+    total = len(by_sev)
     capped = (
-        f'<p class="note">Showing the {len(shown):,} most severe of {total:,} findings; '
+        f'<p class="note">Showing the {len(shown):,} most severe of {n_pairs:,} (label, group) pairs; '
         "every finding is in findings.parquet.</p>"
-        if total > len(shown)
+        if n_pairs > len(shown)
+        else ""
+    )
+    what = (
+        f'<p class="muted small" id="rows-are">One row per (label, group) pair: {n_pairs:,} pairs from {total:,} '
+        "detector findings (rows of findings.parquet). A pair raised by several detectors is shown by its most "
+        "severe finding, with the others named under Detector and their evidence in the row's detail. "
+        "# is the shown finding's rank in findings.parquet.</p>"
+        if total
         else ""
     )
     if total == 0:
@@ -819,7 +920,7 @@ def _findings_table(shown: pd.DataFrame, total: int, examples: _Examples) -> str
             f'<div class="table-wrap"><table id="findings-table" class="findings"><thead><tr>{head}</tr></thead>'
             f'{"".join(bodies)}</table></div>'
         )
-    return f'<section id="findings" class="card"><h2>Findings</h2>{capped}{body}</section>'
+    return f'<section id="findings" class="card"><h2>Findings</h2>{what}{capped}{body}</section>'
 
 
 # -- page ---------------------------------------------------------------------------------------
@@ -916,6 +1017,14 @@ table.findings td .sub{display:block;font-size:11.5px;color:var(--muted);overflo
 table.findings td.label .name{font-weight:600;overflow-wrap:anywhere}
 table.findings td.label,table.findings td.group{max-width:300px}
 table.findings td.group .name{overflow-wrap:anywhere}
+table.findings td .sub.also{color:#1f47b3}
+table.ev{border-collapse:collapse;font-size:12.5px;margin:4px 0 8px}
+table.ev th,table.ev td{padding:4px 14px 4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+table.ev th{font-weight:500;color:var(--muted)}table.ev tr.rep td{background:#f1f5ff}
+table.ev td .sub{display:block;font-size:11.5px;color:var(--muted);overflow-wrap:anywhere}
+details.more{margin:6px 0;border:1px solid var(--line);border-radius:6px;padding:6px 10px;background:#fff}
+details.more>summary{cursor:pointer;font-size:12.5px;color:var(--accent)}
+details.more[open]>summary{margin-bottom:10px}
 .chev{display:inline-block;width:12px;color:#9aa3b2}.chev::before{content:"▸"}
 tr.row[aria-expanded=true] .chev::before{content:"▾"}
 .sev{display:inline-block;min-width:38px;text-align:center;color:#fff;font-weight:650;border-radius:5px;padding:1px 6px;
@@ -1116,15 +1225,17 @@ def build_report(
         The run's ``run.json`` as a dict (keys written by :func:`tagscan.pipeline.run_scan`); missing
         keys are shown as ``–``.
     findings:
-        The run's findings (``findings.parquet``); sorted here by severity, most severe first.
+        The run's findings (``findings.parquet``, one row per detector and pair); grouped here by
+        (label, group) with :func:`tagscan.render.group_pairs`, most severe first.
     samples:
         Optional samples table (``sample_id`` plus ``text`` and/or ``image``) for the examples.
     image_root:
         Folder that relative ``image`` paths are relative to (the samples table's folder); default:
         the current directory. Remote (http/https) images are never fetched.
     max_findings:
-        At most this many findings (the most severe) go into the table and the plots; a note says
-        how many were left out.
+        At most this many (label, group) pairs (the most severe) go into the table and the plots; a
+        note says how many were left out. Each pair is one row and one point, shown by its most
+        severe finding; the other detectors' findings on it are in the row's detail.
     thumbnail_px:
         Longest side of the embedded example thumbnails, in pixels (16 to 512).
     """
@@ -1137,15 +1248,22 @@ def build_report(
     # "#" is the rank in the findings table (the scan's order, as in the terminal and the catalogue);
     # the report shows the most severe first, ties in that order.
     ranked = findings.reset_index(drop=True).assign(report_rank=np.arange(1, total + 1))
+    ranked["label_name"] = ranked["label_name"].where(ranked["label_name"].notna(), ranked["label"])  # policy: no name
     sev = pd.to_numeric(ranked["severity"], errors="coerce")
     order = np.argsort(-sev.fillna(-np.inf).to_numpy(dtype=np.float64), kind="stable")
-    shown = ranked.iloc[order[:max_findings]].reset_index(drop=True)
-    shown["label_name"] = shown["label_name"].where(shown["label_name"].notna(), shown["label"])  # policy: no name
+    by_sev = ranked.iloc[order].reset_index(drop=True)
+    # One row (and one plot point) per (label, group), as in the terminal summary: the pair's most severe
+    # finding represents it (first in by_sev), the other detectors are named and detailed in its row.
+    pairs = group_pairs(by_sev)
+    kept = pairs.head(max_findings)
+    shown = by_sev.iloc[kept["rep"].to_numpy()].reset_index(drop=True)
+    shown["also"] = list(kept["also"])
+    shown["pair_members"] = list(kept["members"])  # positions in by_sev, the shown finding first
 
     examples = _Examples(samples, image_root, thumbnail_px)
     cfg = info.get("config") or {}
     fdr = _num((cfg.get("scan") or {}).get("fdr", 0.05))
-    table = _findings_table(shown, total, examples)
+    table = _findings_table(shown, by_sev, len(pairs), examples)
     if examples.problems:
         log.warning(
             "report: %s", "; ".join(f"{n:,} example image(s): {why}" for why, n in sorted(examples.problems.items()))
@@ -1183,7 +1301,7 @@ def build_report(
         '<header class="top"><div class="brand">tagscan · scan report</div>'
         f"<h1>{_e(title_name)}</h1>"
         f'<div class="meta">{"".join(f"<span>{m}</span>" for m in meta if m)}</div></header>'
-        f"<main>{_summary(info, findings)}{plots}{table}</main>"
+        f"<main>{_summary(info, by_sev)}{plots}{table}</main>"
         f'<footer>Generated by tagscan {_e(version)}. This file is self-contained: it loads nothing from '
         "the network. Severity ranks harm (watchlist weight, people, conservative effect); q-values are "
         "Benjamini–Hochberg within each family.</footer>"

@@ -86,7 +86,9 @@ def test_score_out_of_range_or_nan(audit, value):
         return d
 
     _edit(audit.parent / "predictions.csv", bad)
-    _one_line_error(_scan(audit), "predictions.csv", "row 4", "[0, 1]")
+    result = _scan(audit)
+    _one_line_error(result, "predictions.csv", "row 4", f"score {value!r} is not a number in [0, 1]")
+    assert "np." not in result.output  # the value as the user wrote it, not a numpy repr
 
 
 def test_embedding_rows_do_not_match(audit):

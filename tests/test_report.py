@@ -357,7 +357,7 @@ def test_inf_nan_values():
     doc = build_report(info, f, samples=samples)
     assert count(doc, "tbody", "f") == 8
     assert count(doc, "circle", "pt") == 7  # the NaN lift is left out, with a note
-    assert "1 finding(s) with an undefined lift or q-value are not plotted" in doc
+    assert "1 pair(s) with an undefined lift or q-value are not plotted" in doc
     assert count(doc, "circle", "clipped") == 2
     assert "∞" in doc and "&lt; 1e-300" in doc
     assert 'data-v="Infinity"' in doc
@@ -369,7 +369,7 @@ def test_ten_thousand_findings_are_capped():
     doc = build_report(info, f, samples=samples, max_findings=500)
     assert count(doc, "tbody", "f") == 500
     assert count(doc, "circle", "pt") == 500
-    assert "Showing the 500 most severe of 10,000 findings" in doc
+    assert "Showing the 500 most severe of 10,000 (label, group) pairs" in doc
     kept = pd.to_numeric(f["severity"]).nlargest(500).min()
     first_left_out = pd.to_numeric(f["severity"]).sort_values(ascending=False).iloc[500]
     assert kept >= first_left_out
@@ -432,6 +432,87 @@ def test_heatmap_has_top_labels_and_groups():
     assert group_cols == min(15, f["group"].nunique())
     cells = [a for t, a in p.tags if t == "td" and "hc" in (a.get("class") or "").split() and "data-open" in a]
     assert cells and all(1 <= int(a["data-open"]) <= 200 for a in cells)
+
+
+# -- one row per (label, group) ------------------------------------------------------------------
+
+# Evidence of the other detectors on the pair, with values found nowhere else in the report.
+_ERROR_GAP = {"detector": "error_gap", "p_value": 1.1e-06, "q_value": 3.3e-05, "lift": 7.77, "lift_low": 2.34,
+              "lift_high": 13.5, "detail": "FPR excess: FPR 4.0% vs 1.0% outside", "finding_id": "eg0000000000feed"}
+_LABEL_FAMILY = {"detector": "label_family", "p_value": 2.2e-07, "q_value": 4.4e-06, "lift": 5.55, "lift_low": 1.23,
+                 "lift_high": 9.87, "detail": "tested with ape, chimpanzee", "finding_id": "lf0000000000beef"}
+
+
+def with_other_detectors(f: pd.DataFrame, i: int, *others: dict, severity_drop: float = 5.0) -> pd.DataFrame:
+    """``f`` with rows appended for other detectors raising the same (label, group) as row ``i``, each
+    less severe than row ``i`` (as findings.parquet has them: one row per detector)."""
+    rows = []
+    for j, other in enumerate(others, 1):
+        r = f.iloc[i].copy()
+        for key, value in other.items():
+            r[key] = value
+        r["severity"] = float(f["severity"].iat[i]) - severity_drop * j
+        rows.append(r)
+    return pd.concat([f, pd.DataFrame(rows)], ignore_index=True)
+
+
+def _tbody(doc: str, rank: int) -> str:
+    return doc.split(f'id="f-{rank}"', 1)[1].split('<tbody class="f"', 1)[0]
+
+
+def test_a_pair_raised_by_three_detectors_is_one_row_with_all_evidence():
+    info, f, _ = make_run(6, seed=9)
+    both = with_other_detectors(f, 2, _ERROR_GAP, _LABEL_FAMILY)
+    info["counts"]["findings"] = len(both)
+    doc = build_report(info, both)
+    p = parse(doc)
+    bodies = [a for t, a in p.tags if t == "tbody" and "f" in (a.get("class") or "").split()]
+    assert len(bodies) == 6  # one row per (label, group), not one per detector
+    assert sorted(int(a["data-rank"]) for a in bodies) == [1, 2, 3, 4, 5, 6]  # the most severe of each pair
+    assert [a["data-detectors"] for a in bodies if a["data-rank"] == "3"] == ["association error_gap label_family"]
+    row = _tbody(doc, 3)
+    assert row.count("also: error_gap, label_family") == 1
+    # Every detector's effect and p/q values are in the row's detail, and each one's full detail too.
+    for other in (_ERROR_GAP, _LABEL_FAMILY):
+        assert f'<tr class="other" data-detector="{other["detector"]}">' in row
+        for key in ("p_value", "q_value"):
+            assert f">{other[key]:.1e}<" in row
+        assert f"<b>{other['lift']:.2f}</b>" in row and f"[{other['lift_low']:.2f}, " in row
+        assert other["detail"] in row and other["finding_id"] in row
+        assert f"All evidence from <code>{other['detector']}</code>" in row
+        assert other["finding_id"] not in doc.replace(row, "")  # nowhere else: not a row of its own
+    # The plots have one mark per pair.
+    assert count(doc, "circle", "pt") == 6
+    assert sum(1 for t, a in p.tags if t == "td" and "data-open" in a) == 6
+    # The header says what it counts.
+    assert re.search(r'<div class="k">Flagged pairs</div><div class="v">6</div>', doc)
+    assert re.search(r'<div class="k">Detector findings</div><div class="v">8</div>', doc)
+    assert "6 pairs from 8 detector findings" in doc
+    pair_levels = sum(int(n) for n in re.findall(r"<b>(\d+)</b>", doc.split('id="pair-levels"', 1)[1].split("</div>", 1)[0]))
+    assert pair_levels == 6
+
+
+def test_the_most_severe_detector_represents_the_pair_whatever_the_row_order():
+    info, f, _ = make_run(4, seed=10)
+    both = with_other_detectors(f, 0, _ERROR_GAP, severity_drop=-5.0)  # error_gap is the more severe
+    both = both.iloc[::-1].reset_index(drop=True)  # and the frame is in no particular order
+    doc = build_report(info, both)
+    assert count(doc, "tbody", "f") == 4
+    eg_rank = int(np.flatnonzero(both["detector"] == "error_gap")[0]) + 1
+    row = _tbody(doc, eg_rank)
+    assert '<td class="det" data-v="error_gap"><code>error_gap</code><span class="sub also">also: association</span>' in row
+    assert '<tr class="other" data-detector="association">' in row
+    first = next(int(a["data-rank"]) for t, a in parse(doc).tags if t == "tbody" and "f" in (a.get("class") or ""))
+    assert first == eg_rank  # the pair's severity is its most severe finding's
+
+
+def test_capped_report_counts_pairs():
+    info, f, _ = make_run(30, seed=11)
+    both = with_other_detectors(f, 0, _ERROR_GAP)
+    doc = build_report(info, both, max_findings=10)
+    assert count(doc, "tbody", "f") == 10 and count(doc, "circle", "pt") == 10
+    assert "Showing the 10 most severe of 30 (label, group) pairs" in doc
+    assert "also: error_gap" in doc
 
 
 # -- real browser -------------------------------------------------------------------------------
@@ -620,3 +701,53 @@ def test_browser_empty_report(browser, tmp_path):
     browser.get(path.as_uri())
     assert _severe(browser) == []
     assert "No (label, group) association passed" in browser.find_element(By.ID, "findings").text
+
+
+def test_browser_one_row_per_pair_with_the_other_detectors_evidence(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    info, f, _ = make_run(10, seed=12)
+    both = with_other_detectors(f, 1, _ERROR_GAP, _LABEL_FAMILY)
+    info["counts"]["findings"] = len(both)
+    path = write_report(tmp_path / "pairs.html", build_report(info, both))
+    browser.get(path.as_uri())
+    assert _severe(browser) == []
+    label, group = both["label_name"].iat[1], both["group"].iat[1]
+    rows = [
+        b for b in browser.find_elements(By.CSS_SELECTOR, "#findings-table tbody.f")
+        if b.find_element(By.CSS_SELECTOR, "td.label .name").text == label
+        and b.find_element(By.CSS_SELECTOR, "td.group .name").text == group
+    ]
+    assert len(rows) == 1  # one row for the pair, though three detectors raised it
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#findings-table tbody.f")) == 10
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#volcano circle.pt")) == 10
+    body = rows[0]
+    det = body.find_element(By.CSS_SELECTOR, "tr.row td.det")
+    assert det.text.splitlines() == ["association", "also: error_gap, label_family"]
+
+    detail = body.find_element(By.CSS_SELECTOR, "tr.detail")
+    assert not detail.is_displayed()
+    det.click()
+    assert detail.is_displayed()
+    ev = detail.find_element(By.CSS_SELECTOR, "table.ev")
+    assert ev.is_displayed()
+    lines = {r.get_attribute("data-detector"): r.text for r in ev.find_elements(By.CSS_SELECTOR, ":scope > tbody > tr")}
+    assert list(lines) == ["association", "error_gap", "label_family"]
+    for other in (_ERROR_GAP, _LABEL_FAMILY):
+        text = lines[other["detector"]]
+        assert f"{other['q_value']:.1e}" in text and f"{other['p_value']:.1e}" in text
+        assert f"{other['lift']:.2f}" in text and other["detail"] in text
+    # Each other detector's full detail opens from the row's detail.
+    more = detail.find_element(By.CSS_SELECTOR, 'details.more[data-detector="error_gap"]')
+    assert _ERROR_GAP["finding_id"] not in more.text
+    more.find_element(By.TAG_NAME, "summary").click()
+    assert _ERROR_GAP["finding_id"] in more.text and "false positive" in more.text
+    assert detail.is_displayed()  # opening it did not collapse the row
+
+    # Filtering by a detector that is not the row's own still finds the pair.
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("label_family")
+    visible = [b for b in browser.find_elements(By.CSS_SELECTOR, "#findings-table tbody.f") if b.is_displayed()]
+    assert [b.get_attribute("id") for b in visible] == [body.get_attribute("id")]
+    assert "10 pairs from 12 detector findings" in browser.find_element(By.ID, "findings").text
+    assert _severe(browser) == []
