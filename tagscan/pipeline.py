@@ -428,6 +428,15 @@ def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.Da
     return cur, resolved, mode
 
 
+def _untested_by_reason(untested: tuple[tuple[str, str], ...], min_group_size: int) -> dict[str, int]:
+    """How many groups were left out, per reason (the per-group reasons carry each size)."""
+    out: dict[str, int] = {}
+    for _, reason in untested:
+        key = f"below min_group_size {min_group_size}" if reason.startswith("below min_group_size") else reason.split(":")[0]
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
 def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool = False) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
     from tagscan.scan.detectors import get_detector
@@ -472,6 +481,14 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     )
     outcome, groups, counts, cl = res.outcome, res.groups, res.counts, res.clusters
     findings = outcome.findings
+    if len(groups) == 0:
+        why = ", ".join(f"{n} {r}" for r, n in _untested_by_reason(groups.untested, cfg.groups.min_group_size).items())
+        log.warning(
+            "%s: no group was tested (%s), so this scan cannot find anything; lower groups.min_group_size "
+            "or scan more samples",
+            cfg.path,
+            why or "no groups formed",
+        )
 
     # Status against the baseline run: new / persisting / regressed, and the resolved ones.
     resolved_rows, comparison = findings.iloc[0:0], None
@@ -517,6 +534,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             "positives": int(audit.Y.nnz),
             "groups_tested": len(groups),
             "groups_untested": len(groups.untested),
+            "groups_untested_by_reason": _untested_by_reason(groups.untested, cfg.groups.min_group_size),
             "cells_nonzero": len(counts),
             "findings": len(findings),
             "findings_by_level": {k: int(v) for k, v in level_counts.items()},

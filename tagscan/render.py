@@ -52,6 +52,16 @@ def group_pairs(findings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"rep": [int(m[0]) for m in members], "members": members, "also": also})
 
 
+def _untested_note(counts: dict) -> str:
+    """' (3 not tested: 2 below min_group_size 30, 1 covers its whole universe)'; older runs lack reasons."""
+    n = counts.get("groups_untested", 0)
+    if not n:
+        return ""
+    reasons = counts.get("groups_untested_by_reason") or {}
+    detail = ", ".join(f"{k:,} {r}" for r, k in reasons.items())
+    return f" ({n:,} not tested: {detail})" if detail else f" ({n:,} not tested)"
+
+
 def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: int = 20) -> None:
     c = info["counts"]
     model = info.get("model") or {}
@@ -62,7 +72,7 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
     )
     console.print(
         f"{c['samples']:,} samples, {c['labels']:,} labels, {c['positives']:,} positive predictions; "
-        f"{c['groups_tested']:,} groups tested ({c['groups_untested']:,} not tested), "
+        f"{c['groups_tested']:,} groups tested{_untested_note(c)}, "
         f"{c['cells_nonzero']:,} non-zero (label, group) cells",
         highlight=False,
     )

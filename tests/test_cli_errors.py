@@ -202,3 +202,31 @@ def test_unknown_detector_name(audit):
     c["scan"]["detectors"] = ["association", "nope"]
     audit.write_text(yaml.safe_dump(c))
     _one_line_error(_scan(audit), "scan.detectors", "unknown detector 'nope'", "valid detectors")
+
+
+def test_every_group_too_small_warns_and_says_why(audit):
+    """A scan that could test no group must say so (a CI gate would otherwise pass on nothing)."""
+    c = yaml.safe_load(audit.read_text())
+    c["groups"]["min_group_size"] = 100_000
+    audit.write_text(yaml.safe_dump(c))
+    res = _scan(audit)
+    assert res.exit_code == 0, res.output
+    assert "no group was tested" in res.stderr and "groups.min_group_size" in res.stderr
+    assert "0 groups tested (" in res.stdout and "below min_group_size 100000" in res.stdout
+
+
+def test_untested_groups_are_counted_by_reason():
+    from tagscan.pipeline import _untested_by_reason
+    from tagscan.render import _untested_note
+
+    untested = (
+        ("gender=x", "below min_group_size (3 < 30)"),
+        ("tone=y", "below min_group_size (12 < 30)"),
+        ("cluster:k2/0", "covers its whole universe: nothing to compare with"),
+    )
+    reasons = _untested_by_reason(untested, 30)
+    assert reasons == {"below min_group_size 30": 2, "covers its whole universe": 1}
+    note = _untested_note({"groups_untested": 3, "groups_untested_by_reason": reasons})
+    assert note == " (3 not tested: 2 below min_group_size 30, 1 covers its whole universe)"
+    assert _untested_note({"groups_untested": 0}) == ""
+    assert _untested_note({"groups_untested": 4}) == " (4 not tested)"  # runs written before the reasons
