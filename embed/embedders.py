@@ -56,7 +56,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from transformers import AutoModel, AutoTokenizer, CLIPImageProcessorPil, CLIPModel
+from transformers import AutoModel, AutoTokenizer
 
 from tagscan.embed.images import iter_prepared_batches
 from tagscan.errors import ConfigError, DataError
@@ -455,6 +455,10 @@ class ClipEmbedder:
                 f"{_CONFIG_KEY}: '{model_dir}' has no tokenizer (tokenizer.json, or vocab.json and "
                 f"merges.txt); {_CLIP_FILES_FIX}"
             )
+        # Imported here: the CLIP image processor pulls in transformers' processing stack (~3 s),
+        # which a text scan never needs.
+        from transformers import CLIPImageProcessorPil, CLIPModel
+
         self.model_dir = model_dir
         self.device = _pick_device(device)
         try:

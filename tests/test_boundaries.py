@@ -33,3 +33,17 @@ def test_blocker_really_blocks():
     code = BLOCKER + "import tagscan.embed.index\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0 and "blocked for this test: faiss" in out.stderr
+
+
+def test_text_embedder_module_does_not_load_the_image_stack():
+    """A text scan pays for torch and the text model only: the CLIP image processor pulls in
+    transformers' processing stack (seconds of imports) and is imported by ClipEmbedder itself."""
+    code = (
+        "import sys, tagscan.embed.embedders\n"
+        "heavy = [m for m in ('transformers.processing_utils', 'transformers.image_processing_utils',\n"
+        "         'transformers.models.clip.image_processing_pil_clip') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
