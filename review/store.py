@@ -271,7 +271,7 @@ class ReviewStore:
                 time.sleep(min(pause, max(timeout - waited, 0.0)))
                 pause = min(pause * 2, 0.5)
             if warned:
-                log.warning("got the review lock of model '%s' after %.1f s", model_key, time.monotonic() - start)
+                log.info("got the review lock of model '%s' after %.1f s", model_key, time.monotonic() - start)
             _write_holder(fd, purpose)
             try:
                 yield
