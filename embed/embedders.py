@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
+from tagscan.embed.deferred import hash_model_files
 from tagscan.embed.images import iter_prepared_batches
 from tagscan.errors import ConfigError, DataError
 
@@ -78,26 +79,6 @@ logger = logging.getLogger(__name__)
 _CONFIG_KEY = "embed.model"
 _FIX = "set embed.model to 'default' or to a folder saved with save_pretrained()"
 _DEFAULT_NAME = "all-MiniLM-L6-v2"
-# Files that decide what a model computes: config, tokenizer, weights. Anything else in the folder
-# (README, .gitattributes, sentence-transformers metadata) does not change the vectors.
-_TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-    "tokenizer.model",
-)
-_WEIGHT_PATTERNS = (
-    "*.safetensors",
-    "*.safetensors.index.json",
-    "pytorch_model*.bin",
-    "pytorch_model*.bin.index.json",
-)
 _RECIPE = "mean-pool/attention-mask;l2-normalise;float32"
 _CLIP_RECIPE = "clip:projected-pooler;l2-normalise;prompt-mean;l2-normalise;float32"
 _JPEG_DRAFT_RECIPE = ";jpeg-draft-decode"
@@ -161,18 +142,8 @@ def model_fingerprint(
     ``pytorch_model*.bin`` and their shard indexes), then the ``recipe`` and ``max_length``
     (truncation changes the vectors of long texts).
     """
-    model_dir = Path(model_dir)
     digest = hashlib.sha256()
-    files = [model_dir / "config.json"]
-    files += [model_dir / name for name in _TOKENIZER_FILES if (model_dir / name).is_file()]
-    files += [model_dir / name for name in extra_files if (model_dir / name).is_file()]
-    weights = sorted({p for pattern in _WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
-    files += weights
-    for path in files:
-        digest.update(path.name.encode("utf-8") + b"\0" + str(path.stat().st_size).encode("ascii") + b"\0")
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
+    hash_model_files(digest, Path(model_dir), extra_files)
     digest.update(f"{recipe};max_length={max_length}".encode())
     return digest.hexdigest()[:12]
 

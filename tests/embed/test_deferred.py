@@ -1,0 +1,143 @@
+"""Deferred text embedders: a rescan whose texts are all cached loads neither torch nor the model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagscan.embed.deferred import DeferredEmbedder, text_embedder
+from tagscan.embed.embedders import TransformersTextEmbedder, model_fingerprint
+
+
+def _tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """A random 2-layer BERT with a fixed WordPiece vocabulary, saved with save_pretrained()."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "photo", "of", "dog", "cat", "person", "the"]
+    folder.mkdir(parents=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n")
+    BertTokenizer(str(vocab)).save_pretrained(folder)
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=64)
+    BertModel(cfg).save_pretrained(folder)
+    return folder
+
+
+def test_second_call_is_deferred_with_the_same_identity_and_vectors(tmp_path):
+    model = _tiny_bert(tmp_path / "m")
+    cache = tmp_path / "cache"
+    first = text_embedder(str(model), cache_root=cache, batch_size=8)
+    assert isinstance(first, TransformersTextEmbedder)
+    assert (cache / "models.json").is_file()
+
+    second = text_embedder(str(model), cache_root=cache, batch_size=8)
+    assert isinstance(second, DeferredEmbedder) and not second.loaded
+    assert (second.name, second.dim) == (first.name, first.dim)
+    texts = ["a photo of a dog", "the cat"]
+    np.testing.assert_allclose(second.embed_texts(texts), first.embed_texts(texts), atol=1e-6)
+    assert second.loaded
+
+
+def test_the_fingerprint_is_unchanged_by_the_shared_file_hashing(tmp_path):
+    """model_fingerprint now hashes through embed.deferred; existing caches must keep their names.
+    The oracle is the previous implementation, verbatim."""
+    import hashlib
+
+    tokenizer_files = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                       "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+                       "tokenizer.model")
+    weight_patterns = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model*.bin.index.json")
+
+    def old_fingerprint(model_dir: Path, max_length: int) -> str:
+        digest = hashlib.sha256()
+        files = [model_dir / "config.json"]
+        files += [model_dir / name for name in tokenizer_files if (model_dir / name).is_file()]
+        files += sorted({p for pattern in weight_patterns for p in model_dir.glob(pattern) if p.is_file()})
+        for path in files:
+            digest.update(path.name.encode("utf-8") + b"\0" + str(path.stat().st_size).encode("ascii") + b"\0")
+            digest.update(path.read_bytes())
+        digest.update(f"mean-pool/attention-mask;l2-normalise;float32;max_length={max_length}".encode())
+        return digest.hexdigest()[:12]
+
+    model = _tiny_bert(tmp_path / "m")
+    assert model_fingerprint(model, max_length=64) == old_fingerprint(model, 64)
+    from tagscan.embed.embedders import default_text_model_dir
+
+    assert model_fingerprint(default_text_model_dir(), max_length=256) == old_fingerprint(default_text_model_dir(), 256)
+
+
+def test_changed_weights_are_a_miss_not_a_stale_name(tmp_path):
+    model = _tiny_bert(tmp_path / "m", seed=0)
+    cache = tmp_path / "cache"
+    old = text_embedder(str(model), cache_root=cache, batch_size=8)
+    import shutil
+
+    shutil.rmtree(model)
+    _tiny_bert(model, seed=1)  # same folder, other weights
+    new = text_embedder(str(model), cache_root=cache, batch_size=8)
+    assert isinstance(new, TransformersTextEmbedder)
+    assert new.name != old.name
+    assert len(json.loads((cache / "models.json").read_text())) == 2
+
+
+def test_a_record_that_disagrees_with_the_model_refuses_to_embed(tmp_path):
+    model = _tiny_bert(tmp_path / "m")
+    cache = tmp_path / "cache"
+    real = text_embedder(str(model), cache_root=cache, batch_size=8)
+    memo = cache / "models.json"
+    data = json.loads(memo.read_text())
+    (key,) = data
+    data[key]["dim"] = real.dim + 1
+    memo.write_text(json.dumps(data))
+    deferred = text_embedder(str(model), cache_root=cache, batch_size=8)
+    assert isinstance(deferred, DeferredEmbedder)
+    with pytest.raises(RuntimeError, match="identity changed.*delete models.json"):
+        deferred.embed_texts(["a dog"])
+
+
+def test_unreadable_record_is_a_miss(tmp_path):
+    model = _tiny_bert(tmp_path / "m")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models.json").write_text("{not json")
+    assert isinstance(text_embedder(str(model), cache_root=cache, batch_size=8), TransformersTextEmbedder)
+    assert isinstance(text_embedder(str(model), cache_root=cache, batch_size=8), DeferredEmbedder)
+
+
+def test_clip_folders_and_bad_folders_are_never_deferred(tmp_path, tiny_clip_dir):
+    from tagscan.errors import ConfigError
+
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        emb = text_embedder(str(tiny_clip_dir), cache_root=cache, batch_size=8)
+        assert not isinstance(emb, DeferredEmbedder)
+    with pytest.raises(ConfigError, match="does not exist"):
+        text_embedder(str(tmp_path / "nope"), cache_root=cache, batch_size=8)
+
+
+def test_warm_rescan_imports_no_torch(synth_config):
+    """Run the same scan twice in fresh processes: the second finds every text in the cache and never
+    imports torch or transformers (the first recorded the model's identity)."""
+    code = (
+        "import sys\n"
+        "from tagscan.config import load_config\n"
+        "from tagscan.pipeline import run_scan\n"
+        f"res = run_scan(load_config({str(synth_config)!r}))\n"
+        "print(len(res.findings), 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    first = runs[0].stdout.split()
+    second = runs[1].stdout.split()
+    assert first[1:] == ["True", "True"]  # the cold scan embedded with the real model
+    assert second[1:] == ["False", "False"]
+    assert first[0] == second[0]  # same findings from the cached vectors
