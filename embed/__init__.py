@@ -6,6 +6,8 @@ transformers nor faiss; each is imported on first use of a name that needs it:
 - :mod:`tagscan.embed.cache` (numpy only): ``EmbeddingCache``, ``item_key``, ``safe_namespace``.
 - :mod:`tagscan.embed.images` (PIL and numpy only): ``load_image``, ``resolve_image_refs``,
   ``image_key``, ``ImageEmbeddingJob``, ``embed_image_refs``, ``ImageEmbeddings``, ``SkippedImage``.
+- :mod:`tagscan.embed.deferred` (no torch): text embedders whose identity is recorded load their
+  model only when some text is not cached.
 - :mod:`tagscan.embed.index` (faiss): ``VectorIndex`` (exact below ``EXACT_THRESHOLD`` rows, IVF
   above), ``ivf_nlist``, ``ivf_nprobe``, ``kmeans``, ``assign_to_centroids``, ``medoids``,
   ``l2_normalize``.
