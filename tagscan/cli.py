@@ -1,6 +1,6 @@
 """The command line: parse, call one pipeline function, render. Exit codes follow SPEC.
 
-0 success; 1 findings at or above ``--fail-on``; 2 bad input, config or usage; 3 an external
+0 success; 1 open findings at or above ``--fail-on``; 2 bad input, config or usage; 3 an external
 service failed. Results go to stdout, progress and diagnostics to stderr.
 """
 
@@ -83,15 +83,28 @@ def _load(config: Path):
     return _guard(lambda: load_config(config))
 
 
-def _gate(findings, fail_on: Level | None) -> int:
+# What --fail-on counts. Open findings: everything still there that no reviewer dismissed. A confirmed
+# finding is a bug reviewers agreed on, and a persisting one is still unreviewed: rerunning the CI
+# job must not turn the gate green. --fail-only-new narrows it to a ratchet on what changed.
+GATED_OPEN = ("new", "regressed", "persisting", "confirmed")
+GATED_NEW = ("new", "regressed")
+
+
+def _gate(findings, fail_on: Level | None, *, only_new: bool = False) -> int:
     if fail_on is None or len(findings) == 0:
         return 0
+    statuses = GATED_NEW if only_new else GATED_OPEN
     rank = findings["severity_level"].map(_LEVEL_RANK)
-    gated = findings[(rank >= _LEVEL_RANK[fail_on.value]) & findings["status"].isin(["new", "regressed"])]
+    gated = findings[(rank >= _LEVEL_RANK[fail_on.value]) & findings["status"].isin(statuses)]
+    # One (label, group) raised by several detectors counts once.
+    gated = gated.drop_duplicates(subset=["label", "group"])
     if len(gated):
+        by_status = gated["status"].value_counts()
+        detail = ", ".join(f"{int(by_status[s])} {s}" for s in statuses if s in by_status.index)
         print(
-            f"tagscan: {len(gated)} new or regressed finding(s) at or above '{fail_on.value}' "
-            f"(top: {gated.iloc[0]['label']} on {gated.iloc[0]['group']}); failing as --fail-on asks",
+            f"tagscan: {len(gated)} finding(s) at or above '{fail_on.value}' ({detail}; "
+            f"top: {gated.iloc[0]['label']} on {gated.iloc[0]['group']}); failing as --fail-on asks. "
+            "Fix them, or dismiss benign ones in review (tagscan review push / pull)",
             file=sys.stderr,
         )
         return EXIT_FINDINGS
@@ -106,8 +119,17 @@ def scan(
     config: ConfigArg,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
     fail_on: Annotated[
-        Level | None, typer.Option("--fail-on", help="Exit 1 if a new or regressed finding is at or above this level.")
+        Level | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 if an open finding (new, regressed, persisting or confirmed; not dismissed in review) "
+            "is at or above this level.",
+        ),
     ] = None,
+    fail_only_new: Annotated[
+        bool,
+        typer.Option("--fail-only-new", help="With --fail-on: count only new and regressed findings (a ratchet)."),
+    ] = False,
     baseline: Annotated[
         str | None, typer.Option("--baseline", help="Run to compare with (default: the previous run of this config).")
     ] = None,
@@ -120,6 +142,9 @@ def scan(
     from tagscan.pipeline import run_scan
     from tagscan.render import print_summary, scan_json
 
+    if fail_only_new and fail_on is None:
+        print("tagscan: error: --fail-only-new only narrows --fail-on; add --fail-on LEVEL", file=sys.stderr)
+        raise typer.Exit(2)
     cfg = _load(config)
     res = _guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
     info = {**res.info, "run_dir": str(res.run_dir)}
@@ -127,7 +152,7 @@ def scan(
         sys.stdout.write(scan_json(info, res.findings) + "\n")
     else:
         print_summary(info, res.findings, console=_stdout(), top=top)
-    raise typer.Exit(_gate(res.findings, fail_on))
+    raise typer.Exit(_gate(res.findings, fail_on, only_new=fail_only_new))
 
 
 @app.command()

@@ -75,10 +75,41 @@ def test_fail_on_gate(tmp_path):
     cfg = write_audit_set(tmp_path / "g", SynthSpec(n=3000, planted=PLANTED))
     res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "high"])
     assert res.exit_code == 1, res.output
-    assert "at or above 'high'" in res.stderr
-    # Same data again: the findings persist, nothing new, so the gate passes.
+    assert "at or above 'high'" in res.stderr and " new" in res.stderr
+    # Same data again: the findings persist. Rerunning the job must not turn the gate green.
     res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "high"])
+    assert res.exit_code == 1, res.output
+    assert "persisting" in res.stderr and "dismiss benign ones in review" in res.stderr
+    # The ratchet: only what is new or regressed since the baseline counts.
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-on", "high", "--fail-only-new"])
     assert res.exit_code == 0, res.output
+
+
+def test_fail_only_new_needs_fail_on(tmp_path):
+    cfg = write_audit_set(tmp_path / "g", SynthSpec(n=300))
+    res = runner.invoke(app, ["-q", "scan", str(cfg), "--fail-only-new"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "tagscan: error: --fail-only-new only narrows --fail-on; add --fail-on LEVEL"
+
+
+def test_gate_counts_open_findings_once_per_pair():
+    import pandas as pd
+
+    from tagscan.cli import Level, _gate
+
+    f = pd.DataFrame(
+        {
+            "label": ["gorilla", "gorilla", "dog", "ape", "cat"],
+            "group": ["tone=dark", "tone=dark", "cluster:k8/1", "tone=dark", "tone=light"],
+            "severity_level": ["critical", "critical", "high", "critical", "low"],
+            "status": ["confirmed", "confirmed", "dismissed", "resolved", "new"],
+        }
+    )
+    assert _gate(f, Level.high) == 1  # the confirmed pair
+    assert _gate(f, Level.high, only_new=True) == 0
+    assert _gate(f, Level.low, only_new=True) == 1  # the new low one
+    assert _gate(f[f["status"].isin(["dismissed", "resolved"])], Level.low) == 0
+    assert _gate(f, None) == 0
 
 
 def test_fail_on_passes_on_clean_data(tmp_path):

@@ -68,7 +68,12 @@ def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend)
     assert pulled.loc[gid, "label"] == "gorilla"
 
     res = runner.invoke(app, ["-q", "scan", str(review_config), "--format", "json", "--fail-on", "low"])
-    assert res.exit_code == 0, res.output  # nothing new or regressed: the gate passes
+    assert res.exit_code == 1, res.output  # the confirmed bug is still there: the gate still fails
+    assert "confirmed" in res.stderr
+    res_new = runner.invoke(
+        app, ["-q", "scan", str(review_config), "--format", "json", "--fail-on", "low", "--fail-only-new"]
+    )
+    assert res_new.exit_code == 0, res_new.output  # nothing new or regressed
     again = pd.DataFrame(json.loads(res.stdout)["findings"]).set_index("finding_id")
     assert again.loc[gid, "status"] == "confirmed"
     assert again.loc[mid, "status"] == "dismissed" and "dismissed in review" in again.loc[mid, "review_note"]
