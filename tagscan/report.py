@@ -339,6 +339,17 @@ def _thumbnail_data(path: Path, px: int) -> tuple[str | None, str]:
 # -- sections -----------------------------------------------------------------------------------
 
 
+def _untested_text(counts: dict) -> str:
+    """Why groups were not tested: '9 below min_group_size 30' (runs before the reasons: 'not tested')."""
+    if "groups_untested" not in counts:
+        return ""
+    reasons = counts.get("groups_untested_by_reason") or {}
+    if reasons:
+        return "; ".join(f"{_fmt_int(n)} {reason}" for reason, n in reasons.items())
+    n = counts.get("groups_untested") or 0
+    return f"{_fmt_int(n)} not tested" if n else "none left out"
+
+
 def _summary(info: dict, by_sev: pd.DataFrame) -> str:
     """The header cards and summary. ``by_sev``: all findings, most severe first (ties by rank).
 
@@ -364,7 +375,7 @@ def _summary(info: dict, by_sev: pd.DataFrame) -> str:
         ("Labels", _fmt_int(counts.get("labels")), ""),
         ("Positive predictions", _fmt_int(counts.get("positives")), ""),
         ("Groups tested", _fmt_int(counts.get("groups_tested")),
-         f'{_fmt_int(counts.get("groups_untested"))} too small or empty' if "groups_untested" in counts else ""),
+         _untested_text(counts)),
         ("Non-zero cells", _fmt_int(counts.get("cells_nonzero")), "(label, group) pairs counted"),
         ("Flagged pairs", _fmt_int(n_pairs), f"(label, group) pairs{at_fdr}, each once"),
         ("Detector findings", _fmt_int(n_findings), "one per detector and pair"),

@@ -751,3 +751,14 @@ def test_browser_one_row_per_pair_with_the_other_detectors_evidence(browser, tmp
     assert [b.get_attribute("id") for b in visible] == [body.get_attribute("id")]
     assert "10 pairs from 12 detector findings" in browser.find_element(By.ID, "findings").text
     assert _severe(browser) == []
+
+
+def test_header_says_why_groups_were_not_tested():
+    from tagscan.report import _untested_text
+
+    assert _untested_text({"groups_untested": 9}) == "9 not tested"  # runs written before the reasons
+    assert _untested_text({"groups_untested": 0, "groups_untested_by_reason": {}}) == "none left out"
+    reasons = {"below min_group_size 30": 7, "covers its whole universe": 2}
+    text = _untested_text({"groups_untested": 9, "groups_untested_by_reason": reasons})
+    assert text == "7 below min_group_size 30; 2 covers its whole universe"
+    assert _untested_text({}) == ""
