@@ -16,6 +16,7 @@ from tagscan.errors import ConfigError
 
 __all__ = [
     "Config",
+    "safe_load_yaml",
     "DataConfig",
     "EmbedConfig",
     "GroupsConfig",
@@ -28,6 +29,52 @@ __all__ = [
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key repeated in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except Exception:  # noqa: BLE001 - unhashable keys are reported by the base class
+                    continue
+                if key in seen:
+                    raise _DuplicateKey(
+                        None, None, f"key '{key}' appears twice in one mapping (first at line {seen[key] + 1})",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load_yaml(path: Path, what: str, error: type[Exception]):
+    """Read a UTF-8 YAML file with safe types and unique keys; every failure is one ``error`` line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                    f"save the {what} as UTF-8") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc}); check the path of the {what}") from exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        if isinstance(exc, _DuplicateKey):
+            raise error(f"{path}:{where}: {problem}; keep one of them (YAML would silently use the last)") from exc
+        hint = "; indent with spaces, not tabs" if "\\t" in problem else ""
+        raise error(f"{path}:{where} is not valid YAML ({problem}); fix the syntax of the {what}{hint}") from exc
 
 
 class ModelConfig(_Section):
@@ -43,6 +90,16 @@ class DataConfig(_Section):
     embeddings: Path | None = None
 
 
+def _unique(v: list, what: str = "") -> list:
+    seen = set()
+    for x in v:
+        key = frozenset(x) if isinstance(x, list) else x
+        if key in seen:
+            raise ValueError(f"{what}{x!r} is listed twice{' (order does not matter)' if what else ''}; list each once")
+        seen.add(key)
+    return v
+
+
 class EmbedConfig(_Section):
     input: Literal["text", "image"] = "text"
     model: str = "default"
@@ -54,7 +111,7 @@ class GroupsConfig(_Section):
     intersections: list[list[str]] = Field(default_factory=list)
     clusters: list[int] = Field(default_factory=list)
     min_group_size: int = Field(default=30, ge=1)
-    seed: int = 0  # fixes the k-means fit and the fit/test split of the samples for clusters
+    seed: int = Field(default=0, ge=0, lt=2**32)  # fixes the k-means fit and the fit/test split of the samples for clusters
     # Clusters are fitted on one random half of the samples and tested on the other half, so that
     # groups found in the data are not tested on the data that found them.
     cluster_fit_share: float = Field(default=0.5, gt=0.0, lt=1.0)
@@ -65,7 +122,15 @@ class GroupsConfig(_Section):
         for k in v:
             if k < 2:
                 raise ValueError(f"every cluster count must be at least 2, found {k}")
-        return v
+        return _unique(v)
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_unique(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not a.strip():
+                raise ValueError("an attribute name is empty; list column names of the samples table")
+        return _unique(v)
 
     @model_validator(mode="after")
     def _intersections_use_attributes(self) -> GroupsConfig:
@@ -80,6 +145,7 @@ class GroupsConfig(_Section):
                     f"intersection {combo} uses {missing}, which is not in groups.attributes; "
                     "add it to groups.attributes"
                 )
+        _unique(self.intersections, "intersection ")
         return self
 
 
@@ -91,14 +157,24 @@ class ScanConfig(_Section):
     # Labels that should apply equally across groups: test them for under-representation too
     # (true = every label; a list = those labels; false = none).
     under_representation: bool | list[str] = False
-    detectors: list[str] | None = None  # None = every registered detector
+    detectors: list[str] | None = Field(default=None, min_length=1)  # None = every registered detector
     family_similarity: float = Field(default=0.8, gt=0.0, le=1.0)
 
 
 class ReviewConfig(_Section):
     url: str = "http://127.0.0.1:8080"
-    api_key_env: str = "LABEL_STUDIO_API_KEY"
+    api_key_env: str = Field(default="LABEL_STUDIO_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     examples_per_finding: int = Field(default=8, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be the http(s) URL of the Label Studio server, e.g. http://127.0.0.1:8080")
+        return v.strip()
 
 
 class Config(_Section):
@@ -113,6 +189,14 @@ class Config(_Section):
     scan: ScanConfig = Field(default_factory=ScanConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_are_defaults(cls, raw):
+        # `review:` with every key commented out is YAML null: the section's defaults, not an error.
+        if isinstance(raw, dict):
+            raw = {k: ({} if v is None and k in ("embed", "groups", "scan", "review") else v) for k, v in raw.items()}
+        return raw
 
     @property
     def model_info(self) -> ModelConfig:
@@ -155,24 +239,31 @@ def _error_line(path: Path, err: dict) -> str:
         return f"{path}: missing required key '{key}'; add it to the config"
     msg = err.get("msg", "invalid value")
     msg = msg.removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):
+        msg = "must be a mapping of keys (key: value lines indented under it)"
+    if kind == "string_pattern_mismatch" and key.endswith("api_key_env"):
+        msg = "must be the name of an environment variable (letters, digits, _)"
     found = err.get("input")
     shown = f" (found {found!r})" if found is not None and not isinstance(found, dict | list) else ""
+    if kind == "string_type" and isinstance(found, int | float) and not isinstance(found, bool):
+        # YAML reads `version: 7` as a number (and `1.10` as 1.1): a text value must be quoted.
+        return (
+            f"{path}: key '{key}': must be text, found the number {found!r}; put the value in quotes, "
+            f"e.g. {key.split('.')[-1]}: \"v7\" (unquoted, YAML reads 1.10 as the number 1.1)"
+        )
     return f"{path}: key '{key}': {msg}{shown}; fix the value in the config"
 
 
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve a config file. Raises ConfigError naming the file and key."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file; pass the path of a tagscan YAML config")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; pass the path of a tagscan YAML config")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: is not UTF-8 text; save the config as UTF-8 YAML") from exc
+    raw = safe_load_yaml(path, "config", ConfigError)
+    if raw is None:
+        raise ConfigError(f"{path}: the config is empty; write a YAML mapping with keys name, data, ... (see configs/)")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping with keys name, data, ...; found {type(raw).__name__}")
     try:
@@ -190,9 +281,14 @@ def load_config(path: str | Path) -> Config:
     data = cfg.data.model_copy(
         update={k: res(getattr(cfg.data, k)) for k in ("samples", "predictions", "truth", "vocabulary", "embeddings")}
     )
+    if cfg.workspace is None and (cfg.name.strip() in (".", "..") or "/" in cfg.name or "\\" in cfg.name):
+        raise ConfigError(
+            f"{path}: key 'name': '{cfg.name}' names the default workspace folder (.tagscan/<name>), so it cannot "
+            "contain '/' or '\\' or be '.' or '..'; rename it, or set 'workspace' to a folder"
+        )
     workspace = res(cfg.workspace) if cfg.workspace is not None else base / ".tagscan" / cfg.name
     embed = cfg.embed
-    if embed.model != "default":
+    if embed.model != "default" and not embed.model.startswith("python:"):
         mp = Path(embed.model).expanduser()
         embed = embed.model_copy(update={"model": str(mp if mp.is_absolute() else base / mp)})
     return cfg.model_copy(update={"data": data, "workspace": workspace, "embed": embed, "path": path.resolve()})

@@ -1740,6 +1740,8 @@ def build_demo(out_dir: Path, *, n_samples: int = 8000, seed: int = 0) -> Path:
     """
     _validate(n_samples, seed)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: is a file, not a folder; pass --out a folder for the demo data set")
     recs = _vocabulary_records()
     label_of = {_slug(r[1]): r[0] for r in recs}
     section_of = {r[0]: r[3] for r in recs}
@@ -1803,7 +1805,12 @@ def build_demo(out_dir: Path, *, n_samples: int = 8000, seed: int = 0) -> Path:
     vocabulary = demo_vocabulary()
 
     data_dir = out_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{out_dir}: cannot create the demo folder {data_dir} ({exc.strerror or exc}); pass --out a writable folder"
+        ) from exc
     samples.to_parquet(data_dir / "samples.parquet", index=False, engine="pyarrow")
     predictions.to_parquet(data_dir / "predictions.parquet", index=False, engine="pyarrow")
     vocabulary.to_parquet(data_dir / "vocabulary.parquet", index=False, engine="pyarrow")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from tagscan.config import Config, GroupsConfig, ScanConfig
 from tagscan.data import AuditSet, load_audit_set
-from tagscan.errors import ConfigError
+from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.progress import progress_bar
 from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
 from tagscan.workspace import Workspace, new_run_id, now_iso
@@ -426,7 +426,7 @@ def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.Da
             wanted = set(findings["group"])
             members = {g: groups.members(i) for i, g in enumerate(groups.ids) if g in wanted}
             paired = PairedPredictions(sp.csc_matrix(audit.Y), audit.labels, before, before_labels, members)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, DataError) as exc:
         log.warning("baseline %s: cannot read its positives (%s); comparing rates unpaired", base["run_id"], exc)
     mode = "paired (McNemar, same samples)" if paired else "unpaired (Fisher, rates)"
     log.info("comparing with baseline %s: %s", base["run_id"], mode)
@@ -560,7 +560,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
 
 def run_report(cfg: Config, *, run: str | None = None) -> Path:
     """Write the self-contained HTML report of a run (default: the latest) into its folder."""
-    from tagscan.data import read_table
+    from tagscan.data import read_sample_table
     from tagscan.report import build_report, write_report
 
     ws = Workspace(cfg.workspace_dir)
@@ -569,10 +569,7 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     findings = ws.load_findings(rec["run_id"])
     samples = None
     if len(findings) and cfg.data.samples.is_file():
-        table = read_table(cfg.data.samples, "data.samples")
-        keep = [c for c in ("sample_id", "text", "image") if c in table.columns]
-        samples = table[keep].copy()
-        samples["sample_id"] = samples["sample_id"].astype(str)
+        samples = read_sample_table(cfg)
     html = build_report(info, findings, samples=samples, image_root=cfg.data.samples.parent)
     return write_report(ws.runs_dir / rec["run_id"] / "report.html", html)
 
@@ -581,6 +578,8 @@ def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
     """The labels nearest to ``text`` in the output space (the label index of the workspace)."""
     from tagscan.embed.index import VectorIndex
 
+    if not text.strip():
+        raise UsageError("--like is empty; pass the text to look up, e.g. --like \"ape\"")
     audit = load_audit_set(cfg)
     emb = run_embed(cfg, audit=audit, need_labels=True)
     index = VectorIndex.load(Path(emb.index_paths["labels"]))
@@ -602,7 +601,6 @@ def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
 def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample: int = 5) -> pd.DataFrame:
     """The inputs nearest to one sample (the input index of the workspace), with their top labels."""
     from tagscan.embed.index import VectorIndex
-    from tagscan.errors import UsageError
 
     audit = load_audit_set(cfg)
     ids = audit.sample_ids
@@ -660,6 +658,12 @@ def _review_parts(cfg: Config):
 
     ws = Workspace(cfg.workspace_dir)
     key = os.environ.get(cfg.review.api_key_env)
+    if not (key or "").strip():
+        # A missing token is the user's setup, not a failing service: exit 2 before any request is made.
+        raise ConfigError(
+            f"no Label Studio API key: the environment variable {cfg.review.api_key_env} (review.api_key_env in "
+            f"{cfg.path}) is empty or unset; set it to your token (Label Studio: Account & Settings > Access Token)"
+        )
     backend = LabelStudioBackend(cfg.review.url, key, api_key_env=cfg.review.api_key_env)
     return ws, backend, ReviewStore(ws.db_path)
 
@@ -675,7 +679,7 @@ def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = Fal
     Waits up to ``lock_timeout`` seconds (None: the default, 300) while another push or pull of the same
     model runs in this workspace.
     """
-    from tagscan.data import read_table
+    from tagscan.data import read_sample_table
     from tagscan.review import push
     from tagscan.review.store import DEFAULT_LOCK_TIMEOUT
 
@@ -683,10 +687,7 @@ def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = Fal
     rec = ws.resolve_run(run, cfg.name)
     findings = ws.load_findings(rec["run_id"])
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
-    table = read_table(cfg.data.samples, "data.samples")
-    keep = [c for c in ("sample_id", "text", "image") if c in table.columns]
-    samples = table[keep].copy()
-    samples["sample_id"] = samples["sample_id"].astype(str)
+    samples = read_sample_table(cfg)
     receipt = push(
         open_rows,
         samples,
@@ -756,7 +757,7 @@ def _carry_reviews(ws: Workspace, cfg: Config, findings: pd.DataFrame) -> pd.Dat
         try:
             f = ws.load_findings(run_id)
             sizes.update({(run_id, fid): (int(k), int(n)) for fid, k, n in zip(f["finding_id"], f["count"], f["group_size"])})
-        except OSError:
+        except (OSError, DataError):
             pass
     status = findings["status"].to_numpy(dtype=object).copy()
     for t, (i, fid) in enumerate(zip(idx, rows["finding_id"])):

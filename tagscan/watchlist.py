@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tagscan.config import safe_load_yaml
 from tagscan.errors import DataError
 
 __all__ = [
@@ -73,12 +73,13 @@ def normalise_term(s: str) -> str:
 
 
 def load_watchlist(path: Path) -> Watchlist:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a watchlist file (config key scan.watchlist); point it at a YAML file or use 'default'")
     if not path.is_file():
         raise DataError(f"{path}: watchlist file not found (config key scan.watchlist); fix the path or use 'default'")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path}: watchlist is not valid YAML ({exc}); fix the syntax") from exc
+    raw = safe_load_yaml(path, "watchlist", DataError)
+    if raw is None:
+        raise DataError(f"{path}: the watchlist is empty; write a mapping with a 'categories' key (see configs/watchlist.yaml)")
     if not isinstance(raw, dict):
         raise DataError(f"{path}: a watchlist is a YAML mapping with a 'categories' key; found {type(raw).__name__}")
     try:

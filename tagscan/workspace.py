@@ -86,8 +86,25 @@ class Workspace:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"{self.root}: cannot create the workspace folder ({exc}); set 'workspace' in the config to a writable folder") from exc
-        with closing(self._connect()) as db, db:
-            db.executescript(_SCHEMA)
+        if self.db_path.exists() and not self.db_path.is_file():
+            raise DataError(
+                f"{self.db_path}: is not a file, so it cannot be the workspace catalogue; move it away "
+                "or set 'workspace' in the config to another folder"
+            )
+        for target in (self.root, self.runs_dir, self.db_path):
+            if target.exists() and not os.access(target, os.W_OK):
+                raise DataError(
+                    f"{target}: is read-only, but tagscan writes its catalogue and runs into the workspace; "
+                    "make it writable or set 'workspace' in the config to a writable folder"
+                )
+        try:
+            with closing(self._connect()) as db, db:
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(
+                f"{self.db_path}: cannot be opened as the workspace catalogue (SQLite: {exc}); move the damaged "
+                "file away (its runs stay in runs/ and are adopted again) or set 'workspace' to another folder"
+            ) from exc
         self._recover()
 
     # -- paths ---------------------------------------------------------------------------------
@@ -126,9 +143,14 @@ class Workspace:
         for d in sorted(self.runs_dir.iterdir()):
             if d.is_dir() and not d.name.startswith(".") and d.name not in known:
                 if (d / "run.json").is_file() and (d / "findings.parquet").is_file():
+                    try:
+                        info = self.load_run_info(d.name)
+                        findings = self.load_findings(d.name)
+                    except DataError as exc:
+                        log.warning("not adopting run folder %s: %s", d, exc)
+                        continue
                     log.warning("adopting run %s, written but not catalogued (interrupted commit)", d.name)
-                    info = json.loads((d / "run.json").read_text())
-                    self._catalogue(info, pd.read_parquet(d / "findings.parquet"))
+                    self._catalogue(info, findings)
 
     # -- writing -------------------------------------------------------------------------------
     def write_run(self, info: dict, findings: pd.DataFrame, *, extra_files: dict[str, bytes] | None = None) -> Path:
@@ -204,7 +226,10 @@ class Workspace:
         """A run by id (or unique prefix), or the latest one when ``run`` is None."""
         runs = self.runs(config_name)
         if not runs:
-            raise UsageError(f"{self.root}: no runs yet; run 'tagscan scan CONFIG' first")
+            others = sorted({r["config_name"] for r in self.runs()}) if config_name else []
+            held = f" (it holds runs of config {', '.join(repr(o) for o in others[:5])})" if others else ""
+            which = f"no runs yet for config '{config_name}'{held}" if config_name else "no runs yet"
+            raise UsageError(f"{self.root}: {which}; run 'tagscan scan CONFIG' first")
         if run is None:
             return runs[-1]
         hits = [r for r in runs if r["run_id"] == run] or [r for r in runs if r["run_id"].startswith(run)]
@@ -215,10 +240,28 @@ class Workspace:
         return hits[0]
 
     def load_findings(self, run_id: str) -> pd.DataFrame:
-        return pd.read_parquet(self.runs_dir / run_id / "findings.parquet")
+        path = self.runs_dir / run_id / "findings.parquet"
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - a missing or damaged run file is a workspace problem
+            raise self._damaged(path, run_id, exc) from exc
 
     def load_run_info(self, run_id: str) -> dict:
-        return json.loads((self.runs_dir / run_id / "run.json").read_text())
+        path = self.runs_dir / run_id / "run.json"
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise self._damaged(path, run_id, exc) from exc
+        if not isinstance(info, dict):
+            raise self._damaged(path, run_id, ValueError("not a JSON object"))
+        return info
+
+    def _damaged(self, path: Path, run_id: str, exc: Exception) -> DataError:
+        what = "is missing" if isinstance(exc, FileNotFoundError) else f"cannot be read ({' '.join(str(exc).split())[:200]})"
+        return DataError(
+            f"{path}: {what}, so run {run_id} is damaged; use another run (see 'tagscan runs CONFIG'; "
+            "scan takes --baseline RUN) or delete that run folder"
+        )
 
 
 def now_iso() -> str:

@@ -230,3 +230,281 @@ def test_untested_groups_are_counted_by_reason():
     assert note == " (3 not tested: 2 below min_group_size 30, 1 covers its whole universe)"
     assert _untested_note({"groups_untested": 0}) == ""
     assert _untested_note({"groups_untested": 4}) == " (4 not tested)"  # runs written before the reasons
+
+
+# -- found in QA: malformed inputs that crashed, passed silently, or gave an unclear message -------------
+
+
+def _set(cfg: Path, section: str | None, key: str, value) -> None:
+    c = yaml.safe_load(cfg.read_text())
+    (c[section] if section else c)[key] = value
+    cfg.write_text(yaml.safe_dump(c))
+
+
+def test_csv_ids_are_text_so_zero_padding_is_kept(audit):
+    """'007' in a CSV is the id '007', not the number 7: ids of two files never match by accident."""
+    s = pd.read_csv(audit.parent / "samples.csv", dtype=str)
+    s["sample_id"] = [str(i + 1) for i in range(len(s))]
+    s.to_csv(audit.parent / "samples.csv", index=False)
+    p = pd.read_csv(audit.parent / "predictions.csv", dtype={"sample_id": str})
+    p["sample_id"] = [f"{int(x[1:]) + 1:03d}" for x in p["sample_id"]]
+    p.to_csv(audit.parent / "predictions.csv", index=False)
+    first = p["sample_id"].iloc[0]
+    _one_line_error(_scan(audit), "predictions.csv", "row 1", f"sample_id '{first}' is not in samples")
+
+
+def test_csv_zero_padded_ids_survive_loading(audit):
+    from tagscan.config import load_config
+    from tagscan.data import load_audit_set
+
+    s = pd.read_csv(audit.parent / "samples.csv", dtype=str)
+    s["sample_id"] = [f"{i:03d}" for i in range(len(s))]
+    s.to_csv(audit.parent / "samples.csv", index=False)
+    p = pd.read_csv(audit.parent / "predictions.csv", dtype={"sample_id": str})
+    p["sample_id"] = [f"{int(x[1:]):03d}" for x in p["sample_id"]]
+    p.to_csv(audit.parent / "predictions.csv", index=False)
+    a = load_audit_set(load_config(audit))
+    assert a.sample_ids[7] == "007"
+
+
+def test_duplicate_csv_header_column(audit):
+    """pandas would rename the second 'label' to 'label.1' and silently drop the score column."""
+    path = audit.parent / "predictions.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = "sample_id,label,label"
+    path.write_text("\n".join(lines) + "\n")
+    _one_line_error(_scan(audit), "predictions.csv", "column 'label' appears twice", "columns 2 and 3", "rename")
+
+
+@pytest.mark.parametrize("bad", ["", "   "])
+def test_blank_sample_id_in_jsonl(audit, bad):
+    s = pd.read_csv(audit.parent / "samples.csv")
+    s.loc[4, "sample_id"] = bad
+    s.to_json(audit.parent / "s.jsonl", orient="records", lines=True)
+    _set(audit, "data", "samples", "s.jsonl")
+    _one_line_error(_scan(audit), "s.jsonl", "row 5", "'sample_id' is empty")
+
+
+def test_list_valued_id_and_attribute_columns(audit):
+    s = pd.read_csv(audit.parent / "samples.csv")
+    s["tone"] = [["a", "b"] if i % 2 else ["c"] for i in range(len(s))]
+    s.to_parquet(audit.parent / "s.parquet")
+    _set(audit, "data", "samples", "s.parquet")
+    _one_line_error(_scan(audit), "s.parquet", "row 1", "attribute 'tone' holds a list", "one value per sample")
+    s["tone"] = "x"
+    s["sample_id"] = [[i] for i in range(len(s))]
+    s.to_parquet(audit.parent / "s.parquet")
+    _one_line_error(_scan(audit), "s.parquet", "row 1", "'sample_id' holds a list")
+
+
+def test_jsonl_broken_line_is_named_by_number(audit):
+    p = pd.read_csv(audit.parent / "predictions.csv")
+    p.to_json(audit.parent / "p.jsonl", orient="records", lines=True)
+    lines = (audit.parent / "p.jsonl").read_text().splitlines()
+    lines[41] = lines[41][:-5]
+    (audit.parent / "p.jsonl").write_text("\n".join(lines) + "\n")
+    _set(audit, "data", "predictions", "p.jsonl")
+    _one_line_error(_scan(audit), "p.jsonl", "line 42", "not valid JSON")
+    p.to_json(audit.parent / "p.jsonl", orient="records")  # one JSON array, not JSON Lines
+    _one_line_error(_scan(audit), "p.jsonl", "line 1", "is an array", "one {...} object per line")
+
+
+def test_csv_parser_error_is_one_line(audit):
+    path = audit.parent / "predictions.csv"
+    lines = path.read_text().splitlines()
+    lines[20] += ",extra,more"
+    path.write_text("\n".join(lines) + "\n")
+    _one_line_error(_scan(audit), "predictions.csv", "Expected 3 fields in line 21, saw 5", "check the file")
+
+
+def test_non_utf8_csv_names_line_and_fix(audit):
+    path = audit.parent / "samples.csv"
+    path.write_bytes(path.read_text().replace("sample number 7", "caf\u00e9 number 7").encode("latin-1"))
+    _one_line_error(_scan(audit), "samples.csv", "line 9", "byte 0xe9 is not UTF-8", "save the file as UTF-8")
+
+
+def test_boolean_score_is_not_a_probability(audit):
+    p = pd.read_csv(audit.parent / "predictions.csv")
+    p["score"] = p["score"].astype(object)
+    p.loc[2, "score"] = True
+    p.to_json(audit.parent / "p.jsonl", orient="records", lines=True)
+    _set(audit, "data", "predictions", "p.jsonl")
+    _one_line_error(_scan(audit), "p.jsonl", "row 3", "score True is not a number in [0, 1]")
+
+
+def test_no_prediction_reaching_threshold_warns(audit, caplog):
+    from tagscan.config import load_config
+    from tagscan.data import load_audit_set
+
+    _edit(audit.parent / "predictions.csv", lambda d: d.assign(score=0.1))
+    with caplog.at_level("WARNING", logger="tagscan"):
+        a = load_audit_set(load_config(audit))
+    assert a.Y.nnz == 0
+    assert "reaches scan.threshold 0.5" in caplog.text and "lower scan.threshold" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("array", "needles"),
+    [
+        (np.full((300, 4), "ab"), ("must be real numbers", "dtype <U2")),
+        (np.ones((300, 4), dtype=np.complex64), ("must be real numbers", "complex64")),
+        (np.zeros((300, 2), dtype=[("a", "f4"), ("b", "f4")]), ("must be real numbers",)),
+        (np.ones((300, 0), dtype=np.float32), ("0 dimensions",)),
+    ],
+)
+def test_npy_embeddings_of_the_wrong_kind(audit, array, needles):
+    np.save(audit.parent / "emb.npy", array)
+    res = _scan(audit)
+    _one_line_error(res, "emb.npy", *needles)
+    assert "np." not in res.output
+
+
+def test_npy_embedding_zero_row_and_float32_overflow(audit):
+    a = np.random.default_rng(0).normal(size=(300, 8))
+    a[17] = 0
+    np.save(audit.parent / "emb.npy", a.astype(np.float32))
+    _one_line_error(_scan(audit), "emb.npy", "embedding row 18 is all zeros")
+    a[17] = 1
+    a[5, 0] = 1e300
+    np.save(audit.parent / "emb.npy", a)
+    res = _scan(audit)
+    _one_line_error(res, "emb.npy", "row 6", "float32 range")
+    assert "RuntimeWarning" not in res.output
+
+
+def test_npy_that_is_not_npy(audit):
+    (audit.parent / "emb.npy").write_text("hello")
+    _one_line_error(_scan(audit), "emb.npy", "is not a .npy file")
+
+
+def _emb_table(audit: Path, name: str, ids, values) -> None:
+    df = pd.DataFrame({"sample_id": ids, "embedding": values})
+    path = audit.parent / name
+    if name.endswith(".parquet"):
+        df.to_parquet(path)
+    elif name.endswith(".csv"):
+        df.to_csv(path, index=False)
+    else:
+        df.to_json(path, orient="records", lines=True)
+    _set(audit, "data", "embeddings", name)
+
+
+def test_embedding_table_bad_rows(audit):
+    ids = pd.read_csv(audit.parent / "samples.csv")["sample_id"].tolist()
+    dup = list(ids)
+    dup[5] = dup[4]
+    _emb_table(audit, "e.parquet", dup, [[0.1, 0.2]] * 300)
+    _one_line_error(_scan(audit), "e.parquet", "row 6", f"sample_id '{ids[4]}' has a second embedding")
+    _emb_table(audit, "e.parquet", ids, [["a", "b"]] * 300)
+    _one_line_error(_scan(audit), "e.parquet", "row 1", "holds text 'a', not a number")
+    _emb_table(audit, "e.csv", ids, ["[0.1, 0.2]"] * 300)
+    _one_line_error(_scan(audit), "e.csv", "row 1", "a CSV cell cannot hold a list")
+    _emb_table(audit, "e.jsonl", ids, [[[0.1, 0.2]]] * 300)
+    _one_line_error(_scan(audit), "e.jsonl", "row 1", "list of lists")
+
+
+def test_list_valued_text_column(audit):
+    s = pd.read_csv(audit.parent / "samples.csv")
+    s["text"] = [["a", "b"]] * len(s)
+    s.to_parquet(audit.parent / "s.parquet")
+    c = yaml.safe_load(audit.read_text())
+    c["data"]["samples"] = "s.parquet"
+    c["data"]["embeddings"] = None
+    audit.write_text(yaml.safe_dump(c))
+    _one_line_error(_scan(audit), "s.parquet", "row 1", "'text' holds a list")
+
+
+def test_under_representation_names_an_unknown_label(audit):
+    c = yaml.safe_load(audit.read_text())
+    c["scan"]["under_representation"] = ["tag_0001", "no_such_tag"]
+    audit.write_text(yaml.safe_dump(c))
+    _one_line_error(_scan(audit), "tagscan.yaml", "scan.under_representation", "'no_such_tag'", "not a label")
+
+
+def test_duplicate_yaml_key_is_refused(audit):
+    audit.write_text(audit.read_text() + "scan:\n  fdr: 0.1\n")
+    _one_line_error(_scan(audit), "tagscan.yaml", "key 'scan' appears twice", "keep one")
+
+
+def test_watchlist_not_utf8_and_tabs(audit, tmp_path):
+    wl = tmp_path / "wl.yaml"
+    wl.write_bytes("categories:\n  x:\n    weight: 1\n    terms: [caf\u00e9]\n".encode("latin-1"))
+    _set(audit, "scan", "watchlist", str(wl))
+    _one_line_error(_scan(audit), "wl.yaml", "not UTF-8", "save the watchlist as UTF-8")
+    wl.write_text("categories:\n\tx:\n\t\tweight: 1\n")
+    _one_line_error(_scan(audit), "wl.yaml", "line 2", "not valid YAML", "spaces, not tabs")
+
+
+def test_corrupt_or_unusable_catalogue(audit):
+    ws = audit.parent / "ws"
+    ws.mkdir()
+    (ws / "tagscan.sqlite").write_text("garbage" * 100)
+    _one_line_error(_scan(audit), "tagscan.sqlite", "cannot be opened as the workspace catalogue", "move the damaged file")
+    _one_line_error(runner.invoke(app, ["runs", str(audit)]), "tagscan.sqlite", "workspace catalogue")
+    (ws / "tagscan.sqlite").unlink()
+    (ws / "tagscan.sqlite").mkdir()
+    _one_line_error(_scan(audit), "tagscan.sqlite", "is not a file")
+
+
+def test_read_only_workspace(audit, monkeypatch):
+    import os
+
+    ws = audit.parent / "ws"
+    ws.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == ws and mode == os.W_OK else real(p, mode))
+    _one_line_error(_scan(audit), "ws", "is read-only", "writable folder")
+
+
+def test_damaged_run_folder(synth_config):
+    assert runner.invoke(app, ["-q", "scan", str(synth_config)]).exit_code == 0
+    run_dir = next((synth_config.parent / "ws" / "runs").iterdir())
+    (run_dir / "run.json").write_text("{")
+    _one_line_error(runner.invoke(app, ["report", str(synth_config)]), "run.json", "cannot be read", "is damaged")
+    (run_dir / "findings.parquet").unlink()
+    res = runner.invoke(app, ["diff", str(synth_config), run_dir.name, run_dir.name])
+    _one_line_error(res, "findings.parquet", "is missing", "is damaged")
+
+
+def test_labels_like_empty(audit):
+    _one_line_error(runner.invoke(app, ["labels", str(audit), "--like", "  "]), "--like is empty")
+
+
+def test_review_without_api_key_or_with_a_bad_url(audit, monkeypatch):
+    """No server is contacted: a missing token or a malformed URL is the user's setup (exit 2), not a service failure."""
+    monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
+    res = runner.invoke(app, ["review", "pull", str(audit)])
+    _one_line_error(res, "no Label Studio API key", "LABEL_STUDIO_API_KEY", "review.api_key_env")
+    _set(audit, "review", "url", "localhost:8080")
+    res = runner.invoke(app, ["review", "push", str(audit)])
+    _one_line_error(res, "tagscan.yaml", "key 'review.url'", "http(s) URL", "localhost:8080")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["scan"], ("Missing argument 'CONFIG'", "tagscan scan --help")),
+        (["scan", "x.yaml", "--format", "xml"], ("'--format'", "'xml' is not one of")),
+        (["labels", "x.yaml", "--like", "a", "-k", "0"], ("'-k'",)),
+        (["scna", "x.yaml"], ("No such command 'scna'",)),
+    ],
+)
+def test_command_line_mistakes_are_one_line(args, needles):
+    _one_line_error(runner.invoke(app, args), *needles)
+
+
+def test_demo_out_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "f"), "--samples", "500"])
+    _one_line_error(res, "is a file, not a folder", "--out")
+
+
+def test_jsonl_with_a_byte_order_mark_loads(audit):
+    from tagscan.config import load_config
+    from tagscan.data import load_audit_set
+
+    p = pd.read_csv(audit.parent / "predictions.csv")
+    p.to_json(audit.parent / "p.jsonl", orient="records", lines=True)
+    (audit.parent / "p.jsonl").write_bytes(b"\xef\xbb\xbf" + (audit.parent / "p.jsonl").read_bytes())
+    _set(audit, "data", "predictions", "p.jsonl")
+    assert load_audit_set(load_config(audit)).n_prediction_rows == len(p)

@@ -68,3 +68,87 @@ def test_example_configs_exist_and_load():
             continue
         cfg = load_config(path)
         assert cfg.name and cfg.data.samples.is_absolute()
+
+
+# -- found in QA ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("groups", "needle"),
+    [
+        ({"attributes": ["a", "a"]}, r"key 'groups\.attributes': 'a' is listed twice"),
+        ({"clusters": [4, 4]}, r"key 'groups\.clusters': 4 is listed twice"),
+        (
+            {"attributes": ["a", "b"], "intersections": [["a", "b"], ["b", "a"]]},
+            r"intersection \['b', 'a'\] is listed twice \(order does not matter\)",
+        ),
+        ({"seed": -1}, r"key 'groups\.seed'.*greater than or equal to 0"),
+    ],
+)
+def test_groups_are_not_tested_twice(tmp_path, groups, needle):
+    """A repeated attribute, k or intersection would test the same groups twice (and inflate the family)."""
+    with pytest.raises(ConfigError, match=needle):
+        load_config(_write(tmp_path, {**BASE, "groups": groups}))
+
+
+def test_duplicate_key_is_an_error_not_the_last_one_wins(tmp_path):
+    with pytest.raises(ConfigError, match=r"line 5: key 'scan' appears twice in one mapping \(first at line 3\)"):
+        load_config(_write(tmp_path, "name: x\ndata: {samples: s.csv, predictions: p.csv}\nscan: {fdr: 0.01}\n\nscan: {fdr: 0.2}\n"))
+
+
+@pytest.mark.parametrize("text", ["", "# all commented out\n"])
+def test_empty_config(tmp_path, text):
+    with pytest.raises(ConfigError, match="the config is empty"):
+        load_config(_write(tmp_path, text))
+
+
+def test_empty_section_means_its_defaults(tmp_path):
+    cfg = load_config(_write(tmp_path, "name: x\ndata: {samples: s.csv, predictions: p.csv}\nreview:\nscan:\n"))
+    assert cfg.review.url == "http://127.0.0.1:8080" and cfg.scan.fdr == 0.05
+
+
+def test_section_of_the_wrong_type_is_named_without_class_names(tmp_path):
+    with pytest.raises(ConfigError, match=r"key 'scan': must be a mapping") as exc:
+        load_config(_write(tmp_path, {**BASE, "scan": [1, 2]}))
+    assert "ScanConfig" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("review", "needle"),
+    [
+        ({"url": "localhost:8080"}, r"key 'review\.url': must be the http\(s\) URL"),
+        ({"url": "ftp://host"}, r"key 'review\.url'"),
+        ({"api_key_env": ""}, r"key 'review\.api_key_env': must be the name of an environment variable"),
+    ],
+)
+def test_review_settings_are_checked_before_any_request(tmp_path, review, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(_write(tmp_path, {**BASE, "review": review}))
+
+
+def test_empty_detector_list(tmp_path):
+    with pytest.raises(ConfigError, match=r"key 'scan\.detectors'"):
+        load_config(_write(tmp_path, {**BASE, "scan": {"detectors": []}}))
+
+
+@pytest.mark.parametrize("name", ["..", "a/b"])
+def test_name_that_is_not_a_folder_name(tmp_path, name):
+    with pytest.raises(ConfigError, match=r"key 'name'.*default workspace folder"):
+        load_config(_write(tmp_path, {**BASE, "name": name}))
+    cfg = load_config(_write(tmp_path, {**BASE, "name": name, "workspace": "ws"}))  # fine with its own workspace
+    assert cfg.workspace == tmp_path / "ws"
+
+
+def test_python_embedder_spec_is_not_read_as_a_path(tmp_path):
+    cfg = load_config(_write(tmp_path, {**BASE, "embed": {"model": "python:mypkg.mod:make"}}))
+    assert cfg.embed.model == "python:mypkg.mod:make"
+
+
+def test_version_written_as_a_number_says_to_quote_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"key 'model\.version': must be text, found the number 1\.1; put the value in quotes"):
+        load_config(_write(tmp_path, "name: x\nmodel: {name: m, version: 1.10}\ndata: {samples: s.csv, predictions: p.csv}\n"))
+
+
+def test_config_path_is_a_directory(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory, not a config file"):
+        load_config(tmp_path)

@@ -265,3 +265,22 @@ def test_dismissed_finding_reopens_when_its_effect_grows(tmp_path):
     assert res.exit_code == 1, res.output
     grown = pd.DataFrame(json.loads(res.stdout)["findings"]).set_index("finding_id")
     assert grown.loc[fid, "status"] == "regressed" and "open again" in grown.loc[fid, "review_note"]
+
+
+def test_report_and_review_find_texts_of_float_sample_ids(tmp_path):
+    """Parquet ids stored as floats (1.0) are '1' in the scan; the report must look texts up the same way."""
+    from tagscan.data import read_sample_table
+
+    cfg_path = write_audit_set(tmp_path / "a", SynthSpec(n=600, n_labels=20, planted=[Planted("gorilla", {"tone": "dark"}, 0.6)]))
+    for name in ("samples.parquet", "predictions.parquet"):
+        df = pd.read_parquet(cfg_path.parent / name)
+        df["sample_id"] = [float(x[1:]) for x in df["sample_id"]]
+        df.to_parquet(cfg_path.parent / name)
+    table = read_sample_table(load_config(cfg_path))
+    assert table["sample_id"].iloc[5] == "5" and table["text"].iloc[5] == "sample number 5"
+    out = _json_scan(cfg_path)
+    example = next(f for f in out["findings"] if f["label"] == "gorilla")["examples"][0]
+    res = runner.invoke(app, ["report", str(cfg_path)])
+    assert res.exit_code == 0, res.output
+    html = Path(res.stdout.strip()).read_text()
+    assert f"sample number {example}" in html
