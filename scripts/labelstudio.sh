@@ -8,7 +8,7 @@
 #   scripts/labelstudio.sh status    # exit 0 when the server answers /health with UP
 #
 # Environment (all optional):
-#   TAGSCAN_LS_PORT        port on 127.0.0.1 (default 18080)
+#   TAGSCAN_LS_PORT        port on 127.0.0.1 (default 8080, what review.url defaults to)
 #   TAGSCAN_LS_DATA        data folder: database, media, pid file, log (default <repo>/.labelstudio)
 #   TAGSCAN_LS_FILES_ROOT  LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: the only folder under which local image
 #                          storages may be attached and served (default: the repo root). Any folder under
@@ -26,7 +26,7 @@ REPO=$(pwd)
 
 LS_VERSION=1.23.2
 VENV=${TAGSCAN_LS_VENV:-$REPO/.venv-ls}
-PORT=${TAGSCAN_LS_PORT:-18080}
+PORT=${TAGSCAN_LS_PORT:-8080}
 DATA=${TAGSCAN_LS_DATA:-$REPO/.labelstudio}
 FILES_ROOT=${TAGSCAN_LS_FILES_ROOT:-$REPO}
 LS_USER=${TAGSCAN_LS_USER:-tagscan@localhost}

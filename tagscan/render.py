@@ -95,12 +95,16 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         st = c.get("by_status", {})
         console.print(
             f"against baseline {info['baseline']} ({info.get('comparison')}): "
-            + ", ".join(f"{st.get(k, 0)} {k}" for k in ("new", "regressed", "persisting"))
-            + f", {c.get('resolved_since_baseline', 0)} resolved",
+            + ", ".join(
+                f"{st.get(k, 0):,} {k}"
+                for k in ("new", "regressed", "persisting", "confirmed", "dismissed")
+                if k in ("new", "regressed", "persisting") or st.get(k)
+            )
+            + f", {c.get('resolved_since_baseline', 0):,} resolved",
             highlight=False,
         )
     levels = c.get("findings_by_level", {})
-    lv = ", ".join(f"{levels[k]} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
+    lv = ", ".join(f"{levels[k]:,} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
     console.print(f"[bold]{c['findings']:,} findings[/bold]" + (f" ({lv})" if lv else ""), highlight=False)
     if len(findings) == 0:
         console.print("No (label, group) association passed the multiple-testing control.")
