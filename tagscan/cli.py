@@ -300,6 +300,7 @@ def diff(
     run_a: Annotated[str, typer.Argument(help="The earlier run (id or prefix).", metavar="RUN_A")],
     run_b: Annotated[str, typer.Argument(help="The later run (id or prefix).", metavar="RUN_B")],
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+    top: Annotated[int, typer.Option("--top", help="Rows shown in the text table.", min=1)] = 50,
 ) -> None:
     """Compare the findings of two runs: new in RUN_B, gone from it, and in both with their effects."""
     from tagscan.pipeline import run_diff
@@ -312,15 +313,19 @@ def diff(
     console = _stdout()
     counts = df["change"].value_counts()
     console.print(
-        f"{run_a} -> {run_b}: {counts.get('new', 0)} new, {counts.get('gone', 0)} gone, {counts.get('both', 0)} in both",
+        f"{df.attrs.get('run_a', run_a)} -> {df.attrs.get('run_b', run_b)}: {counts.get('new', 0):,} new, "
+        f"{counts.get('gone', 0):,} gone, {counts.get('both', 0):,} in both",
         highlight=False,
     )
-    show = df[["change", "label_name", "group", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]].copy()
+    cols = ["change", "label_name", "group", "detector", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]
+    show = df[[c for c in cols if c in df.columns]].copy()
     for c in ("severity_a", "severity_b"):
         show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
     for c in ("rate_in_group_a", "rate_in_group_b"):
         show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
-    _print_table(show.head(50), console)
+    _print_table(show.head(top), console)
+    if len(show) > top:
+        console.print(f"... and {len(show) - top:,} more rows (--top N shows more; --format json gives all)", highlight=False)
 
 
 @app.command()
@@ -378,19 +383,36 @@ def review_push(
         bool, typer.Option("--recreate", help="Make a new project if the stored one was deleted on the server.")
     ] = False,
     lock_timeout: LockTimeoutOpt = None,
+    min_level: Annotated[
+        Level | None,
+        typer.Option(
+            "--min-level",
+            help="Push open findings at or above this severity level (default: review.min_level, high).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Push one review task per example of each open finding (idempotent: pushing again adds nothing;
-    a concurrent push of the same model waits for this one, then adds nothing)."""
+    """Push one review task per example of each open finding at or above the minimum level (idempotent:
+    pushing again adds nothing; a concurrent push of the same model waits for this one, then adds nothing)."""
     from tagscan.pipeline import run_review_push
 
     cfg = _load(config)
-    run_id, n_findings, r = _guard(lambda: run_review_push(cfg, run=run, recreate=recreate, lock_timeout=lock_timeout))
+    out = _guard(
+        lambda: run_review_push(
+            cfg, run=run, recreate=recreate, lock_timeout=lock_timeout, min_level=min_level.value if min_level else None
+        )
+    )
+    r = out.receipt
+    level = min_level.value if min_level else cfg.review.min_level
     print(
-        f"run {run_id}: {n_findings} open findings -> {r.n_tasks} review tasks in Label Studio project {r.project_id} "
-        f"at {cfg.review.url}: {r.created} created, {r.already_present} already there"
-        + (f" ({r.recovered} recovered after an interrupted push)" if r.recovered else "")
+        f"run {out.run_id}: {out.n_findings:,} open findings at or above '{level}' -> {r.n_tasks:,} review tasks in "
+        f"Label Studio project {r.project_id} at {cfg.review.url}: {r.created:,} created, {r.already_present:,} already there"
+        + (f" ({r.recovered:,} recovered after an interrupted push)" if r.recovered else "")
         + (" (project recreated)" if r.recreated else "")
     )
+    if out.below_level:
+        left = ", ".join(f"{n:,} {lv}" for lv, n in out.below_level.items())
+        print(f"not pushed: {left} (below '{level}'; --min-level low pushes every open finding)")
 
 
 @review_app.command("pull")

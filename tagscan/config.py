@@ -165,6 +165,9 @@ class ReviewConfig(_Section):
     url: str = "http://127.0.0.1:8080"
     api_key_env: str = Field(default="LABEL_STUDIO_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     examples_per_finding: int = Field(default=8, ge=1, le=200)
+    # Findings below this severity level are not pushed: reviewers' time goes to what can do harm
+    # (a watchlist label on people ranks high or critical). `low` pushes every open finding.
+    min_level: Literal["low", "medium", "high", "critical"] = "high"
 
     @field_validator("url")
     @classmethod

@@ -612,8 +612,8 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
     emb = run_embed(cfg, audit=audit, need_labels=False)
     index = VectorIndex.load(Path(emb.index_paths["inputs"]))
     sims, rows = index.search(emb.vectors[hit], min(k + 1, index.ntotal))
-    keep = rows[0] >= 0
-    rows, sims = rows[0][keep], sims[0][keep]
+    keep = (rows[0] >= 0) & (rows[0] != hit[0])  # the sample itself is not its own neighbour
+    rows, sims = rows[0][keep][:k], sims[0][keep][:k]
     S = audit.scores.tocsr()
     top_labels = []
     for r in rows:
@@ -647,7 +647,9 @@ def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     sev = m[["severity_a", "severity_b"]].max(axis=1)
     order = m["change"].map({"new": 0, "gone": 1, "both": 2})
     m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
-    return m.reset_index(drop=True)
+    m = m.reset_index(drop=True)
+    m.attrs["run_a"], m.attrs["run_b"] = a["run_id"], b["run_id"]  # the resolved ids, not the prefixes typed
+    return m
 
 
 # -- review -------------------------------------------------------------------------------------
@@ -673,8 +675,29 @@ def _model_key(cfg: Config) -> str:
     return cfg.model_info.name
 
 
-def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = False, lock_timeout: float | None = None):
+_LEVEL_ORDER = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    run_id: str
+    n_findings: int  # open findings pushed
+    below_level: dict[str, int]  # open findings left out, per severity level under min_level
+    receipt: object  # tagscan.review.PushReceipt
+
+
+def run_review_push(
+    cfg: Config,
+    *,
+    run: str | None = None,
+    recreate: bool = False,
+    lock_timeout: float | None = None,
+    min_level: str | None = None,
+) -> PushOutcome:
     """Push the review examples of a run's open findings (default: the latest run) to Label Studio.
+
+    Only findings at or above ``min_level`` (default ``review.min_level``, ``high``) are pushed; the
+    ones left out are counted per level in the outcome.
 
     Waits up to ``lock_timeout`` seconds (None: the default, 300) while another push or pull of the same
     model runs in this workspace.
@@ -687,6 +710,13 @@ def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = Fal
     rec = ws.resolve_run(run, cfg.name)
     findings = ws.load_findings(rec["run_id"])
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
+    level = min_level or cfg.review.min_level
+    if level not in _LEVEL_ORDER:
+        raise UsageError(f"--min-level must be one of {', '.join(_LEVEL_ORDER)}; got {level!r}")
+    rank = open_rows["severity_level"].map(_LEVEL_ORDER.index)
+    left_out = open_rows[rank < _LEVEL_ORDER.index(level)]
+    below = {lv: int(n) for lv in reversed(_LEVEL_ORDER) if (n := (left_out["severity_level"] == lv).sum())}
+    open_rows = open_rows[rank >= _LEVEL_ORDER.index(level)]
     samples = read_sample_table(cfg)
     receipt = push(
         open_rows,
@@ -702,7 +732,7 @@ def run_review_push(cfg: Config, *, run: str | None = None, recreate: bool = Fal
         recreate=recreate,
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
     )
-    return rec["run_id"], len(open_rows), receipt
+    return PushOutcome(rec["run_id"], len(open_rows), below, receipt)
 
 
 def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.DataFrame:

@@ -119,6 +119,7 @@ def test_section_of_the_wrong_type_is_named_without_class_names(tmp_path):
         ({"url": "localhost:8080"}, r"key 'review\.url': must be the http\(s\) URL"),
         ({"url": "ftp://host"}, r"key 'review\.url'"),
         ({"api_key_env": ""}, r"key 'review\.api_key_env': must be the name of an environment variable"),
+        ({"min_level": "urgent"}, r"key 'review\.min_level'.*'low', 'medium', 'high' or 'critical'"),
     ],
 )
 def test_review_settings_are_checked_before_any_request(tmp_path, review, needle):

@@ -28,9 +28,36 @@ def review_config(tmp_path, ls_server, monkeypatch):
     cfg = write_audit_set(tmp_path / "rv", SynthSpec(n=3000, planted=planted))
     c = yaml.safe_load(cfg.read_text())
     c["model"]["name"] = f"synth-{uuid.uuid4().hex[:8]}"  # one project per test on the shared server
-    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 3}
+    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 3, "min_level": "low"}
     cfg.write_text(yaml.safe_dump(c))
     return cfg
+
+
+def test_push_sends_only_findings_at_or_above_the_minimum_level(review_config, backend):
+    """Default review.min_level is high: reviewers see what can do harm; --min-level narrows or widens it."""
+    c = yaml.safe_load(review_config.read_text())
+    del c["review"]["min_level"]  # the default
+    review_config.write_text(yaml.safe_dump(c))
+    res = runner.invoke(app, ["-q", "scan", str(review_config), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    findings = pd.DataFrame(json.loads(res.stdout)["findings"])
+    critical = findings[findings["severity_level"] == "critical"]
+    high = findings[findings["severity_level"] == "high"]
+    assert len(critical) and len(high), findings["severity_level"].value_counts()  # both levels in this data
+    n_crit, n_high = (int(f["examples"].map(len).sum()) for f in (critical, high))
+
+    res = runner.invoke(app, ["review", "push", str(review_config), "--min-level", "critical"])
+    assert res.exit_code == 0, res.output
+    assert f"{len(critical):,} open findings at or above 'critical' -> {n_crit:,} review tasks" in res.stdout
+    assert f"not pushed: {len(high):,} high (below 'critical'; --min-level low pushes every open finding)" in res.stdout
+    pid = int(res.stdout.split("project ")[1].split()[0])
+    assert {t.finding_id for t in backend.list_tasks(pid)} == set(critical["finding_id"])
+
+    res = runner.invoke(app, ["review", "push", str(review_config)])  # the default level: high
+    assert res.exit_code == 0, res.output
+    assert f"at or above 'high' -> {n_crit + n_high:,} review tasks" in res.stdout
+    assert f"{n_high:,} created, {n_crit:,} already there" in res.stdout and "not pushed" not in res.stdout
+    assert {t.finding_id for t in backend.list_tasks(pid)} == set(findings["finding_id"])
 
 
 def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend):

@@ -54,7 +54,7 @@ def config(tmp_path, ls_server, monkeypatch) -> Path:
     cfg = write_audit_set(tmp_path / "rv", SynthSpec(n=3000, planted=planted))
     c = yaml.safe_load(cfg.read_text())
     c["model"]["name"] = f"race-{uuid.uuid4().hex[:8]}"  # one project per test on the shared server
-    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 8}
+    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 8, "min_level": "low"}
     cfg.write_text(yaml.safe_dump(c))
     res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json"])
     assert res.exit_code == 0, res.output
