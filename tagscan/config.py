@@ -233,11 +233,44 @@ def _format_loc(loc: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _section_fields(loc: tuple) -> list[str] | None:
+    """The keys allowed where ``loc`` (a pydantic error location) points, or None when unknown."""
+    import typing
+
+    from pydantic import BaseModel
+
+    model: type[BaseModel] = Config
+    for item in loc[:-1]:
+        if isinstance(item, int):
+            continue
+        field = model.model_fields.get(str(item))
+        if field is None:
+            return None
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        sub = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if sub is None:
+            return None
+        model = sub
+    return [name for name in model.model_fields if name != "path"]
+
+
+def _unknown_key_fix(loc: tuple) -> str:
+    import difflib
+
+    valid = _section_fields(loc)
+    if not valid:
+        return "remove it or check its spelling (see the config example in the README)"
+    where = ".".join(str(x) for x in loc[:-1] if not isinstance(x, int)) or "the top level"
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}valid keys of {where}: {', '.join(valid)}"
+
+
 def _error_line(path: Path, err: dict) -> str:
     key = _format_loc(tuple(err.get("loc", ())))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
-        return f"{path}: unknown key '{key}'; remove it or check its spelling against SPEC.md"
+        return f"{path}: unknown key '{key}'; {_unknown_key_fix(tuple(err.get('loc', ())))}"
     if kind == "missing":
         return f"{path}: missing required key '{key}'; add it to the config"
     msg = err.get("msg", "invalid value")

@@ -28,13 +28,17 @@ def test_paths_resolve_against_config_folder(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown key 'scan\.fdrr'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'scan\.fdrr'; did you mean 'fdr'\? valid keys of scan: threshold, fdr,"):
         load_config(_write(tmp_path, {**BASE, "scan": {"fdrr": 0.1}}))
+    with pytest.raises(ConfigError, match=r"unknown key 'groups\.kmeans'; valid keys of groups: attributes, "):
+        load_config(_write(tmp_path, {**BASE, "groups": {"kmeans": [8]}}))
 
 
 def test_unknown_top_level_key(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown key 'colour'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'colour'; valid keys of the top level: name, workspace, "):
         load_config(_write(tmp_path, {**BASE, "colour": "red"}))
+    with pytest.raises(ConfigError, match=r"unknown key 'data\.sample'; did you mean 'samples'\?"):
+        load_config(_write(tmp_path, {**BASE, "data": {**BASE["data"], "sample": "x.csv"}}))
 
 
 def test_missing_required_key(tmp_path):
