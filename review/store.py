@@ -471,6 +471,25 @@ class ReviewStore:
         with closing(self._connect()) as db:
             return pd.read_sql_query(q + " ORDER BY task_id, annotator", db, params=(() if project_id is None else (int(project_id),)))
 
+    def finding_comments(self, model_key: str, *, per_finding: int = 3, max_chars: int = 160) -> dict[str, list[str]]:
+        """Reviewers' comments per finding of one model key: the latest ``per_finding`` distinct ones,
+        each cut to ``max_chars`` characters (the full text stays in ``review_verdicts``)."""
+        q = (
+            "SELECT v.finding_id, v.comment FROM review_verdicts v "
+            "JOIN review_projects p ON p.project_id = v.project_id "
+            "WHERE p.model_key = ? AND v.comment IS NOT NULL AND TRIM(v.comment) != '' "
+            "ORDER BY v.finding_id, COALESCE(v.updated_at, v.pulled_at) DESC"
+        )
+        out: dict[str, list[str]] = {}
+        with closing(self._connect()) as db:
+            for fid, comment in db.execute(q, (model_key,)):
+                text = " ".join(str(comment).split())
+                text = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+                seen = out.setdefault(fid, [])
+                if text not in seen and len(seen) < per_finding:
+                    seen.append(text)
+        return out
+
     def finding_reviews(self, model_key: str | None = None) -> pd.DataFrame:
         """The per-finding summaries of the last pull (of one model key, or all)."""
         q = "SELECT * FROM review_findings" + (" WHERE model_key = ?" if model_key is not None else "")

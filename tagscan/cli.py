@@ -440,6 +440,8 @@ def review_pull(
         "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
         for v, lo, hi in zip(df["share_wrong"], df["share_wrong_low"], df["share_wrong_high"])
     ]
+    if "comments" in df.columns and df["comments"].notna().any():
+        show["comments"] = [("" if pd.isna(c) else (c if len(c) <= 60 else c[:59] + "…")) for c in df["comments"]]
     _print_table(show, console)
 
 

@@ -745,7 +745,10 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout)
     cat = _catalogue_findings(ws)
-    return out.merge(cat, on="finding_id", how="left")
+    out = out.merge(cat, on="finding_id", how="left")
+    comments = store.finding_comments(_model_key(cfg))
+    out["comments"] = [" | ".join(comments.get(fid, [])) or None for fid in out["finding_id"]]
+    return out
 
 
 def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
@@ -776,9 +779,17 @@ def _carry_reviews(ws: Workspace, cfg: Config, findings: pd.DataFrame) -> pd.Dat
         return findings
     rows = findings.iloc[idx]
     rv = r.loc[rows["finding_id"]]
+    comments = ReviewStore(ws.db_path).finding_comments(_model_key(cfg))
+
+    def said(fid: str) -> str:
+        quoted = "; ".join(f'"{c}"' for c in comments.get(fid, []))
+        return f"; reviewers said: {quoted}" if quoted else ""
+
     notes = [
-        f"{s} in review ({int(c)} correct, {int(w)} wrong, {int(h)} harmful; run {run})"
-        for s, c, w, h, run in zip(rv["review_status"], rv["correct"], rv["wrong"], rv["harmful"], rv["last_run_id"])
+        f"{s} in review ({int(c)} correct, {int(w)} wrong, {int(h)} harmful; run {run}){said(fid)}"
+        for fid, s, c, w, h, run in zip(
+            rows["finding_id"], rv["review_status"], rv["correct"], rv["wrong"], rv["harmful"], rv["last_run_id"]
+        )
     ]
     findings.loc[findings.index[idx], "review_note"] = notes
     # The effect that was reviewed: the finding's counts in the run whose examples were pushed.

@@ -84,8 +84,10 @@ def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend)
     gid, mid = top[("gorilla", "tone=dark")], top[("mugshot", "tone=dark & gender=man")]
     for tid in by[gid]:
         backend.sdk.annotations.create(id=int(tid), result=choice("label wrong and harmful"))
+    why = "In these photos mugshot is the framing style of studio portraits, not a claim about crime."
+    comment = [{"from_name": "comment", "to_name": "input", "type": "textarea", "value": {"text": [why]}}]
     for tid in by[mid]:
-        backend.sdk.annotations.create(id=int(tid), result=choice("label correct"))
+        backend.sdk.annotations.create(id=int(tid), result=choice("label correct") + comment)
 
     res = runner.invoke(app, ["review", "pull", str(review_config), "--format", "json"])
     assert res.exit_code == 0, res.output
@@ -93,6 +95,7 @@ def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend)
     assert pulled.loc[gid, "review_status"] == "confirmed" and pulled.loc[gid, "harmful"] == 3
     assert pulled.loc[mid, "review_status"] == "dismissed" and pulled.loc[mid, "correct"] == 3
     assert pulled.loc[gid, "label"] == "gorilla"
+    assert pulled.loc[mid, "comments"] == why and pd.isna(pulled.loc[gid, "comments"])  # once, though 3 said it
 
     res = runner.invoke(app, ["-q", "scan", str(review_config), "--format", "json", "--fail-on", "low"])
     assert res.exit_code == 1, res.output  # the confirmed bug is still there: the gate still fails
@@ -104,6 +107,7 @@ def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend)
     again = pd.DataFrame(json.loads(res.stdout)["findings"]).set_index("finding_id")
     assert again.loc[gid, "status"] == "confirmed"
     assert again.loc[mid, "status"] == "dismissed" and "dismissed in review" in again.loc[mid, "review_note"]
+    assert f'reviewers said: "{why}"' in again.loc[mid, "review_note"]  # the reason, not only the counts
     # Suppressed findings are listed after every open one.
     order = list(again.index)
     assert order.index(mid) > max(order.index(i) for i in again.index[again["status"] != "dismissed"])
