@@ -30,6 +30,9 @@ RESERVED_COLUMNS = ("sample_id", "text", "image")
 
 _TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
+#: pandas' default missing-value spellings, kept for every CSV column but the ids.
+_CSV_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+           "NA", "NULL", "NaN", "None", "n/a", "nan", "null")  # fmt: skip
 #: Id columns are read from CSV as text: "007" stays "007" (not 7) and "1e5" stays "1e5" (not 100000).
 _ID_COLUMNS = ("sample_id", "label")
 
@@ -144,15 +147,18 @@ def _csv_header(path: Path) -> list[str]:
     return []
 
 
-def _check_csv_header(path: Path) -> None:
+def _check_csv_header(path: Path) -> list[str]:
+    """The header's column names; a name that appears twice is an error."""
     seen: dict[str, int] = {}
-    for i, name in enumerate(_csv_header(path), start=1):
+    header = _csv_header(path)
+    for i, name in enumerate(header, start=1):
         if name in seen:
             raise DataError(
                 f"{path}: column '{name}' appears twice in the header (columns {seen[name]} and {i}); "
                 "rename or drop one of them"
             )
         seen[name] = i
+    return [h.lstrip("\ufeff") for h in header]
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -209,9 +215,12 @@ def read_table(path: Path, key: str) -> pd.DataFrame:
         if kind == "parquet":
             df = pd.read_parquet(path)
         elif kind == "csv":
-            _check_csv_header(path)
+            header = _check_csv_header(path)
             dtype = dict.fromkeys(_ID_COLUMNS, str)
-            df = pd.read_csv(path, keep_default_na=True, na_values=[""], low_memory=False, dtype=dtype)
+            # Ids are exactly as written: a label or sample called "NA" or "None" is that id (only an empty
+            # cell is missing). Every other column keeps the usual missing-value spellings (R writes NA).
+            na = {c: [""] if c in _ID_COLUMNS else list(_CSV_NA) for c in header}
+            df = pd.read_csv(path, keep_default_na=False, na_values=na, low_memory=False, dtype=dtype)
         else:
             df = _read_jsonl(path)
     except pd.errors.EmptyDataError:

@@ -267,6 +267,30 @@ def test_csv_zero_padded_ids_survive_loading(audit):
     assert a.sample_ids[7] == "007"
 
 
+def test_csv_ids_named_like_missing_values_are_kept(audit):
+    """A label or sample literally called 'NA' or 'None' is that id; in attribute columns the usual
+    missing-value spellings (R's NA) still mean 'not applicable'."""
+    from tagscan.config import load_config
+    from tagscan.data import load_audit_set
+
+    s = pd.read_csv(audit.parent / "samples.csv", dtype=str, keep_default_na=False)
+    s.loc[0, "sample_id"] = "None"
+    s.loc[1, "tone"] = "NA"
+    s.to_csv(audit.parent / "samples.csv", index=False)
+    p = pd.read_csv(audit.parent / "predictions.csv", dtype=str, keep_default_na=False)
+    p.loc[0, "sample_id"] = "None"
+    p.loc[1, "label"] = "NA"
+    p.to_csv(audit.parent / "predictions.csv", index=False)
+    v = pd.read_csv(audit.parent / "vocabulary.csv", dtype=str, keep_default_na=False)
+    pd.concat([v, pd.DataFrame({"label": ["NA"], "name": ["north america"]})]).to_csv(
+        audit.parent / "vocabulary.csv", index=False
+    )
+    a = load_audit_set(load_config(audit))
+    assert a.sample_ids[0] == "None"
+    assert "NA" in list(a.labels)
+    assert pd.isna(a.samples["tone"].iloc[1])
+
+
 def test_duplicate_csv_header_column(audit):
     """pandas would rename the second 'label' to 'label.1' and silently drop the score column."""
     path = audit.parent / "predictions.csv"
