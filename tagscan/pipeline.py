@@ -464,7 +464,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         audit = load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
     # The baseline (default: the previous run of this config) is resolved before any heavy work.
-    base = ws.resolve_run(baseline, cfg.name) if baseline else ws.latest_run(cfg.name)
+    base = ws.resolve_run(baseline, cfg.name, given_as="--baseline") if baseline else ws.latest_run(cfg.name)
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True, skip_bad_images=skip_bad_images)
     if emb.kept is not None:
@@ -631,8 +631,8 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
 def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     """Findings of two runs side by side: only in A (gone in B), only in B (new), and in both."""
     ws = Workspace(cfg.workspace_dir)
-    a = ws.resolve_run(run_a, cfg.name)
-    b = ws.resolve_run(run_b, cfg.name)
+    a = ws.resolve_run(run_a, cfg.name, given_as="RUN_A")
+    b = ws.resolve_run(run_b, cfg.name, given_as="RUN_B")
     cols = ["finding_id", "detector", "label_name", "group", "severity", "severity_level", "rate_in_group", "lift", "q_value"]
 
     def live(run_id: str) -> pd.DataFrame:

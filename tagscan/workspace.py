@@ -222,8 +222,9 @@ class Workspace:
         runs = self.runs(config_name)
         return runs[-1] if runs else None
 
-    def resolve_run(self, run: str | None, config_name: str | None = None) -> dict:
-        """A run by id (or unique prefix), or the latest one when ``run`` is None."""
+    def resolve_run(self, run: str | None, config_name: str | None = None, *, given_as: str = "--run") -> dict:
+        """A run by id (or unique prefix), or the latest one when ``run`` is None. ``given_as`` names the
+        option or argument the id came from, for the error message."""
         runs = self.runs(config_name)
         if not runs:
             others = sorted({r["config_name"] for r in self.runs()}) if config_name else []
@@ -236,7 +237,7 @@ class Workspace:
         if len(hits) != 1:
             listed = ", ".join(r["run_id"] for r in runs[-5:])
             what = "matches several runs" if hits else "is not a run of this workspace"
-            raise UsageError(f"--run '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
+            raise UsageError(f"{given_as} '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
         return hits[0]
 
     def load_findings(self, run_id: str) -> pd.DataFrame:

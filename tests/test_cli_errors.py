@@ -187,7 +187,9 @@ def test_unknown_run_for_baseline(synth_config):
     _one_line_error(res, "no runs yet")
     assert runner.invoke(app, ["-q", "scan", str(synth_config)]).exit_code == 0
     res = runner.invoke(app, ["scan", str(synth_config), "--baseline", "nope"])
-    _one_line_error(res, "--run 'nope' is not a run", "tagscan runs")
+    _one_line_error(res, "--baseline 'nope' is not a run", "tagscan runs")
+    res = runner.invoke(app, ["diff", str(synth_config), "nope", "nope2"])
+    _one_line_error(res, "RUN_A 'nope' is not a run", "tagscan runs")
 
 
 def test_no_groups_configured(audit):
