@@ -105,7 +105,9 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         )
     levels = c.get("findings_by_level", {})
     lv = ", ".join(f"{levels[k]:,} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
-    console.print(f"[bold]{c['findings']:,} findings[/bold]" + (f" ({lv})" if lv else ""), highlight=False)
+    pairs = len(group_pairs(findings)) if len(findings) and {"label", "group"} <= set(findings.columns) else 0
+    on_pairs = f" on {pairs:,} (label, group) pairs" if pairs and pairs != c["findings"] else ""
+    console.print(f"[bold]{c['findings']:,} findings[/bold]{on_pairs}" + (f" ({lv})" if lv else ""), highlight=False)
     if len(findings) == 0:
         console.print("No (label, group) association passed the multiple-testing control.")
     else:
