@@ -435,7 +435,8 @@ def review_pull(
         f"{len(df)} findings pushed: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("confirmed", "dismissed", "needs review")),
         highlight=False,
     )
-    show = df[["label", "group", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]].copy()
+    cols = ["label", "group", "severity_level", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]
+    show = df[[c for c in cols if c in df.columns]].rename(columns={"severity_level": "severity"})
     show["share_wrong"] = [
         "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
         for v, lo, hi in zip(df["share_wrong"], df["share_wrong_low"], df["share_wrong_high"])

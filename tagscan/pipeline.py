@@ -748,7 +748,10 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     out = out.merge(cat, on="finding_id", how="left")
     comments = store.finding_comments(_model_key(cfg))
     out["comments"] = [" | ".join(comments.get(fid, [])) or None for fid in out["finding_id"]]
-    return out
+    # Verdicts first (confirmed, dismissed, then the rest), most severe first within each.
+    order = out["review_status"].map({"confirmed": 0, "dismissed": 1}).fillna(2)
+    out = out.assign(_o=order).sort_values(["_o", "severity"], ascending=[True, False], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
 
 
 def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
@@ -756,8 +759,12 @@ def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
     from contextlib import closing
 
     with closing(sqlite3.connect(ws.db_path)) as db:
+        # Each finding as its latest run saw it (run ids start with their time, so MAX is the latest).
         return pd.read_sql_query(
-            "SELECT finding_id, label, grp AS \"group\" FROM findings GROUP BY finding_id", db
+            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.severity, f.severity_level FROM findings f "
+            "JOIN (SELECT finding_id, MAX(run_id) AS run_id FROM findings GROUP BY finding_id) last "
+            "USING (finding_id, run_id)",
+            db,
         )
 
 
