@@ -52,7 +52,9 @@ class _OneLineErrors(TyperGroup):
             sys.exit(exc.exit_code)
         except _click_exc.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "tagscan"
-            print(f"tagscan: error: {_one_line(exc.format_message())}; see '{where} --help'", file=sys.stderr)
+            msg = _one_line(exc.format_message())
+            sep = " " if msg.endswith("?") else "; "  # "Did you mean 'scan'? see ...", not "?;"
+            print(f"tagscan: error: {msg}{sep}see '{where} --help'", file=sys.stderr)
             sys.exit(exc.exit_code)
         except _click_exc.ClickException as exc:
             print(f"tagscan: error: {_one_line(exc.format_message())}", file=sys.stderr)
