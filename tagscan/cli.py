@@ -437,7 +437,7 @@ def review_pull(
         f"{len(df)} findings pushed: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("confirmed", "dismissed", "needs review")),
         highlight=False,
     )
-    cols = ["label", "group", "severity_level", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]
+    cols = ["label", "group", "detector", "severity_level", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]
     show = df[[c for c in cols if c in df.columns]].rename(columns={"severity_level": "severity"})
     show["share_wrong"] = [
         "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"

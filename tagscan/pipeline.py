@@ -761,7 +761,7 @@ def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
     with closing(sqlite3.connect(ws.db_path)) as db:
         # Each finding as its latest run saw it (run ids start with their time, so MAX is the latest).
         return pd.read_sql_query(
-            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.severity, f.severity_level FROM findings f "
+            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.detector, f.severity, f.severity_level FROM findings f "
             "JOIN (SELECT finding_id, MAX(run_id) AS run_id FROM findings GROUP BY finding_id) last "
             "USING (finding_id, run_id)",
             db,

@@ -95,6 +95,7 @@ def test_push_pull_and_verdicts_carry_into_the_next_scan(review_config, backend)
     # Verdicts first (confirmed, then dismissed), each finding with its latest severity.
     assert list(pulled["review_status"])[:2] == ["confirmed", "dismissed"]
     assert set(pulled["review_status"][2:]) <= {"needs review"} and pulled["severity_level"].notna().all()
+    assert pulled["detector"].notna().all()  # a pair raised by two detectors is two findings: say which
     pulled = pulled.set_index("finding_id")
     assert pulled.loc[gid, "review_status"] == "confirmed" and pulled.loc[gid, "harmful"] == 3
     assert pulled.loc[mid, "review_status"] == "dismissed" and pulled.loc[mid, "correct"] == 3
