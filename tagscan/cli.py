@@ -282,18 +282,38 @@ def neighbors(
 
 
 @app.command()
-def runs(config: ConfigArg) -> None:
-    """List the runs of this config in its workspace."""
+def runs(
+    config: ConfigArg,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """List the runs of this config in its workspace: model, findings by severity and status."""
     from tagscan.workspace import Workspace
 
     cfg = _load(config)
     ws = _guard(lambda: Workspace(cfg.workspace_dir))
-    rows = ws.runs(cfg.name)
-    if not rows:
+    df = _guard(lambda: ws.run_summaries(cfg.name))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+        return
+    if len(df) == 0:
         print(f"no runs yet in {cfg.workspace_dir}; run 'tagscan scan {config}'")
         return
-    for r in rows:
-        print(f"{r['run_id']}  {r['created_at']}  {r['model_name']} {r['model_version']}  {r['n_findings']} findings")
+    show = pd.DataFrame(
+        {
+            "run": df["run_id"],
+            "created": df["created_at"].str.slice(0, 19).str.replace("T", " "),
+            "model": (df["model_name"].fillna("") + " " + df["model_version"].fillna("")).str.strip(),
+            "samples": df["n_samples"].map(lambda v: f"{int(v):,}" if pd.notna(v) else ""),
+            "findings": df["n_findings"].map(lambda v: f"{int(v):,}" if pd.notna(v) else ""),
+            "critical": df["critical"].map(lambda v: f"{int(v):,}"),
+            "high": df["high"].map(lambda v: f"{int(v):,}"),
+            "new": df["new"].map(lambda v: f"{int(v):,}"),
+            "regressed": df["regressed"].map(lambda v: f"{int(v):,}"),
+            "confirmed": df["confirmed"].map(lambda v: f"{int(v):,}"),
+            "dismissed": df["dismissed"].map(lambda v: f"{int(v):,}"),
+        }
+    )
+    _print_table(show, _stdout())
 
 
 @app.command()

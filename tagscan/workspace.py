@@ -218,6 +218,23 @@ class Workspace:
         with closing(self._connect()) as db:
             return [dict(r) for r in db.execute(q, (config_name,) if config_name else ())]
 
+    def run_summaries(self, config_name: str | None = None) -> pd.DataFrame:
+        """One row per run (oldest first): model, size, findings, and counts by severity and status."""
+        q = (
+            "SELECT r.run_id, r.created_at, r.model_name, r.model_version, r.n_samples, r.n_labels, r.n_findings, "
+            "COALESCE(SUM(f.severity_level = 'critical'), 0) AS critical, "
+            "COALESCE(SUM(f.severity_level = 'high'), 0) AS high, "
+            "COALESCE(SUM(f.status = 'new'), 0) AS new, "
+            "COALESCE(SUM(f.status = 'regressed'), 0) AS regressed, "
+            "COALESCE(SUM(f.status = 'confirmed'), 0) AS confirmed, "
+            "COALESCE(SUM(f.status = 'dismissed'), 0) AS dismissed "
+            "FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id AND f.status != 'resolved'"
+            + (" WHERE r.config_name = ?" if config_name else "")
+            + " GROUP BY r.run_id ORDER BY r.created_at, r.run_id"
+        )
+        with closing(self._connect()) as db:
+            return pd.read_sql_query(q, db, params=(config_name,) if config_name else ())
+
     def latest_run(self, config_name: str | None = None) -> dict | None:
         runs = self.runs(config_name)
         return runs[-1] if runs else None

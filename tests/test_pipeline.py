@@ -119,8 +119,16 @@ def test_fail_on_passes_on_clean_data(tmp_path):
 
 
 def test_runs_and_embed_commands(planted_config):
+    if "no runs yet" in runner.invoke(app, ["runs", str(planted_config)]).stdout:  # run alone (-k)
+        assert runner.invoke(app, ["-q", "scan", str(planted_config)]).exit_code == 0
     res = runner.invoke(app, ["runs", str(planted_config)])
     assert res.exit_code == 0 and "findings" in res.stdout
+    assert res.stdout.split()[:4] == ["run", "created", "model", "samples"]
+    res = runner.invoke(app, ["runs", str(planted_config), "--format", "json"])
+    runs = json.loads(res.stdout)
+    assert runs and {"run_id", "n_findings", "critical", "high", "new", "regressed", "confirmed", "dismissed"} <= set(runs[0])
+    assert runs[0]["new"] == runs[0]["n_findings"]  # a first run: everything is new
+    assert runs[0]["critical"] + runs[0]["high"] >= 1  # the planted harms
     res = runner.invoke(app, ["-q", "embed", str(planted_config)])
     assert res.exit_code == 0, res.output
     assert "0 computed" in res.stdout and "index inputs" in res.stdout
