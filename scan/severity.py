@@ -25,6 +25,7 @@ import scipy.sparse as sp
 __all__ = [
     "DISCOVERY_HARM",
     "LEVELS",
+    "LEVEL_ORDER",
     "NON_PERSON_SENSITIVITY",
     "PEOPLE_SHARE",
     "groups_about_people",
@@ -35,6 +36,8 @@ __all__ = [
 DISCOVERY_HARM = 0.15
 NON_PERSON_SENSITIVITY = 0.25
 LEVELS = (("critical", 60.0), ("high", 35.0), ("medium", 15.0), ("low", 0.0))
+#: The level names from least to most severe: a level's index is its rank (gates, review filters).
+LEVEL_ORDER = tuple(name for name, _ in reversed(LEVELS))
 
 
 PEOPLE_SHARE = 0.75

@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as _click_exc
 
 from tagscan.errors import TagscanError
+from tagscan.scan.severity import LEVEL_ORDER
 
 __all__ = ["app", "main"]
 
@@ -90,7 +91,7 @@ class Level(str, Enum):
     critical = "critical"
 
 
-_LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_LEVEL_RANK = {name: rank for rank, name in enumerate(LEVEL_ORDER)}
 
 
 def _stdout() -> Console:

@@ -675,9 +675,6 @@ def _model_key(cfg: Config) -> str:
     return cfg.model_info.name
 
 
-_LEVEL_ORDER = ("low", "medium", "high", "critical")
-
-
 @dataclass(frozen=True)
 class PushOutcome:
     run_id: str
@@ -711,6 +708,8 @@ def run_review_push(
     findings = ws.load_findings(rec["run_id"])
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
     level = min_level or cfg.review.min_level
+    from tagscan.scan.severity import LEVEL_ORDER as _LEVEL_ORDER
+
     if level not in _LEVEL_ORDER:
         raise UsageError(f"--min-level must be one of {', '.join(_LEVEL_ORDER)}; got {level!r}")
     rank = open_rows["severity_level"].map(_LEVEL_ORDER.index)
