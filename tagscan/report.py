@@ -1289,7 +1289,7 @@ def build_report(
     meta = [
         f'run <code>{_e(run_id)}</code>',
         f'model {_e(model.get("name", "?"))} {_e(model.get("version") or "")}'.rstrip(),
-        _e(info.get("created_at") or ""),
+        _e(str(info.get("created_at") or "")[:19].replace("T", " ") + (" UTC" if info.get("created_at") else "")),
     ]
     css = _CSS + f":root{{--thumb:{thumbnail_px}px}}\n" + "\n".join(examples.thumb_css)
     js = _JS

@@ -214,7 +214,7 @@ class Workspace:
 
     # -- reading -------------------------------------------------------------------------------
     def runs(self, config_name: str | None = None) -> list[dict]:
-        q = "SELECT * FROM runs" + (" WHERE config_name = ?" if config_name else "") + " ORDER BY created_at, run_id"
+        q = "SELECT * FROM runs" + (" WHERE config_name = ?" if config_name else "") + " ORDER BY created_at, rowid"
         with closing(self._connect()) as db:
             return [dict(r) for r in db.execute(q, (config_name,) if config_name else ())]
 
@@ -230,7 +230,7 @@ class Workspace:
             "COALESCE(SUM(f.status = 'dismissed'), 0) AS dismissed "
             "FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id AND f.status != 'resolved'"
             + (" WHERE r.config_name = ?" if config_name else "")
-            + " GROUP BY r.run_id ORDER BY r.created_at, r.run_id"
+            + " GROUP BY r.run_id ORDER BY r.created_at, r.rowid"
         )
         with closing(self._connect()) as db:
             return pd.read_sql_query(q, db, params=(config_name,) if config_name else ())
@@ -283,7 +283,10 @@ class Workspace:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """UTC creation time to the microsecond: runs are ordered by it, and a CI job can start two scans within
+    one second (ordering by a seconds stamp fell back to the run id's random suffix and picked the wrong
+    baseline)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def monotonic() -> float:

@@ -129,9 +129,38 @@ def test_runs_and_embed_commands(planted_config):
     assert runs and {"run_id", "n_findings", "critical", "high", "new", "regressed", "confirmed", "dismissed"} <= set(runs[0])
     assert runs[0]["new"] == runs[0]["n_findings"]  # a first run: everything is new
     assert runs[0]["critical"] + runs[0]["high"] >= 1  # the planted harms
+    assert all(r["new"] == 0 for r in runs[1:])  # same data again: everything persists
     res = runner.invoke(app, ["-q", "embed", str(planted_config)])
     assert res.exit_code == 0, res.output
     assert "0 computed" in res.stdout and "index inputs" in res.stdout
+
+
+def test_runs_made_within_one_second_keep_their_order(tmp_path, monkeypatch):
+    """Two scans in the same second (a CI job, a script) must not lose their order: the second one's
+    baseline is the first, and it is listed last. Run ids are made to sort backwards, and both runs get
+    the same creation stamp, so neither the id nor the clock can order them; only the catalogue can."""
+    import tagscan.pipeline as pipeline
+    from tagscan.pipeline import run_scan
+
+    cfg = load_config(write_audit_set(tmp_path / "t", SynthSpec(n=600, planted=PLANTED[:1])))
+    ids = iter(["20261128-120000-ffffff", "20261128-120000-000000", "20261128-120000-777777"])
+    monkeypatch.setattr(pipeline, "new_run_id", lambda: next(ids))
+    monkeypatch.setattr(pipeline, "now_iso", lambda: "2026-11-28T12:00:00.000000+00:00")
+    for _ in range(3):
+        run_scan(cfg)
+    ws = Workspace(cfg.workspace_dir)
+    assert [r["run_id"] for r in ws.runs(cfg.name)] == ["20261128-120000-ffffff", "20261128-120000-000000", "20261128-120000-777777"]
+    assert ws.latest_run(cfg.name)["run_id"] == "20261128-120000-777777"
+    baselines = [json.loads((ws.runs_dir / r / "run.json").read_text())["baseline"] for r in ("20261128-120000-000000", "20261128-120000-777777")]
+    assert baselines == ["20261128-120000-ffffff", "20261128-120000-000000"]
+    assert list(ws.run_summaries(cfg.name)["run_id"]) == [r["run_id"] for r in ws.runs(cfg.name)]
+
+
+def test_run_times_order_to_the_microsecond():
+    from tagscan.workspace import now_iso
+
+    a, b = now_iso(), now_iso()
+    assert len(a) == len("2026-11-28T12:00:00.000000+00:00") and a <= b
 
 
 def test_null_attribute_never_forms_a_group(planted_config):
