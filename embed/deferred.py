@@ -9,7 +9,9 @@ the real embedder otherwise (recording its identity for next time).
 The record (``models.json`` in the cache folder) is keyed by a sha256 over the bytes of every file
 that decides the model's output (config, tokenizer, weights: the same files as
 :func:`tagscan.embed.embedders.model_fingerprint`), the requested options and :data:`IDENTITY_VERSION`
-of the recipe, so changed weights or a changed recipe are a miss, never a stale name. Should a
+of the recipe, so changed weights or a changed recipe are a miss, never a stale name. That hash is
+itself remembered (``model_files.json``) against what ``stat`` says of the files, as git's index
+does, so a rescan reads no weights unless a file was rewritten. Should a
 loaded model nevertheless disagree with the record, the deferred embedder raises instead of mixing
 two models' vectors in one cache namespace.
 
@@ -23,19 +25,27 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DeferredEmbedder", "IDENTITY_VERSION", "hash_model_files", "text_embedder"]
+__all__ = ["DeferredEmbedder", "IDENTITY_VERSION", "hash_model_files", "model_files", "text_embedder"]
 
 log = logging.getLogger(__name__)
 
 # Bump when the text recipe (pooling, normalisation, fingerprint) changes: old records then miss.
 IDENTITY_VERSION = 1
 _MEMO = "models.json"
+# Model folder stat key -> content key, so a rescan need not re-read gigabytes of weights to learn
+# that they did not change (git's index does the same for the working tree).
+_STAT_MEMO = "model_files.json"
+_STAT_MEMO_MAX = 256  # entries kept (one per model folder state; the oldest go first)
+# A file modified within this long before it was hashed may share its stat with a later rewrite on
+# a coarse-clock file system ("racy git"); such a state is hashed again next time, not recorded.
+_RACY_NS = 2_000_000_000
 
 # Files that decide what a model computes: config, tokenizer, weights. Anything else in the folder
 # (README, .gitattributes, sentence-transformers metadata) does not change the vectors.
@@ -59,19 +69,40 @@ WEIGHT_PATTERNS = (
 )
 
 
-def hash_model_files(digest: Any, model_dir: Path, extra_files: Sequence[str] = ()) -> None:
-    """Feed the files that decide a model's output into ``digest``, in a fixed order: config.json,
-    the tokenizer files present, ``extra_files`` present, every weight file (name, size, bytes)."""
+def model_files(model_dir: Path, extra_files: Sequence[str] = ()) -> list[Path]:
+    """The files that decide a model's output, in hashing order: config.json, the tokenizer files
+    present, ``extra_files`` present, every weight file (sorted)."""
     model_dir = Path(model_dir)
     files = [model_dir / "config.json"]
     files += [model_dir / name for name in TOKENIZER_FILES if (model_dir / name).is_file()]
     files += [model_dir / name for name in extra_files if (model_dir / name).is_file()]
     files += sorted({p for pattern in WEIGHT_PATTERNS for p in model_dir.glob(pattern) if p.is_file()})
-    for path in files:
+    return files
+
+
+def hash_model_files(digest: Any, model_dir: Path, extra_files: Sequence[str] = ()) -> None:
+    """Feed the files that decide a model's output into ``digest``, in a fixed order: config.json,
+    the tokenizer files present, ``extra_files`` present, every weight file (name, size, bytes)."""
+    for path in model_files(model_dir, extra_files):
         digest.update(path.name.encode("utf-8") + b"\0" + str(path.stat().st_size).encode("ascii") + b"\0")
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
+
+
+def _stat_key(model_dir: Path, files: Sequence[Path]) -> tuple[str, int]:
+    """A key over where the model files are and what ``stat`` says of them (name, size, mtime, ctime,
+    inode, device), and the newest mtime/ctime among them. Rewriting a file changes its ctime, which
+    nothing but the kernel can set, so an equal key means the same bytes."""
+    digest = hashlib.sha256(str(Path(model_dir).resolve()).encode("utf-8") + b"\0")
+    newest = 0
+    for path in files:
+        st = path.stat()
+        digest.update(
+            f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0{st.st_dev}\0".encode()
+        )
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    return digest.hexdigest()[:32], newest
 
 
 class DeferredEmbedder:
@@ -121,13 +152,44 @@ def _read_memo(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _write_memo(path: Path, key: str, name: str, dim: int) -> None:
     data = _read_memo(path)
     data[key] = {"name": name, "dim": int(dim)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_json(path, dict(sorted(data.items())))
+
+
+def content_key(model_dir: Path, *, cache_root: Path) -> str:
+    """The identity key of a text model folder's bytes (and of :data:`IDENTITY_VERSION`).
+
+    Hashing a multi-GB model costs seconds, so the key is remembered in ``cache_root`` against the
+    folder's stat key (:func:`_stat_key`); an unchanged folder is then known from ``stat`` alone.
+    """
+    files = model_files(model_dir)
+    stat_key, newest = _stat_key(model_dir, files)
+    stat_memo = Path(cache_root) / _STAT_MEMO
+    known = _read_memo(stat_memo).get(stat_key)
+    if isinstance(known, str):
+        return known
+    started = time.time_ns()
+    digest = hashlib.sha256(f"tagscan-text-identity:{IDENTITY_VERSION};max_length=default\0".encode())
+    hash_model_files(digest, model_dir)
+    key = digest.hexdigest()[:24]
+    if newest < started - _RACY_NS:
+        data = _read_memo(stat_memo)
+        data.pop(stat_key, None)
+        data[stat_key] = key
+        try:
+            _write_json(stat_memo, dict(list(data.items())[-_STAT_MEMO_MAX:]))
+        except OSError as error:  # a read-only cache only costs the next scan a hash
+            log.debug("could not record the model files' key in %s: %s", stat_memo, error)
+    return key
 
 
 def _text_model_dir(spec: str) -> Path | None:
@@ -164,9 +226,7 @@ def text_embedder(spec: str, *, cache_root: Path, batch_size: int) -> object:
     model_dir = _text_model_dir(spec)
     if model_dir is None:
         return load()
-    digest = hashlib.sha256(f"tagscan-text-identity:{IDENTITY_VERSION};max_length=default\0".encode())
-    hash_model_files(digest, model_dir)
-    key = digest.hexdigest()[:24]
+    key = content_key(model_dir, cache_root=cache_root)
     memo = Path(cache_root) / _MEMO
     record = _read_memo(memo).get(key)
     if isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("dim"), int):

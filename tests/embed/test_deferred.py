@@ -141,3 +141,71 @@ def test_warm_rescan_imports_no_torch(synth_config):
     assert first[1:] == ["True", "True"]  # the cold scan embedded with the real model
     assert second[1:] == ["False", "False"]
     assert first[0] == second[0]  # same findings from the cached vectors
+
+
+def _count_hashing(monkeypatch) -> list[Path]:
+    import tagscan.embed.deferred as deferred
+
+    calls: list[Path] = []
+    real = deferred.hash_model_files
+
+    def counting(digest, model_dir, extra_files=()):
+        calls.append(Path(model_dir))
+        real(digest, model_dir, extra_files)
+
+    monkeypatch.setattr(deferred, "hash_model_files", counting)
+    return calls
+
+
+def test_an_unchanged_model_folder_is_known_without_reading_its_weights(tmp_path, monkeypatch):
+    import tagscan.embed.deferred as deferred
+
+    model = _tiny_bert(tmp_path / "m")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(deferred, "_RACY_NS", 0)  # files just written count as settled
+    first = text_embedder(str(model), cache_root=cache, batch_size=8)
+    calls = _count_hashing(monkeypatch)
+    for _ in range(2):
+        again = text_embedder(str(model), cache_root=cache, batch_size=8)
+        assert isinstance(again, DeferredEmbedder) and (again.name, again.dim) == (first.name, first.dim)
+    assert calls == []  # stat alone said the folder is unchanged
+    assert len(json.loads((cache / "model_files.json").read_text())) == 1
+
+
+def test_a_rewritten_weight_file_is_hashed_again_even_with_its_old_size_and_mtime(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import tagscan.embed.deferred as deferred
+
+    model = _tiny_bert(tmp_path / "m", seed=0)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(deferred, "_RACY_NS", 0)
+    first = text_embedder(str(model), cache_root=cache, batch_size=8)
+    (weights,) = model.glob("*.safetensors")
+    other = _tiny_bert(tmp_path / "other", seed=1)
+    new_bytes = (other / weights.name).read_bytes()
+    assert len(new_bytes) == weights.stat().st_size and new_bytes != weights.read_bytes()
+    before = weights.stat()
+    time.sleep(0.05)  # let the clock move so the rewrite gets a later change time
+    weights.write_bytes(new_bytes)  # in place: same inode, same size
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime, as `cp -p` leaves it
+    calls = _count_hashing(monkeypatch)
+    again = text_embedder(str(model), cache_root=cache, batch_size=8)
+    assert calls == [model.resolve()]
+    assert isinstance(again, TransformersTextEmbedder) and again.name != first.name
+
+
+def test_freshly_written_model_files_are_hashed_until_they_settle(tmp_path, monkeypatch):
+    """A file changed within _RACY_NS of being hashed could be rewritten again within one tick of a
+    coarse file-system clock, keeping its stat: such a state is never remembered."""
+    import tagscan.embed.deferred as deferred
+
+    model = _tiny_bert(tmp_path / "m")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(deferred, "_RACY_NS", 10**15)  # every file here is "just written" (11 days)
+    text_embedder(str(model), cache_root=cache, batch_size=8)
+    calls = _count_hashing(monkeypatch)
+    assert isinstance(text_embedder(str(model), cache_root=cache, batch_size=8), DeferredEmbedder)
+    assert calls == [model.resolve()]
+    assert not (cache / "model_files.json").exists()
