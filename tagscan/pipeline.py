@@ -88,12 +88,12 @@ class EmbedOutcome:
 
 
 def _embedder(cfg: Config, spec: str, input_kind: str = "text", *, cache_root: Path | None = None):
-    """The embedder named by ``spec``. Text encoders come deferred when ``cache_root`` knows them:
-    torch and the weights are then loaded only if some text is not in the cache."""
-    if input_kind == "text" and cache_root is not None:
-        from tagscan.embed.deferred import text_embedder
+    """The embedder named by ``spec``. Hugging Face models come deferred when ``cache_root`` knows
+    them: torch and the weights are then loaded only if some text or image is not in the cache."""
+    if cache_root is not None:
+        from tagscan.embed.deferred import embedder
 
-        return text_embedder(spec, cache_root=cache_root, batch_size=cfg.embed.batch_size)
+        return embedder(spec, input_kind=input_kind, cache_root=cache_root, batch_size=cfg.embed.batch_size)
     from tagscan.embed.embedders import load_embedder
 
     return load_embedder(spec, input_kind=input_kind, batch_size=cfg.embed.batch_size)
@@ -166,7 +166,7 @@ def run_embed(
     elif cfg.embed.input == "image":
         from tagscan.embed.images import ImageEmbeddingJob, resolve_image_refs
 
-        emb = _embedder(cfg, cfg.embed.model, "image")
+        emb = _embedder(cfg, cfg.embed.model, "image", cache_root=cache_root)
         refs = resolve_image_refs(audit.samples["image"].tolist(), cfg.data.samples.parent)
         job = ImageEmbeddingJob(
             refs, emb, cache_root, on_error="skip" if skip_bad_images else "raise",

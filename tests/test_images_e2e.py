@@ -87,3 +87,40 @@ def test_image_model_must_be_clip(image_config):
     image_config.write_text(yaml.safe_dump(c))
     res = runner.invoke(app, ["scan", str(image_config)])
     assert res.exit_code == 2 and "embed.model" in res.stderr and "CLIP" in res.stderr, res.output
+
+
+def test_warm_image_rescan_loads_no_torch_until_an_image_is_new(image_config):
+    """A rescan whose images and label names are all cached reads their vectors without importing
+    torch or transformers (the CLIP folder's identity was recorded by the first scan); a new image
+    loads the model and is embedded, and the findings are those of a scan that loaded it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from tagscan.config import load_config\n"
+        "from tagscan.pipeline import run_scan\n"
+        f"res = run_scan(load_config({str(image_config)!r}))\n"
+        "f = res.findings\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules,\n"
+        "  'computed': res.info['embedding']['computed_inputs'],\n"
+        "  'pairs': sorted(f['label'] + '|' + f['group'])}))\n"
+    )
+
+    def scan() -> dict:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    cold, warm = scan(), scan()
+    assert (cold["torch"], cold["computed"]) == (True, 400)
+    assert (warm["torch"], warm["transformers"], warm["computed"]) == (False, False, 0)
+    assert warm["pairs"] == cold["pairs"] and "gorilla|tone=dark" in warm["pairs"]
+    # One new photo: the deferred CLIP loads, embeds only it, and the scan goes on.
+    folder = image_config.parent
+    Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8)).save(folder / "img" / "new.png")
+    samples = pd.read_csv(folder / "samples.csv", dtype=str)
+    samples.loc[len(samples)] = {"sample_id": "p-new", "image": "img/new.png", "tone": "light"}
+    samples.to_csv(folder / "samples.csv", index=False)
+    grown = scan()
+    assert (grown["torch"], grown["computed"]) == (True, 1)

@@ -112,15 +112,42 @@ def test_unreadable_record_is_a_miss(tmp_path):
     assert isinstance(text_embedder(str(model), cache_root=cache, batch_size=8), DeferredEmbedder)
 
 
-def test_clip_folders_and_bad_folders_are_never_deferred(tmp_path, tiny_clip_dir):
+def test_clip_folders_are_deferred_per_input_kind_and_bad_folders_never(tmp_path, tiny_clip_dir, image_refs):
+    from tagscan.embed.deferred import embedder
     from tagscan.errors import ConfigError
 
     cache = tmp_path / "cache"
-    for _ in range(2):
-        emb = text_embedder(str(tiny_clip_dir), cache_root=cache, batch_size=8)
-        assert not isinstance(emb, DeferredEmbedder)
+    first = {kind: embedder(str(tiny_clip_dir), input_kind=kind, cache_root=cache, batch_size=4) for kind in ("image", "text")}
+    assert not any(isinstance(e, DeferredEmbedder) for e in first.values())
+    assert first["image"].name != first["text"].name  # prompt templates differ: two records
+    assert len(json.loads((cache / "models.json").read_text())) == 2
+    for kind, real in first.items():
+        again = embedder(str(tiny_clip_dir), input_kind=kind, cache_root=cache, batch_size=4)
+        assert isinstance(again, DeferredEmbedder) and not again.loaded
+        assert (again.name, again.dim, again.image_cache_name) == (real.name, real.dim, real.image_cache_name)
+        assert not again.loaded  # the record answered; nothing was loaded
+    deferred = embedder(str(tiny_clip_dir), input_kind="image", cache_root=cache, batch_size=4)
+    np.testing.assert_allclose(deferred.embed_images(image_refs[:3]), first["image"].embed_images(image_refs[:3]), atol=1e-5)
+    assert deferred.loaded and deferred.decode_size == first["image"].decode_size  # unrecorded: from the model
+    with pytest.raises(ConfigError, match="does not exist"):
+        embedder(str(tmp_path / "nope"), input_kind="image", cache_root=cache, batch_size=8)
     with pytest.raises(ConfigError, match="does not exist"):
         text_embedder(str(tmp_path / "nope"), cache_root=cache, batch_size=8)
+
+
+def test_a_clip_record_that_disagrees_with_the_model_refuses_to_embed(tmp_path, tiny_clip_dir, image_refs):
+    from tagscan.embed.deferred import embedder
+
+    cache = tmp_path / "cache"
+    embedder(str(tiny_clip_dir), input_kind="image", cache_root=cache, batch_size=4)
+    memo = cache / "models.json"
+    data = json.loads(memo.read_text())
+    (key,) = data
+    data[key]["image_cache_name"] += "-other"
+    memo.write_text(json.dumps(data))
+    deferred = embedder(str(tiny_clip_dir), input_kind="image", cache_root=cache, batch_size=4)
+    with pytest.raises(RuntimeError, match="identity changed.*delete models.json"):
+        deferred.embed_images(image_refs[:1])
 
 
 def test_warm_rescan_imports_no_torch(synth_config):
