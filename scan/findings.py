@@ -60,9 +60,15 @@ FINDING_COLUMNS = [
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 
 
-def finding_id(detector: str, label: str, group: str) -> str:
-    """Stable id of a (detector, label, group definition)."""
-    return hashlib.sha1(f"{detector}\x1f{label}\x1f{group}".encode()).hexdigest()[:16]
+def finding_id(detector: str, label: str, group: str, clustering: str | None = None) -> str:
+    """Stable id of a (detector, label, group definition).
+
+    A cluster's name (``cluster:k16/13``) is only a number within one clustering: pass the clustering's key
+    (:func:`tagscan.pipeline.fit_clusters`) for cluster groups, so that cluster 13 of another clustering
+    (other samples, other embeddings) is another finding, not the same one persisting or regressed.
+    """
+    key = group if clustering is None else f"{group}\x1f{clustering}"
+    return hashlib.sha1(f"{detector}\x1f{label}\x1f{key}".encode()).hexdigest()[:16]
 
 
 def pick_examples(
@@ -215,8 +221,10 @@ def scan(
     detectors: list[str] | None = None,
     attribute_frame: pd.DataFrame | None = None,
     medoid_text: dict[str, str] | None = None,
+    clustering: str | None = None,
 ) -> ScanOutcome:
-    """Run the detectors over the context and assemble the ranked findings table."""
+    """Run the detectors over the context and assemble the ranked findings table. ``clustering`` keys the
+    finding ids of cluster groups (see :func:`finding_id`)."""
     reg = available_detectors()
     names = detectors or sorted(reg)
     people = groups_about_people(ctx.groups.membership, ctx.groups.kinds, person_rows)
@@ -263,7 +271,10 @@ def scan(
     f["group_kind"] = groups.kinds[g]
     f["group_description"] = describe_groups(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text)[g]
     f["watch_category"] = np.where(ctx.watch_weight[lab] > 0, ctx.watch_category[lab], None)
-    f["finding_id"] = [finding_id(d, lb, gr) for d, lb, gr in zip(f["detector"], f["label"], f["group"])]
+    f["finding_id"] = [
+        finding_id(d, lb, gr, clustering if kind == "cluster" else None)
+        for d, lb, gr, kind in zip(f["detector"], f["label"], f["group"], f["group_kind"])
+    ]
     cands = None
     if "example_rows" in f.columns:
         cands = [None if not isinstance(v, list | np.ndarray) else v for v in f["example_rows"]]

@@ -6,6 +6,7 @@ service failed. Results go to stdout, progress and diagnostics to stderr.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -173,7 +174,12 @@ def scan(
         typer.Option("--fail-only-new", help="With --fail-on: count only new and regressed findings (a ratchet)."),
     ] = False,
     baseline: Annotated[
-        str | None, typer.Option("--baseline", help="Run to compare with (default: the previous run of this config).")
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Run to compare with (default: the previous run of this config's model; any run of the workspace, "
+            "another model's too).",
+        ),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Findings shown in the text summary.", min=1)] = 20,
     skip_bad_images: Annotated[
@@ -310,6 +316,7 @@ def runs(
             "high": df["high"].map(lambda v: f"{int(v):,}"),
             "new": df["new"].map(lambda v: f"{int(v):,}"),
             "regressed": df["regressed"].map(lambda v: f"{int(v):,}"),
+            "resolved": df["resolved"].map(lambda v: f"{int(v):,}"),
             "confirmed": df["confirmed"].map(lambda v: f"{int(v):,}"),
             "dismissed": df["dismissed"].map(lambda v: f"{int(v):,}"),
         }
@@ -320,24 +327,30 @@ def runs(
 @app.command()
 def diff(
     config: ConfigArg,
-    run_a: Annotated[str, typer.Argument(help="The earlier run (id or prefix).", metavar="RUN_A")],
+    run_a: Annotated[
+        str, typer.Argument(help="The earlier run (id or prefix; may be another config's, in the workspace).", metavar="RUN_A")
+    ],
     run_b: Annotated[str, typer.Argument(help="The later run (id or prefix).", metavar="RUN_B")],
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
     top: Annotated[int, typer.Option("--top", help="Rows shown in the text table.", min=1)] = 50,
 ) -> None:
-    """Compare the findings of two runs: new in RUN_B, gone from it, and in both with their effects."""
+    """Compare the findings of two runs: new in RUN_B, gone from it, and in both with their effects. The runs may be
+    of two models (two configs sharing the workspace)."""
     from tagscan.pipeline import run_diff
+    from tagscan.render import findings_json
 
     cfg = _load(config)
     df = _guard(lambda: run_diff(cfg, run_a, run_b))
     if format is OutputFormat.json:
-        print(df.to_json(orient="records"))
+        # The scan's JSON conventions: an infinite lift is "inf" (null means the run lacks the finding).
+        print(json.dumps(findings_json(df)))
         return
     console = _stdout()
     counts = df["change"].value_counts()
     console.print(
         f"{df.attrs.get('run_a', run_a)} -> {df.attrs.get('run_b', run_b)}: {counts.get('new', 0):,} new, "
-        f"{counts.get('gone', 0):,} gone, {counts.get('both', 0):,} in both",
+        f"{counts.get('gone', 0):,} gone, {counts.get('both', 0):,} in both "
+        f"(model {df.attrs.get('model_a', '?')} -> {df.attrs.get('model_b', '?')})",
         highlight=False,
     )
     cols = ["change", "label_name", "group", "detector", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]

@@ -251,10 +251,15 @@ def fit_clusters(vectors: np.ndarray, ks: list[int], *, seed: int = 0, fit_share
         for i, row in enumerate(medoids(vectors[fit_rows], assign[fit_rows], centroids)):
             if row >= 0:
                 med[f"cluster:k{k}/{i}"] = int(fit_rows[row])
+    # What defines the clusters: the fitting rows' vectors and the seed (k is in each cluster's name).
+    key = hashlib.blake2b(f"{n}/{seed}/{fit_share}/{vectors.shape[1]}".encode(), digest_size=8)
+    for i in range(0, len(fit_rows), 1 << 16):
+        key.update(np.ascontiguousarray(vectors[fit_rows[i : i + (1 << 16)]], dtype=np.float32).tobytes())
     info = {
         "k": list(ks),
         "seed": seed,
         "fit_share": fit_share,
+        "key": key.hexdigest(),
         "n_fit": int(fit.sum()),
         "n_test": int(n - fit.sum()),
         "split": "clusters fitted on the fit share, tested on the held-out samples",
@@ -392,6 +397,7 @@ def analyse(
             detectors=scan_cfg.detectors,
             attribute_frame=audit.samples[attrs] if attrs else None,
             medoid_text=medoid_text,
+            clustering=cl.info["key"],
         )
     return Analysis(outcome, groups, counts, cl)
 
@@ -407,7 +413,32 @@ def _positives_files(audit: AuditSet) -> dict[str, bytes]:
     return {"positives.npz": buf.getvalue(), "labels.json": json.dumps([str(x) for x in audit.labels]).encode()}
 
 
-def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.DataFrame, fdr: float):
+def _legacy_cluster_ids(prev: pd.DataFrame, base_info: dict, now: dict) -> pd.DataFrame:
+    """Give a baseline's cluster findings the ids of this run's clustering when the baseline predates
+    clustering keys (its run.json has no ``clusters.key``) and clustered the same samples, embedded by the same
+    model, with the same seed and split: upgrading tagscan must not turn every cluster finding new."""
+    from tagscan.scan.findings import finding_id
+
+    bc, nc = base_info.get("clusters") or {}, now["clusters"]
+    same = (
+        "key" not in bc
+        and base_info.get("inputs", {}).get("samples") == now["samples"]
+        and base_info.get("embedding", {}).get("input_model") == now["input_model"]
+        and all(bc.get(k) == nc.get(k) for k in ("seed", "fit_share", "n_fit", "n_test"))
+    )
+    if not same or "group_kind" not in prev:
+        return prev
+    prev = prev.copy()
+    cl = (prev["group_kind"] == "cluster").to_numpy()
+    old = prev.loc[cl, ["detector", "label", "group"]]
+    prev.loc[cl, "finding_id"] = [finding_id(d, lb, g, nc["key"]) for d, lb, g in old.itertuples(index=False)]
+    return prev
+
+
+def _compare(
+    ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.DataFrame, fdr: float, now: dict | None = None
+):
+    """Statuses against the baseline run. ``now``: this run's clusters info, samples hash and input model."""
     import scipy.sparse as sp
 
     from tagscan.scan.compare import PairedPredictions, compare_with_baseline
@@ -417,6 +448,8 @@ def _compare(ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.Da
     paired = None
     try:
         base_info = ws.load_run_info(base["run_id"])
+        if now is not None:
+            prev = _legacy_cluster_ids(prev, base_info, now)
         same_samples = base_info.get("inputs", {}).get("samples") == audit.input_hashes.get("samples")
         if same_samples and (base_dir / "positives.npz").is_file():
             before = sp.load_npz(base_dir / "positives.npz").tocsc()
@@ -463,8 +496,20 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     with t("load"):
         audit = load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
-    # The baseline (default: the previous run of this config) is resolved before any heavy work.
-    base = ws.resolve_run(baseline, cfg.name, given_as="--baseline") if baseline else ws.latest_run(cfg.name)
+    # The baseline (default: the previous run of this config's model; a given run may be of any config in
+    # the workspace, to compare two models) is resolved before any heavy work.
+    model = cfg.model_info.name
+    if baseline:
+        base = ws.resolve_run(baseline, cfg.name, given_as="--baseline", any_config=True)
+    else:
+        base = ws.latest_run(cfg.name, model)
+        other = ws.latest_run(cfg.name) if base is None else None
+        if other is not None:
+            log.warning(
+                "no earlier run of model '%s' in config '%s' (its latest run, %s, is of model '%s'), so every "
+                "finding is new; pass --baseline RUN to compare with another model's run",
+                model, cfg.name, other["run_id"], other["model_name"],
+            )
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True, skip_bad_images=skip_bad_images)
     if emb.kept is not None:
@@ -499,7 +544,8 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     # Status against the baseline run: new / persisting / regressed, and the resolved ones.
     resolved_rows, comparison = findings.iloc[0:0], None
     if base is not None:
-        findings, resolved_rows, comparison = _compare(ws, base, audit, groups, findings, cfg.scan.fdr)
+        now = {"clusters": cl.info, "samples": audit.input_hashes.get("samples"), "input_model": emb.input_model}
+        findings, resolved_rows, comparison = _compare(ws, base, audit, groups, findings, cfg.scan.fdr, now)
     resolved = resolved_rows["finding_id"].tolist()
     findings = _carry_reviews(ws, cfg, findings)
     if (findings["status"] == "dismissed").any():
@@ -520,6 +566,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         "inputs": audit.input_hashes,
         "inputs_hash": _inputs_hash(audit.input_hashes),
         "baseline": base["run_id"] if base else None,
+        "baseline_model": {"name": base["model_name"], "version": base["model_version"]} if base else None,
         "comparison": comparison,
         "embedding": {
             "skipped_images": [{"ref": x.ref, "reason": x.reason} for x in emb.skipped[:200]],
@@ -564,7 +611,7 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     from tagscan.report import build_report, write_report
 
     ws = Workspace(cfg.workspace_dir)
-    rec = ws.resolve_run(run, cfg.name)
+    rec = ws.resolve_run(run, cfg.name, model_name=cfg.model_info.name)
     info = ws.load_run_info(rec["run_id"])
     findings = ws.load_findings(rec["run_id"])
     samples = None
@@ -631,17 +678,35 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
 def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     """Findings of two runs side by side: only in A (gone in B), only in B (new), and in both."""
     ws = Workspace(cfg.workspace_dir)
-    a = ws.resolve_run(run_a, cfg.name, given_as="RUN_A")
-    b = ws.resolve_run(run_b, cfg.name, given_as="RUN_B")
-    cols = ["finding_id", "detector", "label_name", "group", "severity", "severity_level", "rate_in_group", "lift", "q_value"]
+    # Either run may be of another config in the workspace: two models' runs over the same data compare too.
+    a = ws.resolve_run(run_a, cfg.name, given_as="RUN_A", any_config=True)
+    b = ws.resolve_run(run_b, cfg.name, given_as="RUN_B", any_config=True)
+    keys = ["detector", "label", "label_name", "group", "group_kind"]
+    values = ["severity", "severity_level", "rate_in_group", "lift", "q_value"]
 
     def live(run_id: str) -> pd.DataFrame:
         f = ws.load_findings(run_id)
         f = f[f["status"] != "resolved"] if "status" in f else f
-        return f[[c for c in cols if c in f.columns]]
+        return f[[c for c in ["finding_id", *keys, *values] if c in f.columns]].copy()
 
     fa, fb = live(a["run_id"]), live(b["run_id"])
-    m = fa.merge(fb, on=["finding_id", "detector", "label_name", "group"], how="outer", suffixes=("_a", "_b"), indicator=True)
+    # A run from before clustering keys gets the other run's cluster ids when both clustered the same way.
+    ia, ib = ws.load_run_info(a["run_id"]), ws.load_run_info(b["run_id"])
+    for frame, info, other in ((fa, ia, ib), (fb, ib, ia)):
+        if "key" in (other.get("clusters") or {}):
+            now = {
+                "clusters": other["clusters"],
+                "samples": other.get("inputs", {}).get("samples"),
+                "input_model": other.get("embedding", {}).get("input_model"),
+            }
+            frame["finding_id"] = _legacy_cluster_ids(frame, info, now)["finding_id"]
+    # Matched by finding_id alone (detector, label id and group): a label whose display name changed in the
+    # vocabulary is the same finding, shown under its name in RUN_B.
+    m = fa.merge(fb, on="finding_id", how="outer", suffixes=("_a", "_b"), indicator=True)
+    for k in keys:
+        if f"{k}_a" in m.columns and f"{k}_b" in m.columns:
+            m.insert(m.columns.get_loc(f"{k}_a"), k, m[f"{k}_b"].where(m[f"{k}_b"].notna(), m[f"{k}_a"]))
+            m = m.drop(columns=[f"{k}_a", f"{k}_b"])
     m["change"] = m["_merge"].map({"left_only": "gone", "right_only": "new", "both": "both"}).astype(str)
     m = m.drop(columns="_merge")
     sev = m[["severity_a", "severity_b"]].max(axis=1)
@@ -649,6 +714,7 @@ def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
     m = m.reset_index(drop=True)
     m.attrs["run_a"], m.attrs["run_b"] = a["run_id"], b["run_id"]  # the resolved ids, not the prefixes typed
+    m.attrs["model_a"], m.attrs["model_b"] = (f"{r['model_name']} {r['model_version']}" for r in (a, b))
     return m
 
 
@@ -704,7 +770,13 @@ def run_review_push(
     from tagscan.review.store import DEFAULT_LOCK_TIMEOUT
 
     ws, backend, store = _review_parts(cfg)
-    rec = ws.resolve_run(run, cfg.name)
+    rec = ws.resolve_run(run, cfg.name, model_name=_model_key(cfg))
+    if rec["model_name"] != _model_key(cfg):
+        # Verdicts are kept per model: another model's findings do not belong in this model's project.
+        raise UsageError(
+            f"--run '{run}' is run {rec['run_id']} of model '{rec['model_name']}', but {cfg.path} reviews model "
+            f"'{_model_key(cfg)}'; pass a run of that model (see 'tagscan runs CONFIG')"
+        )
     findings = ws.load_findings(rec["run_id"])
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
     level = min_level or cfg.review.min_level
@@ -743,7 +815,7 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     ws, backend, store = _review_parts(cfg)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout)
-    cat = _catalogue_findings(ws)
+    cat = _catalogue_findings(ws, _model_key(cfg))
     out = out.merge(cat, on="finding_id", how="left")
     comments = store.finding_comments(_model_key(cfg))
     out["comments"] = [" | ".join(comments.get(fid, [])) or None for fid in out["finding_id"]]
@@ -753,17 +825,23 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def _catalogue_findings(ws: Workspace) -> pd.DataFrame:
+def _catalogue_findings(ws: Workspace, model_name: str | None = None) -> pd.DataFrame:
+    """Each finding as the latest run saw it; with ``model_name``, the latest run of that model (models sharing a
+    workspace share finding ids, not severities)."""
     import sqlite3
     from contextlib import closing
 
+    of_model = " WHERE r.model_name = ?" if model_name else ""
     with closing(sqlite3.connect(ws.db_path)) as db:
-        # Each finding as its latest run saw it (run ids start with their time, so MAX is the latest).
+        # The latest run in Workspace.runs' order (creation time, then catalogue order), not the largest run id:
+        # two runs within one second share the id's time part and differ by a random suffix.
         return pd.read_sql_query(
-            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.detector, f.severity, f.severity_level FROM findings f "
-            "JOIN (SELECT finding_id, MAX(run_id) AS run_id FROM findings GROUP BY finding_id) last "
-            "USING (finding_id, run_id)",
+            "SELECT finding_id, label, \"group\", detector, severity, severity_level FROM ("
+            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.detector, f.severity, f.severity_level, "
+            "ROW_NUMBER() OVER (PARTITION BY f.finding_id ORDER BY r.created_at DESC, r.rowid DESC) AS k "
+            f"FROM findings f JOIN runs r ON r.run_id = f.run_id{of_model}) WHERE k = 1",
             db,
+            params=(model_name,) if model_name else (),
         )
 
 

@@ -93,8 +93,10 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         console.print(f"detector {k}: {v}", highlight=False)
     if info.get("baseline"):
         st = c.get("by_status", {})
+        bm = info.get("baseline_model") or {}
+        of = f" of {bm.get('name', '?')} {bm.get('version', '')}".rstrip() if bm else ""
         console.print(
-            f"against baseline {info['baseline']} ({info.get('comparison')}): "
+            f"against baseline {info['baseline']}{of} ({info.get('comparison')}): "
             + ", ".join(
                 f"{st.get(k, 0):,} {k}"
                 for k in ("new", "regressed", "persisting", "confirmed", "dismissed")
@@ -105,10 +107,14 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         )
     levels = c.get("findings_by_level", {})
     lv = ", ".join(f"{levels[k]:,} {k}" for k in ("critical", "high", "medium", "low") if levels.get(k))
-    pairs = len(group_pairs(findings)) if len(findings) and {"label", "group"} <= set(findings.columns) else 0
+    # The rows of findings resolved since the baseline follow the run's own findings; they are listed apart.
+    ranked = findings.reset_index(drop=True)
+    gone = (ranked["status"] == "resolved").to_numpy() if "status" in ranked else np.zeros(len(ranked), bool)
+    live = ranked[~gone]
+    pairs = len(group_pairs(live)) if len(live) and {"label", "group"} <= set(live.columns) else 0
     on_pairs = f" on {pairs:,} (label, group) pairs" if pairs and pairs != c["findings"] else ""
     console.print(f"[bold]{c['findings']:,} findings[/bold]{on_pairs}" + (f" ({lv})" if lv else ""), highlight=False)
-    if len(findings) == 0:
+    if len(live) == 0:
         console.print("No (label, group) association passed the multiple-testing control.")
     else:
         table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
@@ -119,9 +125,8 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
             table.add_column(col, justify=just, overflow="fold")
         # One line per (label, group): the same pair raised by several detectors is shown once, at its
         # best rank, with the other detectors named; '#' is the rank in findings.parquet.
-        ranked = findings.reset_index(drop=True)
-        pairs = group_pairs(ranked)
-        firsts = pairs["rep"].to_numpy()
+        pairs = group_pairs(live)
+        firsts = live.index.to_numpy()[pairs["rep"].to_numpy()] if len(pairs) else np.empty(0, np.int64)
         for i, also in zip(firsts[:top], pairs["also"][:top]):
             r = ranked.loc[i]
             fam = str(r["family"]) + (f"/{r['watch_category']}" if r["watch_category"] else "")
@@ -139,9 +144,22 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
             )
         console.print(table)
         if len(firsts) > top:
-            console.print(
-                f"... and {len(findings) - int(firsts[top]):,} more findings in findings.parquet", highlight=False
-            )
+            more = int((live.index >= firsts[top]).sum())
+            console.print(f"... and {more:,} more findings in findings.parquet", highlight=False)
+    if gone.any():
+        was = ranked[gone].sort_values("severity", ascending=False, kind="stable")
+        shown = ", ".join(
+            f"{r.label_name} on {r.group} ({'' if r.detector == 'association' else f'{r.detector}, '}"
+            f"{r.severity_level} {r.severity:.0f})"
+            for r in was.head(5).itertuples()
+        )
+        rest = f" and {len(was) - 5:,} more" if len(was) > 5 else ""
+        console.print(
+            f"resolved since the baseline (severity as it was): {shown}{rest} "
+            f"(tagscan diff CONFIG {info.get('baseline', 'BASELINE')} {info['run_id']} lists every change)",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(f"run folder: {info.get('run_dir', '')}", highlight=False, soft_wrap=True)
 
 
@@ -172,6 +190,10 @@ def scan_json(info: dict, findings: pd.DataFrame) -> str:
         "run_dir": info.get("run_dir"),
         "config_name": info["config_name"],
         "model": info.get("model"),
+        "created_at": info.get("created_at"),
+        "baseline": info.get("baseline"),
+        "baseline_model": info.get("baseline_model"),
+        "comparison": info.get("comparison"),
         "counts": info["counts"],
         "families": info.get("families"),
         "detectors": info.get("detectors"),

@@ -205,7 +205,7 @@ class Workspace:
                     info.get("model", {}).get("version"),
                     info.get("counts", {}).get("samples"),
                     info.get("counts", {}).get("labels"),
-                    len(findings),
+                    int((findings["status"] != "resolved").sum()) if "status" in findings else len(findings),
                     info.get("inputs_hash"),
                     str(self.runs_dir / info["run_id"]),
                 ),
@@ -213,49 +213,90 @@ class Workspace:
             db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     # -- reading -------------------------------------------------------------------------------
-    def runs(self, config_name: str | None = None) -> list[dict]:
-        q = "SELECT * FROM runs" + (" WHERE config_name = ?" if config_name else "") + " ORDER BY created_at, rowid"
+    def runs(self, config_name: str | None = None, model_name: str | None = None) -> list[dict]:
+        """Runs oldest first: all of them, those of one config, or of one config and model name."""
+        where = [(c, v) for c, v in (("config_name", config_name), ("model_name", model_name)) if v]
+        q = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
         with closing(self._connect()) as db:
-            return [dict(r) for r in db.execute(q, (config_name,) if config_name else ())]
+            return [dict(r) for r in db.execute(q + " ORDER BY created_at, rowid", [v for _, v in where])]
 
     def run_summaries(self, config_name: str | None = None) -> pd.DataFrame:
-        """One row per run (oldest first): model, size, findings, and counts by severity and status."""
+        """One row per run (oldest first): model, size, and its findings by severity and status.
+
+        ``n_findings``, ``critical`` and ``high`` count the run's findings (what its scan reported); the
+        rows of findings resolved since its baseline are kept in its findings table, counted as ``resolved``.
+        """
+        live = "f.status != 'resolved'"
         q = (
-            "SELECT r.run_id, r.created_at, r.model_name, r.model_version, r.n_samples, r.n_labels, r.n_findings, "
-            "COALESCE(SUM(f.severity_level = 'critical'), 0) AS critical, "
-            "COALESCE(SUM(f.severity_level = 'high'), 0) AS high, "
-            "COALESCE(SUM(f.status = 'new'), 0) AS new, "
-            "COALESCE(SUM(f.status = 'regressed'), 0) AS regressed, "
-            "COALESCE(SUM(f.status = 'confirmed'), 0) AS confirmed, "
-            "COALESCE(SUM(f.status = 'dismissed'), 0) AS dismissed "
-            "FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id AND f.status != 'resolved'"
+            "SELECT r.run_id, r.created_at, r.model_name, r.model_version, r.n_samples, r.n_labels, "
+            f"COALESCE(SUM({live}), 0) AS n_findings, "
+            f"COALESCE(SUM({live} AND f.severity_level = 'critical'), 0) AS critical, "
+            f"COALESCE(SUM({live} AND f.severity_level = 'high'), 0) AS high, "
+            + "".join(
+                f"COALESCE(SUM(f.status = '{s}'), 0) AS {s}, "
+                for s in ("new", "persisting", "regressed", "resolved", "confirmed")
+            )
+            + "COALESCE(SUM(f.status = 'dismissed'), 0) AS dismissed "
+            "FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id"
             + (" WHERE r.config_name = ?" if config_name else "")
             + " GROUP BY r.run_id ORDER BY r.created_at, r.rowid"
         )
         with closing(self._connect()) as db:
             return pd.read_sql_query(q, db, params=(config_name,) if config_name else ())
 
-    def latest_run(self, config_name: str | None = None) -> dict | None:
-        runs = self.runs(config_name)
+    def latest_run(self, config_name: str | None = None, model_name: str | None = None) -> dict | None:
+        runs = self.runs(config_name, model_name)
         return runs[-1] if runs else None
 
-    def resolve_run(self, run: str | None, config_name: str | None = None, *, given_as: str = "--run") -> dict:
-        """A run by id (or unique prefix), or the latest one when ``run`` is None. ``given_as`` names the
-        option or argument the id came from, for the error message."""
-        runs = self.runs(config_name)
-        if not runs:
+    def resolve_run(
+        self,
+        run: str | None,
+        config_name: str | None = None,
+        *,
+        model_name: str | None = None,
+        given_as: str = "--run",
+        any_config: bool = False,
+    ) -> dict:
+        """A run by id (or unique prefix), or the latest one when ``run`` is None.
+
+        The latest run is the latest of ``config_name`` and, when given, ``model_name`` (a workspace can
+        hold the runs of several models). An id or prefix is looked up among the config's runs first, then
+        among the whole workspace's: a run of another config is accepted with ``any_config`` (to compare two
+        models' runs), else refused, naming its config. ``given_as`` names the option or argument the id came
+        from, for the error message."""
+        scope = self.runs(config_name)
+
+        def find(runs: list[dict]) -> list[dict]:
+            return [r for r in runs if r["run_id"] == run] or [r for r in runs if r["run_id"].startswith(run)]
+
+        hits = find(scope) if run is not None else []
+        elsewhere = find(self.runs()) if run is not None and config_name and not hits else []
+        if len(hits) == 1 or (not hits and len(elsewhere) == 1 and any_config):
+            return (hits or elsewhere)[0]
+        if len(elsewhere) == 1:
+            o = elsewhere[0]
+            raise UsageError(
+                f"{given_as} '{run}' is run {o['run_id']} of config '{o['config_name']}' (model {o['model_name']} "
+                f"{o['model_version']}), not of config '{config_name}'; pass a run of this config (see "
+                "'tagscan runs CONFIG') or that run's own config"
+            )
+        mine = self.runs(config_name, model_name) if model_name else scope
+        if run is None and mine:
+            return mine[-1]
+        if run is None and scope:
+            models = ", ".join(repr(m) for m in sorted({str(r["model_name"]) for r in scope})[:5])
+            raise UsageError(
+                f"{self.root}: no runs yet of model '{model_name}' in config '{config_name}' (it holds runs of model "
+                f"{models}); run 'tagscan scan CONFIG' first, or pass a run id (see 'tagscan runs CONFIG')"
+            )
+        if not scope:
             others = sorted({r["config_name"] for r in self.runs()}) if config_name else []
             held = f" (it holds runs of config {', '.join(repr(o) for o in others[:5])})" if others else ""
             which = f"no runs yet for config '{config_name}'{held}" if config_name else "no runs yet"
             raise UsageError(f"{self.root}: {which}; run 'tagscan scan CONFIG' first")
-        if run is None:
-            return runs[-1]
-        hits = [r for r in runs if r["run_id"] == run] or [r for r in runs if r["run_id"].startswith(run)]
-        if len(hits) != 1:
-            listed = ", ".join(r["run_id"] for r in runs[-5:])
-            what = "matches several runs" if hits else "is not a run of this workspace"
-            raise UsageError(f"{given_as} '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
-        return hits[0]
+        listed = ", ".join(r["run_id"] for r in scope[-5:])
+        what = "matches several runs" if hits or elsewhere else "is not a run of this workspace"
+        raise UsageError(f"{given_as} '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
 
     def load_findings(self, run_id: str) -> pd.DataFrame:
         path = self.runs_dir / run_id / "findings.parquet"
