@@ -20,13 +20,23 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-try:  # typer vendors click as typer._click since 0.2x; older typer uses click itself
-    from typer._click import exceptions as _click_exc
-except ImportError:  # pragma: no cover
-    from click import exceptions as _click_exc
-
 from tagscan.errors import TagscanError
 from tagscan.scan.severity import LEVEL_ORDER
+
+
+def _click_class(name: str) -> type[Exception]:
+    """The click exception class ``name`` that typer raises, found through typer's public
+    ``BadParameter`` (typer 0.2x vendors click as a private ``typer._click``; older typer re-exports
+    click's own classes), so no private module path is imported."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == name:
+            return cls
+    raise ImportError(f"typer.BadParameter does not derive from click's {name}")  # pragma: no cover
+
+
+_UsageError = _click_class("UsageError")
+_ClickException = _click_class("ClickException")
+
 
 __all__ = ["app", "main"]
 
@@ -49,16 +59,16 @@ class _OneLineErrors(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except _click_exc.NoArgsIsHelpError as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except _click_exc.UsageError as exc:
+        except _UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `tagscan` alone (click 8.2+): the help
+                exc.show()
+                sys.exit(exc.exit_code)
             where = exc.ctx.command_path if exc.ctx is not None else "tagscan"
             msg = _one_line(exc.format_message())
             sep = " " if msg.endswith("?") else "; "  # "Did you mean 'scan'? see ...", not "?;"
             print(f"tagscan: error: {msg}{sep}see '{where} --help'", file=sys.stderr)
             sys.exit(exc.exit_code)
-        except _click_exc.ClickException as exc:
+        except _ClickException as exc:
             print(f"tagscan: error: {_one_line(exc.format_message())}", file=sys.stderr)
             sys.exit(exc.exit_code)
         except typer.Abort:

@@ -534,3 +534,31 @@ def test_jsonl_with_a_byte_order_mark_loads(audit):
     (audit.parent / "p.jsonl").write_bytes(b"\xef\xbb\xbf" + (audit.parent / "p.jsonl").read_bytes())
     _set(audit, "data", "predictions", "p.jsonl")
     assert load_audit_set(load_config(audit)).n_prediction_rows == len(p)
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["scna", "x.yaml"], "tagscan: error: No such command 'scna'. Did you mean 'scan'? see 'tagscan --help'"),
+        (["scan", "--bogus", "x.yaml"], "tagscan: error: No such option: --bogus; see 'tagscan scan --help'"),
+        (["scan"], "tagscan: error: Missing argument 'CONFIG'; see 'tagscan scan --help'"),
+        (["scan", "x.yaml", "--fail-on", "severe"], "tagscan: error: Invalid value for '--fail-on'"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_through_the_real_entry_point(args, line):
+    """The installed `tagscan` script (not CliRunner): click's usage block and box become one line, exit 2."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([str(Path(sys.executable).parent / "tagscan"), *args], capture_output=True, text=True)
+    assert res.returncode == 2, res
+    assert res.stdout == "" and res.stderr.count("\n") == 1 and res.stderr.startswith(line), res.stderr
+
+
+def test_tagscan_alone_prints_the_help():
+    import subprocess
+    import sys
+
+    res = subprocess.run([str(Path(sys.executable).parent / "tagscan")], capture_output=True, text=True)
+    assert "Usage: tagscan" in res.stdout + res.stderr and "scan" in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
