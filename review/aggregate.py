@@ -77,7 +77,8 @@ def aggregate_votes(
 
     counts = pd.crosstab(v["finding_id"], v["verdict"]) if len(v) else pd.DataFrame()
     counts = counts.reindex(columns=_COUNTS, fill_value=0)
-    ids = list(dict.fromkeys([*(str(f) for f in (finding_ids or [])), *counts.index.astype(str)]))
+    known = [] if finding_ids is None else [str(f) for f in finding_ids]  # an array has no truth value
+    ids = list(dict.fromkeys([*known, *counts.index.astype(str)]))
     counts.index = counts.index.astype(str)
     counts = counts.reindex(ids, fill_value=0).astype(np.int64)
 

@@ -356,7 +356,9 @@ def _pull_locked(
         votes, finding_ids=tasks["finding_id"].unique(), min_dismiss_votes=min_dismiss_votes, confidence=confidence
     )
     n_tasks = tasks.groupby("finding_id").size()
-    last_run = tasks.dropna(subset=["run_id"]).sort_values("pushed_at").groupby("finding_id")["run_id"].last()
+    # pushed_at is to the second: ties keep the store's task order (task ids grow with each push), so two pushes
+    # within one second still name the later run; pandas 2 sorts object strings with an unstable quicksort.
+    last_run = tasks.dropna(subset=["run_id"]).sort_values("pushed_at", kind="stable").groupby("finding_id")["run_id"].last()
     summary["n_tasks"] = summary["finding_id"].map(n_tasks).fillna(0).astype("int64")
     summary["last_run_id"] = summary["finding_id"].map(last_run)
     summary["last_run_id"] = summary["last_run_id"].astype(object).where(summary["last_run_id"].notna(), None)

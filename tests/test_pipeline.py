@@ -156,6 +156,35 @@ def test_runs_made_within_one_second_keep_their_order(tmp_path, monkeypatch):
     assert list(ws.run_summaries(cfg.name)["run_id"]) == [r["run_id"] for r in ws.runs(cfg.name)]
 
 
+def test_review_pull_shows_each_finding_as_the_latest_run_saw_it_within_one_second(tmp_path, monkeypatch):
+    """`review pull` joins each verdict with the finding's latest severity. Two scans in the same second whose
+    run ids sort backwards: the latest is the catalogue's latest (not the largest run id)."""
+    import numpy as np
+
+    import tagscan.pipeline as pipeline
+    from tagscan.pipeline import run_scan
+
+    cfg = load_config(write_audit_set(tmp_path / "t", SynthSpec(n=600, planted=PLANTED[:1])))
+    ids = iter(["20261128-120000-ffffff", "20261128-120000-000000"])
+    monkeypatch.setattr(pipeline, "new_run_id", lambda: next(ids))
+    monkeypatch.setattr(pipeline, "now_iso", lambda: "2026-11-28T12:00:00.000000+00:00")
+    first = run_scan(cfg).findings.set_index("finding_id")
+    # The model now applies gorilla to many more of tone=dark: the finding's severity changes.
+    samples, pred = pd.read_parquet(cfg.data.samples), pd.read_parquet(cfg.data.predictions)
+    dark = samples.loc[samples["tone"] == "dark", "sample_id"].to_numpy()
+    more = np.random.default_rng(9).choice(dark, size=40, replace=False)
+    pred = pd.concat([pred, pd.DataFrame({"sample_id": more, "label": "gorilla", "score": 0.9})])
+    pred.drop_duplicates(["sample_id", "label"]).to_parquet(cfg.data.predictions, index=False)
+    latest = run_scan(cfg).findings.set_index("finding_id")
+    ws = Workspace(cfg.workspace_dir)
+    assert ws.latest_run(cfg.name)["run_id"] == "20261128-120000-000000"
+    fid = latest.index[(latest["label"] == "gorilla") & (latest["group"] == "tone=dark")][0]
+    assert first.loc[fid, "severity"] < latest.loc[fid, "severity"]
+    seen = pipeline._catalogue_findings(ws).set_index("finding_id")
+    assert seen.loc[latest.index, "severity"].tolist() == latest["severity"].tolist()
+    assert seen.loc[latest.index, "severity_level"].tolist() == latest["severity_level"].tolist()
+
+
 def test_run_times_order_to_the_microsecond():
     from tagscan.workspace import now_iso
 
@@ -262,8 +291,11 @@ def test_rescan_after_retraining_regressed_resolved_and_gate(tmp_path):
     info = json.loads((Path(out["run_dir"]) / "run.json").read_text())
     assert info["comparison"].startswith("paired") and info["baseline"] == first["run_id"]
     assert info["counts"]["resolved_since_baseline"] >= 1
-    # diff between the two runs names the change
-    res = runner.invoke(app, ["diff", str(cfg), first["run_id"][:17], out["run_id"]])
+    # diff between the two runs names the change; RUN_A given as its shortest unique prefix (two scans within
+    # one second share the time part of their ids, and then the suffix's first character 1 time in 16)
+    a, b = first["run_id"], out["run_id"]
+    prefix = next(a[:n] for n in range(17, len(a) + 1) if not b.startswith(a[:n]))
+    res = runner.invoke(app, ["diff", str(cfg), prefix, out["run_id"]])
     assert res.exit_code == 0, res.output
     assert "mugshot" in res.stdout and "gorilla" in res.stdout and "association" in res.stdout  # detector shown
     assert res.stdout.startswith(f"{first['run_id']} -> {out['run_id']}")  # the resolved id, not the prefix

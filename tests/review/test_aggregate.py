@@ -70,6 +70,14 @@ def test_no_decided_votes_policy():
     assert out.loc["none", "n_votes"] == 0 and out.loc["none", "last_reviewed_at"] is None
 
 
+def test_finding_ids_as_an_array():
+    """pull passes Series.unique(): an object ndarray on pandas 2, which has no truth value."""
+    ids = np.array(["u", "none", "other"], dtype=object)
+    out = by_id(aggregate_votes(votes_of({"u": ["wrong"]}), finding_ids=ids))
+    assert sorted(out.index) == ["none", "other", "u"]
+    assert out.loc["u", "review_status"] == "confirmed" and out.loc["none", "n_votes"] == 0
+
+
 def test_n_reviewed_counts_samples_and_votes_count_annotators():
     v = pd.DataFrame(
         {

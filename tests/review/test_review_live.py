@@ -310,6 +310,31 @@ def test_annotations_come_back_through_pull(backend, store, project_title, revie
     assert len(store.verdicts(r.project_id)) == 11
 
 
+def test_last_run_is_the_latest_push_in_one_second(backend, store, project_title, review_data, monkeypatch):
+    """A finding pushed again by a later run (one more example) names that run, though both pushes share
+    their pushed_at second (stored to the second): ties keep the task order, also with pandas 2's
+    object-dtype strings, which pandas sorts with an unstable quicksort."""
+    import warnings
+
+    import pandas as pd
+
+    import tagscan.review.store as store_module
+
+    monkeypatch.setattr(store_module, "_now", lambda: "2026-11-28T12:00:00+00:00")
+    findings, samples = review_data(4, 4)
+    do_push(findings.iloc[:1], samples, backend, store, project_title, run_id="run1")
+    more = [s for s in samples["sample_id"] if s not in findings.at[0, "examples"]][0]
+    findings.at[0, "examples"] = [*findings.at[0, "examples"], more]
+    r = do_push(findings, samples, backend, store, project_title, run_id="run2")
+    assert (r.created, r.already_present) == (13, 4)
+    for object_strings in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # pandas 3 deprecates the option
+            with pd.option_context("future.infer_string", not object_strings):
+                out = pull(backend=backend, store=store, model_key=MODEL).set_index("finding_id")
+        assert out["last_run_id"].to_dict() == {f"f{i:04d}": "run2" for i in range(4)}, object_strings
+
+
 # -- failures -----------------------------------------------------------------------------------
 
 
