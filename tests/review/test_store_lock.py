@@ -68,13 +68,11 @@ def db(tmp_path: Path) -> Path:
 
 def test_free_lock_is_taken_at_once_and_released(db):
     store = ReviewStore(db)
-    t0 = time.monotonic()
-    with store.lock("photo-tagger", timeout=0):
+    with store.lock("photo-tagger", timeout=0):  # timeout 0: taken at once or UsageError
         info = store.lock_path("photo-tagger").read_text()
         assert '"purpose": "push"' in info and '"pid"' in info  # the holder is named for those who wait
     with store.lock("photo-tagger", timeout=0):  # released: taken again at once
         pass
-    assert time.monotonic() - t0 < 2
     assert store.lock_path("photo-tagger").read_text() == ""  # nothing names a holder after release
     assert store.lock_path("photo-tagger").parent == db.parent / "locks"
 
@@ -87,8 +85,7 @@ def test_second_holder_times_out_with_one_clear_line(db, holders, caplog):
         with pytest.raises(UsageError) as exc:
             with store.lock("photo-tagger", timeout=0.6, purpose="push"):
                 raise AssertionError("the lock was taken while another process holds it")
-    waited = time.monotonic() - t0
-    assert 0.6 <= waited < 10
+    assert time.monotonic() - t0 >= 0.6  # it did wait its timeout before giving up
     msg = str(exc.value)
     assert exc.value.exit_code == 2 and "\n" not in msg
     assert msg.startswith(f"workspace {db.parent}: another tagscan review push (pid {h.pid} on ")
@@ -100,21 +97,16 @@ def test_second_holder_times_out_with_one_clear_line(db, holders, caplog):
 
 def test_timeout_zero_fails_at_once(db, holders):
     holders.append(Holder(db, "m", purpose="pull"))
-    t0 = time.monotonic()
     with pytest.raises(UsageError, match="another tagscan review pull .* after 0 s"):
         with ReviewStore(db).lock("m", timeout=0):
             pass
-    assert time.monotonic() - t0 < 2
 
 
 def test_second_holder_waits_then_proceeds(db, holders, caplog):
     holders.append(h := Holder(db, "m", seconds=1.0))
-    t0 = time.monotonic()
     with caplog.at_level(logging.INFO, logger="tagscan.review.store"):
         with ReviewStore(db).lock("m", timeout=60):
-            waited = time.monotonic() - t0
             assert h.proc.stdout.readline().strip() == "released"  # strictly after the holder let go
-    assert 0.3 < waited < 30
     text = caplog.text
     assert "holds the review lock of model 'm'" in text and "waiting up to 60 s" in text
     assert "got the review lock of model 'm' after" in text
@@ -129,10 +121,8 @@ def test_sigkilled_holder_leaves_no_stale_lock(db, holders):
     h.proc.send_signal(signal.SIGKILL)
     assert h.proc.wait(timeout=30) == -signal.SIGKILL
     assert "pid" in store.lock_path("m").read_text()  # the dead holder's note is still in the file ...
-    t0 = time.monotonic()
-    with store.lock("m", timeout=0):  # ... but the lock died with it
+    with store.lock("m", timeout=0):  # ... but the lock died with it (timeout 0: no waiting)
         assert f'"pid": {h.pid}' not in store.lock_path("m").read_text()
-    assert time.monotonic() - t0 < 2
 
 
 def test_other_models_and_other_workspaces_do_not_wait(db, tmp_path, holders):
