@@ -492,9 +492,23 @@ def review_pull(
     _print_table(show, console)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream of the first call:
+    a process that runs the CLI more than once (a test runner, a notebook) swaps stderr between calls,
+    and a handler holding a closed stream prints '--- Logging error ---' for every later record."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("tagscan: %(message)s"))
     root = logging.getLogger("tagscan")
     root.handlers[:] = [handler]

@@ -562,3 +562,16 @@ def test_tagscan_alone_prints_the_help():
     res = subprocess.run([str(Path(sys.executable).parent / "tagscan")], capture_output=True, text=True)
     assert "Usage: tagscan" in res.stdout + res.stderr and "scan" in res.stdout + res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_logging_follows_stderr_across_cli_calls_in_one_process(tmp_path, capsys):
+    """CliRunner swaps stderr for each call and closes it after; the CLI's log handler must not keep
+    writing to a closed stream (which prints '--- Logging error ---' for every later record)."""
+    import logging
+
+    cfg = write_audit_set(tmp_path / "s", SynthSpec(n=200))
+    res = runner.invoke(app, ["runs", str(cfg)])
+    assert res.exit_code == 0, res.output
+    logging.getLogger("tagscan").warning("after the call")
+    err = capsys.readouterr().err
+    assert "tagscan: after the call" in err and "Logging error" not in err
