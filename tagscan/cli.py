@@ -302,13 +302,17 @@ def neighbors(
 def runs(
     config: ConfigArg,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+    all_configs: Annotated[
+        bool,
+        typer.Option("--all", help="Every config's runs in the workspace (models sharing it), with a config column."),
+    ] = False,
 ) -> None:
     """List the runs of this config in its workspace: model, findings by severity and status."""
     from tagscan.workspace import Workspace
 
     cfg = _load(config)
     ws = _guard(lambda: Workspace(cfg.workspace_dir))
-    df = _guard(lambda: ws.run_summaries(cfg.name))
+    df = _guard(lambda: ws.run_summaries(None if all_configs else cfg.name))
     if format is OutputFormat.json:
         print(df.to_json(orient="records"))
         return
@@ -318,6 +322,7 @@ def runs(
     show = pd.DataFrame(
         {
             "run": df["run_id"],
+            **({"config": df["config_name"]} if all_configs else {}),
             "created": df["created_at"].str.slice(0, 19).str.replace("T", " "),
             "model": (df["model_name"].fillna("") + " " + df["model_version"].fillna("")).str.strip(),
             "samples": df["n_samples"].map(lambda v: f"{int(v):,}" if pd.notna(v) else ""),

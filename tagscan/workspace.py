@@ -228,7 +228,7 @@ class Workspace:
         """
         live = "f.status != 'resolved'"
         q = (
-            "SELECT r.run_id, r.created_at, r.model_name, r.model_version, r.n_samples, r.n_labels, "
+            "SELECT r.run_id, r.config_name, r.created_at, r.model_name, r.model_version, r.n_samples, r.n_labels, "
             f"COALESCE(SUM({live}), 0) AS n_findings, "
             f"COALESCE(SUM({live} AND f.severity_level = 'critical'), 0) AS critical, "
             f"COALESCE(SUM({live} AND f.severity_level = 'high'), 0) AS high, "

@@ -136,6 +136,15 @@ def test_models_sharing_a_workspace_compare_and_keep_their_own_baselines(audit):
         assert res.exit_code == 0, res.output
         assert "(model synth-tagger v1 -> other-tagger v1)" in res.stdout.splitlines()[0]
         assert "mugshot" in res.stdout and "prisoner" in res.stdout
+    # `runs --all` lists both configs' runs (where a user finds the other model's run id); plain `runs` only its own.
+    res = runner.invoke(app, ["runs", str(b), "--all", "--format", "json"])
+    listed = {(r["run_id"], r["config_name"], r["model_name"]) for r in json.loads(res.stdout)}
+    assert listed == {(first_a["run_id"], "synth", "synth-tagger"), (first_b["run_id"], "synth-b", "other-tagger")}
+    res = runner.invoke(app, ["runs", str(b), "--all"])
+    assert res.stdout.split()[:3] == ["run", "config", "created"] and "synth-tagger" in res.stdout
+    assert [r["run_id"] for r in json.loads(runner.invoke(app, ["runs", str(b), "--format", "json"]).stdout)] == [
+        first_b["run_id"]
+    ]
     # Model B gated against model A's run: what B adds fails the ratchet; what B fixed is resolved.
     out = _scan(b, "--baseline", first_a["run_id"], "--fail-on", "high", "--fail-only-new", code=1)
     assert out["baseline"] == first_a["run_id"]
