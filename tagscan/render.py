@@ -129,7 +129,7 @@ def print_summary(info: dict, findings: pd.DataFrame, *, console: Console, top: 
         firsts = live.index.to_numpy()[pairs["rep"].to_numpy()] if len(pairs) else np.empty(0, np.int64)
         for i, also in zip(firsts[:top], pairs["also"][:top]):
             r = ranked.loc[i]
-            fam = str(r["family"]) + (f"/{r['watch_category']}" if r["watch_category"] else "")
+            fam = _family_text(r["family"], r["watch_category"])
             table.add_row(
                 str(i + 1),
                 Text(f"{r['severity_level']} {r['severity']:.0f}", style=_LEVEL_STYLE.get(r["severity_level"], "")),
@@ -178,6 +178,16 @@ def _jsonable(v):
     if v is pd.NA:
         return None
     return v
+
+
+def _family_text(family, category) -> str:
+    """The family column: 'watchlist/dehumanizing' for a watchlist hit on people; a watchlist label
+    on a group that is not about people (dog on a cluster of dog photos) is a discovery finding, and
+    'discovery (dehumanizing label)' says that the label, not the finding, is in that category."""
+    family = str(family)
+    if category is None or (isinstance(category, float) and math.isnan(category)) or not str(category):
+        return family
+    return f"{family}/{category}" if "watchlist" in family else f"{family} ({category} label)"
 
 
 def findings_json(findings: pd.DataFrame) -> list[dict]:

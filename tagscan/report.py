@@ -81,6 +81,16 @@ def _num(value: object) -> float:
     return x
 
 
+def _watch_tag(family, category, sep: str = "") -> str:
+    """The watchlist category beside the family: 'dehumanizing' on a watchlist hit on people; on a
+    discovery finding (the group is not about people) 'dehumanizing label', since the category is the
+    label's, not the finding's."""
+    if _is_missing(category) or not str(category):
+        return ""
+    text = str(category) if "watchlist" in str(family) else f"{category} label"
+    return f'{sep} <span class="tag watch">{_e(text)}</span>'
+
+
 def _is_missing(value: object) -> bool:
     if value is None or value is pd.NA:
         return True
@@ -721,7 +731,7 @@ def _evidence(members: pd.DataFrame, examples: _Examples) -> str:
             f'<td class="n">{_fmt_p(m["p_value"])}</td>'
             f'<td class="n"><b>{_fmt_p(m["q_value"])}</b></td>'
             f'<td>{_e(m["family"])}'
-            + (f' <span class="tag watch">{_e(wc)}</span>' if not _is_missing(wc) and str(wc) else "")
+            + _watch_tag(m["family"], wc)
             + f'<span class="sub">{_fmt_int(m["family_size"])} tests</span></td>'
             f'<td><span class="status s-{_e(m["status"])}">{_e(m["status"])}</span></td>'
             "</tr>"
@@ -798,7 +808,7 @@ def _detail(r: pd.Series, examples: _Examples, members: pd.DataFrame | None = No
         f"<dt>p-value</dt><dd>{_fmt_p(r['p_value'])}</dd>"
         f"<dt>q-value</dt><dd><b>{_fmt_p(r['q_value'])}</b></dd>"
         f"<dt>family</dt><dd>{_e(r['family'])}"
-        + (f' · <span class="tag watch">{_e(wc)}</span>' if not _is_missing(wc) and str(wc) else "")
+        + _watch_tag(r["family"], wc, sep=" ·")
         + "</dd>"
         f"<dt>family size</dt><dd>{_fmt_int(r['family_size'])} tests</dd>"
         f"<dt>detector</dt><dd><code>{_e(r['detector'])}</code></dd>"
@@ -858,9 +868,7 @@ def _findings_table(shown: pd.DataFrame, by_sev: pd.DataFrame, n_pairs: int, exa
         lvl_cls = lvl if lvl in _LEVEL_COLOUR else "low"
         label, label_name = str(r["label"]), str(r["label_name"])
         wc = r["watch_category"]
-        family = _e(r["family"]) + (
-            f' <span class="tag watch">{_e(wc)}</span>' if not _is_missing(wc) and str(wc) else ""
-        )
+        family = _e(r["family"]) + _watch_tag(r["family"], wc)
         members = by_sev.iloc[r["pair_members"]]
         detectors = list(dict.fromkeys(members["detector"].astype(str)))
         search = " ".join(

@@ -34,3 +34,22 @@ def test_summary_shows_a_pair_once_with_the_other_detectors_named():
     mug = next(ln for ln in out.splitlines() if "mugshot" in ln)
     assert mug.strip().startswith("3 ")  # '#' is the rank in findings.parquet
     assert "3 findings on 2 (label, group) pairs (3 critical)" in out
+
+
+def test_family_column_names_a_watchlist_label_on_other_groups_as_a_label_category():
+    """'discovery/dehumanizing' on dog over a cluster of dog photos read as a dehumanizing finding."""
+    rows = [_row("gorilla", "tone=dark", "association", 90), _row("dog", "cluster:k64/41", "association", 25),
+            _row("zoo", "cluster:k16/9", "association", 20)]
+    rows[1].update(family="discovery", severity_level="medium")
+    rows[2].update(family="discovery", watch_category=None)
+    f = pd.DataFrame(rows)
+    info = {"run_id": "r1", "config_name": "c", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
+            "counts": {"samples": 10, "labels": 3, "positives": 5, "groups_tested": 3, "groups_untested": 0,
+                       "cells_nonzero": 3, "findings": 3, "findings_by_level": {"critical": 1, "medium": 1, "low": 1}},
+            "families": [], "detectors": {"association": "ran"}}
+    buf = io.StringIO()
+    print_summary(info, f, console=Console(file=buf, width=200), top=10)
+    line = {w: next(ln for ln in buf.getvalue().splitlines() if f" {w} " in ln) for w in ("gorilla", "dog", "zoo")}
+    assert "watchlist/dehumanizing" in line["gorilla"]
+    assert "discovery (dehumanizing label)" in line["dog"] and "discovery/" not in line["dog"]
+    assert "discovery" in line["zoo"] and "label)" not in line["zoo"] and "None" not in line["zoo"]

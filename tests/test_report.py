@@ -762,3 +762,15 @@ def test_header_says_why_groups_were_not_tested():
     text = _untested_text({"groups_untested": 9, "groups_untested_by_reason": reasons})
     assert text == "7 below min_group_size 30; 2 covers its whole universe"
     assert _untested_text({}) == ""
+
+
+def test_watch_category_on_a_discovery_finding_is_named_as_the_labels():
+    """A watchlist label on a group not about people is a discovery finding: its tag reads 'dehumanizing label'
+    (the label's category), while a watchlist hit keeps 'dehumanizing'."""
+    info, f, _ = make_run(4, seed=8)
+    f["family"] = ["watchlist", "discovery", "discovery", "label_family:watchlist"]
+    f["watch_category"] = ["dehumanizing", "dehumanizing", None, "criminality"]
+    doc = build_report(info, f)
+    tags = re.findall(r'<span class="tag watch">([^<]*)</span>', doc)
+    assert set(tags) == {"dehumanizing", "dehumanizing label", "criminality"}
+    assert "criminality label" not in doc and "None label" not in doc
