@@ -180,14 +180,22 @@ def _jsonable(v):
     return v
 
 
+def watch_text(family, category) -> str:
+    """How a finding's watchlist category is named beside its family ('' when it has none): as is on a
+    watchlist finding; as '<category> label' on any other (a watchlist label on a group that is not
+    about people, dog on a cluster of dog photos), since there the category is the label's, not a
+    verdict on the finding. The terminal summary and the HTML report both call this."""
+    if category is None or (not isinstance(category, str) and pd.isna(category)) or not str(category):
+        return ""
+    return str(category) if "watchlist" in str(family) else f"{category} label"
+
+
 def _family_text(family, category) -> str:
-    """The family column: 'watchlist/dehumanizing' for a watchlist hit on people; a watchlist label
-    on a group that is not about people (dog on a cluster of dog photos) is a discovery finding, and
-    'discovery (dehumanizing label)' says that the label, not the finding, is in that category."""
-    family = str(family)
-    if category is None or (isinstance(category, float) and math.isnan(category)) or not str(category):
-        return family
-    return f"{family}/{category}" if "watchlist" in family else f"{family} ({category} label)"
+    """The family column: 'watchlist/dehumanizing', 'discovery (dehumanizing label)' or 'discovery'."""
+    text = watch_text(family, category)
+    if not text:
+        return str(family)
+    return f"{family}/{text}" if text == str(category) else f"{family} ({text})"
 
 
 def findings_json(findings: pd.DataFrame) -> list[dict]:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from tagscan.errors import DataError
-from tagscan.render import group_pairs
+from tagscan.render import group_pairs, watch_text
 
 __all__ = ["build_report", "write_report"]
 
@@ -82,13 +82,9 @@ def _num(value: object) -> float:
 
 
 def _watch_tag(family, category, sep: str = "") -> str:
-    """The watchlist category beside the family: 'dehumanizing' on a watchlist hit on people; on a
-    discovery finding (the group is not about people) 'dehumanizing label', since the category is the
-    label's, not the finding's."""
-    if _is_missing(category) or not str(category):
-        return ""
-    text = str(category) if "watchlist" in str(family) else f"{category} label"
-    return f'{sep} <span class="tag watch">{_e(text)}</span>'
+    """The watchlist category beside the family, named by :func:`tagscan.render.watch_text`."""
+    text = watch_text(family, category)
+    return f'{sep} <span class="tag watch">{_e(text)}</span>' if text else ""
 
 
 def _is_missing(value: object) -> bool:

@@ -185,3 +185,32 @@ def unavailable() -> Callable[[str], None]:
 @pytest.fixture
 def snapshot() -> Callable[[Path], dict[str, list]]:
     return table_snapshot
+
+
+def _write_review_config(folder: Path, server: Server, *, model_prefix: str, examples_per_finding: int) -> Path:
+    """A 3,000-sample synthetic audit set with the two planted harms, reviewed on ``server``. Its model
+    name is unique (``model_prefix`` + random), so each test gets its own project on the shared server;
+    ``min_level: low`` pushes every open finding. The API key is read from LABEL_STUDIO_API_KEY."""
+    import yaml
+    from synth import Planted, SynthSpec, write_audit_set
+
+    planted = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
+    cfg = write_audit_set(folder, SynthSpec(n=3000, planted=planted))
+    c = yaml.safe_load(cfg.read_text())
+    c["model"]["name"] = f"{model_prefix}-{uuid.uuid4().hex[:8]}"
+    c["review"] = {
+        "url": server.url,
+        "api_key_env": "LABEL_STUDIO_API_KEY",
+        "examples_per_finding": examples_per_finding,
+        "min_level": "low",
+    }
+    cfg.write_text(yaml.safe_dump(c))
+    return cfg
+
+
+@pytest.fixture
+def write_review_config(ls_server: Server, monkeypatch) -> Callable[..., Path]:
+    """:func:`_write_review_config` on this session's server, with LABEL_STUDIO_API_KEY set to its token:
+    ``write_review_config(folder, model_prefix=..., examples_per_finding=...)``."""
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_server.api_key)
+    return lambda folder, **kw: _write_review_config(folder, ls_server, **kw)

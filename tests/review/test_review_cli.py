@@ -4,12 +4,10 @@ and a rescan that carries the verdicts: dismissed findings stay suppressed, conf
 from __future__ import annotations
 
 import json
-import uuid
 
 import pandas as pd
 import pytest
 import yaml
-from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
@@ -22,15 +20,8 @@ def choice(value: str) -> list[dict]:
 
 
 @pytest.fixture
-def review_config(tmp_path, ls_server, monkeypatch):
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_server.api_key)
-    planted = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
-    cfg = write_audit_set(tmp_path / "rv", SynthSpec(n=3000, planted=planted))
-    c = yaml.safe_load(cfg.read_text())
-    c["model"]["name"] = f"synth-{uuid.uuid4().hex[:8]}"  # one project per test on the shared server
-    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 3, "min_level": "low"}
-    cfg.write_text(yaml.safe_dump(c))
-    return cfg
+def review_config(tmp_path, write_review_config):
+    return write_review_config(tmp_path / "rv", model_prefix="synth", examples_per_finding=3)
 
 
 def test_push_sends_only_findings_at_or_above_the_minimum_level(review_config, backend):

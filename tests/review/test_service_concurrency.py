@@ -9,14 +9,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
@@ -48,14 +45,8 @@ with ReviewStore(sys.argv[1]).lock(sys.argv[2]):
 
 
 @pytest.fixture
-def config(tmp_path, ls_server, monkeypatch) -> Path:
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_server.api_key)
-    planted = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
-    cfg = write_audit_set(tmp_path / "rv", SynthSpec(n=3000, planted=planted))
-    c = yaml.safe_load(cfg.read_text())
-    c["model"]["name"] = f"race-{uuid.uuid4().hex[:8]}"  # one project per test on the shared server
-    c["review"] = {"url": ls_server.url, "api_key_env": "LABEL_STUDIO_API_KEY", "examples_per_finding": 8, "min_level": "low"}
-    cfg.write_text(yaml.safe_dump(c))
+def config(tmp_path, write_review_config) -> Path:
+    cfg = write_review_config(tmp_path / "rv", model_prefix="race", examples_per_finding=8)
     res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json"])
     assert res.exit_code == 0, res.output
     return cfg
