@@ -308,7 +308,7 @@ def runs(
     ] = False,
 ) -> None:
     """List the runs of this config in its workspace: model, findings by severity and status."""
-    from tagscan.workspace import Workspace
+    from tagscan.runs import Workspace
 
     cfg = _load(config)
     ws = _guard(lambda: Workspace(cfg.workspace_dir))

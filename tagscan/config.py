@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tagscan.errors import ConfigError
+from tagscan.yamlio import safe_load_yaml
 
 __all__ = [
     "Config",
-    "safe_load_yaml",
+    "DEFAULT_WATCHLIST",
     "DataConfig",
     "EmbedConfig",
     "GroupsConfig",
@@ -27,54 +27,12 @@ __all__ = [
 ]
 
 
+#: The watchlist that ships with tagscan (``scan.watchlist: default``).
+DEFAULT_WATCHLIST = Path(__file__).parent / "data" / "watchlist.yaml"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _DuplicateKey(yaml.constructor.ConstructorError):
-    pass
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key repeated in one mapping (PyYAML keeps the last silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
-            for key_node, _ in node.value:
-                try:
-                    key = self.construct_object(key_node, deep=True)
-                    hash(key)
-                except Exception:  # noqa: BLE001 - unhashable keys are reported by the base class
-                    continue
-                if key in seen:
-                    raise _DuplicateKey(
-                        None, None, f"key '{key}' appears twice in one mapping (first at line {seen[key] + 1})",
-                        key_node.start_mark,
-                    )
-                seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-def safe_load_yaml(path: Path, what: str, error: type[Exception]):
-    """Read a UTF-8 YAML file with safe types and unique keys; every failure is one ``error`` line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-                    f"save the {what} as UTF-8") from exc
-    except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or exc}); check the path of the {what}") from exc
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        if isinstance(exc, _DuplicateKey):
-            raise error(f"{path}:{where}: {problem}; keep one of them (YAML would silently use the last)") from exc
-        hint = "; indent with spaces, not tabs" if "\\t" in problem else ""
-        raise error(f"{path}:{where} is not valid YAML ({problem}); fix the syntax of the {what}{hint}") from exc
 
 
 class ModelConfig(_Section):
@@ -212,8 +170,6 @@ class Config(_Section):
 
     def watchlist_path(self) -> Path | None:
         """The watchlist file to use: the packaged default, a user file, or None (no watchlist)."""
-        from tagscan.watchlist import DEFAULT_WATCHLIST
-
         wl = self.scan.watchlist
         if wl is None or wl == "none":
             return None

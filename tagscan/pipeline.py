@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 
 from tagscan.config import Config, GroupsConfig, ScanConfig
-from tagscan.data import AuditSet, load_audit_set
 from tagscan.errors import ConfigError, DataError, UsageError
+from tagscan.inputs import AuditSet, load_audit_set
 from tagscan.progress import progress_bar
-from tagscan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
-from tagscan.workspace import Workspace, new_run_id, now_iso
+from tagscan.runs import Workspace, new_run_id, now_iso
+from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
 
 __all__ = [
     "Analysis",
@@ -607,7 +607,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
 
 def run_report(cfg: Config, *, run: str | None = None) -> Path:
     """Write the self-contained HTML report of a run (default: the latest) into its folder."""
-    from tagscan.data import read_sample_table
+    from tagscan.inputs import read_sample_table
     from tagscan.report import build_report, write_report
 
     ws = Workspace(cfg.workspace_dir)
@@ -765,7 +765,7 @@ def run_review_push(
     Waits up to ``lock_timeout`` seconds (None: the default, 300) while another push or pull of the same
     model runs in this workspace.
     """
-    from tagscan.data import read_sample_table
+    from tagscan.inputs import read_sample_table
     from tagscan.review import push
     from tagscan.review.store import DEFAULT_LOCK_TIMEOUT
 

@@ -20,7 +20,7 @@ def test_scan_core_imports_without_torch_faiss_or_sdk():
     code = BLOCKER + (
         "import tagscan.scan, tagscan.scan.stats, tagscan.scan.groups, tagscan.scan.counts, "
         "tagscan.scan.findings, tagscan.scan.detectors, tagscan.scan.severity, "
-        "tagscan.config, tagscan.data, tagscan.workspace, tagscan.watchlist, tagscan.cli, tagscan.pipeline, "
+        "tagscan.config, tagscan.yamlio, tagscan.inputs, tagscan.runs, tagscan.scan.watchlist, tagscan.cli, tagscan.pipeline, "
         "tagscan.embed, tagscan.embed.cache\n"
         "print('ok')"
     )

@@ -257,7 +257,7 @@ def test_csv_ids_are_text_so_zero_padding_is_kept(audit):
 
 def test_csv_zero_padded_ids_survive_loading(audit):
     from tagscan.config import load_config
-    from tagscan.data import load_audit_set
+    from tagscan.inputs import load_audit_set
 
     s = pd.read_csv(audit.parent / "samples.csv", dtype=str)
     s["sample_id"] = [f"{i:03d}" for i in range(len(s))]
@@ -273,7 +273,7 @@ def test_csv_ids_named_like_missing_values_are_kept(audit):
     """A label or sample literally called 'NA' or 'None' is that id; in attribute columns the usual
     missing-value spellings (R's NA) still mean 'not applicable'."""
     from tagscan.config import load_config
-    from tagscan.data import load_audit_set
+    from tagscan.inputs import load_audit_set
 
     s = pd.read_csv(audit.parent / "samples.csv", dtype=str, keep_default_na=False)
     s.loc[0, "sample_id"] = "None"
@@ -360,7 +360,7 @@ def test_boolean_score_is_not_a_probability(audit):
 
 def test_no_prediction_reaching_threshold_warns(audit, caplog):
     from tagscan.config import load_config
-    from tagscan.data import load_audit_set
+    from tagscan.inputs import load_audit_set
 
     _edit(audit.parent / "predictions.csv", lambda d: d.assign(score=0.1))
     with caplog.at_level("WARNING", logger="tagscan"):
@@ -527,7 +527,7 @@ def test_demo_out_is_a_file(tmp_path):
 
 def test_jsonl_with_a_byte_order_mark_loads(audit):
     from tagscan.config import load_config
-    from tagscan.data import load_audit_set
+    from tagscan.inputs import load_audit_set
 
     p = pd.read_csv(audit.parent / "predictions.csv")
     p.to_json(audit.parent / "p.jsonl", orient="records", lines=True)

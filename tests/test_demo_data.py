@@ -445,7 +445,7 @@ def test_watchlist_person_labels_are_demo_labels(watchlist, vocabulary):
 
 
 def test_default_watchlist_loads_with_tagscan(watchlist):
-    from tagscan.watchlist import DEFAULT_WATCHLIST, load_watchlist
+    from tagscan.scan.watchlist import DEFAULT_WATCHLIST, load_watchlist
 
     assert DEFAULT_WATCHLIST.resolve() == WATCHLIST.resolve()
     wl = load_watchlist(DEFAULT_WATCHLIST)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tagscan.cli import app
 from tagscan.config import load_config
-from tagscan.workspace import Workspace
+from tagscan.runs import Workspace
 
 runner = CliRunner()
 
@@ -186,7 +186,7 @@ def test_review_pull_shows_each_finding_as_the_latest_run_saw_it_within_one_seco
 
 
 def test_run_times_order_to_the_microsecond():
-    from tagscan.workspace import now_iso
+    from tagscan.runs import now_iso
 
     a, b = now_iso(), now_iso()
     assert len(a) == len("2026-11-28T12:00:00.000000+00:00") and a <= b
@@ -198,7 +198,7 @@ def test_null_attribute_never_forms_a_group(planted_config):
 
 
 def test_killed_scan_leaves_no_half_written_run(tmp_path, monkeypatch):
-    import tagscan.workspace as wsmod
+    import tagscan.runs.workspace as wsmod
     from tagscan.pipeline import run_scan
 
     cfg_path = write_audit_set(tmp_path / "k", SynthSpec(n=800, n_labels=30))
@@ -341,7 +341,7 @@ def test_dismissed_finding_reopens_when_its_effect_grows(tmp_path):
 
 def test_report_and_review_find_texts_of_float_sample_ids(tmp_path):
     """Parquet ids stored as floats (1.0) are '1' in the scan; the report must look texts up the same way."""
-    from tagscan.data import read_sample_table
+    from tagscan.inputs import read_sample_table
 
     cfg_path = write_audit_set(tmp_path / "a", SynthSpec(n=600, n_labels=20, planted=[Planted("gorilla", {"tone": "dark"}, 0.6)]))
     for name in ("samples.parquet", "predictions.parquet"):

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tagscan.cli import app
 from tagscan.pipeline import _catalogue_findings
-from tagscan.workspace import Workspace
+from tagscan.runs import Workspace
 
 runner = CliRunner()
 

@@ -26,7 +26,7 @@ runner = CliRunner()
 RACER = """
 import sys, time
 from pathlib import Path
-import tagscan.cli, tagscan.data, tagscan.pipeline, tagscan.review, tagscan.review.label_studio  # warm up
+import tagscan.cli, tagscan.inputs, tagscan.pipeline, tagscan.review, tagscan.review.label_studio  # warm up
 ready, go = Path(sys.argv[1]), Path(sys.argv[2])
 ready.touch()
 while not go.exists():
@@ -70,7 +70,7 @@ def cleanup(backend):
 
 def test_two_pushes_at_once_create_each_task_exactly_once(config, backend, cleanup, tmp_path):
     from tagscan.config import load_config
-    from tagscan.workspace import Workspace
+    from tagscan.runs import Workspace
 
     cfg = load_config(config)
     title = f"tagscan review: {cfg.model_info.name}"
@@ -115,7 +115,7 @@ def test_two_pushes_at_once_create_each_task_exactly_once(config, backend, clean
 
 def test_push_that_cannot_get_the_lock_fails_in_one_line_and_changes_nothing(config, backend, cleanup, snapshot):
     from tagscan.config import load_config
-    from tagscan.workspace import Workspace
+    from tagscan.runs import Workspace
 
     cfg = load_config(config)
     title = f"tagscan review: {cfg.model_info.name}"
@@ -147,7 +147,7 @@ def test_push_that_cannot_get_the_lock_fails_in_one_line_and_changes_nothing(con
 
 def test_pull_waits_for_the_lock_too(config, backend, cleanup):
     from tagscan.config import load_config
-    from tagscan.workspace import Workspace
+    from tagscan.runs import Workspace
 
     cfg = load_config(config)
     cleanup.append(f"tagscan review: {cfg.model_info.name}")

@@ -10,7 +10,7 @@ import pytest
 
 from tagscan.errors import DataError
 from tagscan.review.store import ReviewStore, TaskRow
-from tagscan.workspace import Workspace
+from tagscan.runs import Workspace
 
 
 def rows(n: int, run: str = "r1") -> list[TaskRow]:

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tagscan.config import safe_load_yaml
+from tagscan.config import DEFAULT_WATCHLIST
 from tagscan.errors import DataError
+from tagscan.yamlio import safe_load_yaml
 
 __all__ = [
     "DEFAULT_WATCHLIST",
@@ -30,7 +31,6 @@ __all__ = [
     "normalise_term",
 ]
 
-DEFAULT_WATCHLIST = Path(__file__).parent / "data" / "watchlist.yaml"
 
 
 class _Model(BaseModel):
