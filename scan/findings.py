@@ -64,7 +64,7 @@ def finding_id(detector: str, label: str, group: str, clustering: str | None = N
     """Stable id of a (detector, label, group definition).
 
     A cluster's name (``cluster:k16/13``) is only a number within one clustering: pass the clustering's key
-    (:func:`tagscan.pipeline.fit_clusters`) for cluster groups, so that cluster 13 of another clustering
+    (:func:`tagscan.scan.clusters.fit_clusters`) for cluster groups, so that cluster 13 of another clustering
     (other samples, other embeddings) is another finding, not the same one persisting or regressed.
     """
     key = group if clustering is None else f"{group}\x1f{clustering}"

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from tagscan.constants import LEVELS as LEVEL_ORDER
+
 __all__ = [
     "DISCOVERY_HARM",
     "LEVELS",
@@ -35,9 +37,8 @@ __all__ = [
 
 DISCOVERY_HARM = 0.15
 NON_PERSON_SENSITIVITY = 0.25
+#: The score at which each level starts, most severe first (names from :data:`tagscan.constants.LEVELS`).
 LEVELS = (("critical", 60.0), ("high", 35.0), ("medium", 15.0), ("low", 0.0))
-#: The level names from least to most severe: a level's index is its rank (gates, review filters).
-LEVEL_ORDER = tuple(name for name, _ in reversed(LEVELS))
 
 
 PEOPLE_SHARE = 0.75

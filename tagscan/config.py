@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tagscan.constants import InputKindName, LevelName
 from tagscan.errors import ConfigError
 from tagscan.yamlio import safe_load_yaml
 
@@ -59,7 +60,7 @@ def _unique(v: list, what: str = "") -> list:
 
 
 class EmbedConfig(_Section):
-    input: Literal["text", "image"] = "text"
+    input: InputKindName = "text"
     model: str = "default"
     batch_size: int = Field(default=64, ge=1, le=4096)
 
@@ -125,7 +126,7 @@ class ReviewConfig(_Section):
     examples_per_finding: int = Field(default=8, ge=1, le=200)
     # Findings below this severity level are not pushed: reviewers' time goes to what can do harm
     # (a watchlist label on people ranks high or critical). `low` pushes every open finding.
-    min_level: Literal["low", "medium", "high", "critical"] = "high"
+    min_level: LevelName = "high"
 
     @field_validator("url")
     @classmethod

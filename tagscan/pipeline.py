@@ -17,20 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagscan.config import Config, GroupsConfig, ScanConfig
+from tagscan.config import Config
 from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
-from tagscan.progress import progress_bar
+from tagscan.progress import Timer, progress_bar
 from tagscan.runs import Workspace, new_run_id, now_iso
-from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist, normalise_term
+from tagscan.scan.engine import analyse, person_rows
+from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist
 
 __all__ = [
-    "Analysis",
-    "ClusterFit",
     "EmbedOutcome",
     "ScanResult",
-    "analyse",
-    "fit_clusters",
     "run_diff",
     "run_embed",
     "run_labels_like",
@@ -42,23 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    def __call__(self, name: str):
-        timer = self
-
-        class _Ctx:
-            def __enter__(self):
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.timings[name] = round(timer.timings.get(name, 0.0) + time.perf_counter() - self.t, 4)
-
-        return _Ctx()
 
 
 @dataclass
@@ -220,53 +200,6 @@ class ScanResult:
     info: dict
 
 
-@dataclass
-class ClusterFit:
-    assignments: dict[int, np.ndarray]
-    medoid_rows: dict[str, int]
-    test_mask: np.ndarray
-    info: dict
-
-
-def fit_clusters(vectors: np.ndarray, ks: list[int], *, seed: int = 0, fit_share: float = 0.5) -> ClusterFit:
-    """k-means per k, fitted on one random share of the samples, assigned everywhere.
-
-    Groups found in the data are tested only on the held-out samples (``test_mask``), so the data
-    that shaped a cluster never tests it. The split is fixed by ``seed`` and recorded in ``info``.
-    Raises ValueError when a k exceeds the fitting samples.
-    """
-    from tagscan.embed.index import assign_to_centroids, kmeans, medoids
-
-    n = len(vectors)
-    rng = np.random.default_rng(seed)
-    fit = rng.random(n) < fit_share
-    out, med = {}, {}
-    fit_rows = np.flatnonzero(fit)
-    for k in ks:
-        if k > len(fit_rows):
-            raise ValueError(f"k={k} is more than the {len(fit_rows)} samples of the fitting share ({n} samples in all)")
-        _, centroids = kmeans(vectors[fit_rows], k, seed=seed)
-        assign = assign_to_centroids(vectors, centroids)
-        out[k] = assign
-        for i, row in enumerate(medoids(vectors[fit_rows], assign[fit_rows], centroids)):
-            if row >= 0:
-                med[f"cluster:k{k}/{i}"] = int(fit_rows[row])
-    # What defines the clusters: the fitting rows' vectors and the seed (k is in each cluster's name).
-    key = hashlib.blake2b(f"{n}/{seed}/{fit_share}/{vectors.shape[1]}".encode(), digest_size=8)
-    for i in range(0, len(fit_rows), 1 << 16):
-        key.update(np.ascontiguousarray(vectors[fit_rows[i : i + (1 << 16)]], dtype=np.float32).tobytes())
-    info = {
-        "k": list(ks),
-        "seed": seed,
-        "fit_share": fit_share,
-        "key": key.hexdigest(),
-        "n_fit": int(fit.sum()),
-        "n_test": int(n - fit.sum()),
-        "split": "clusters fitted on the fit share, tested on the held-out samples",
-    }
-    return ClusterFit(out, med, ~fit, info)
-
-
 def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], dict]:
     path = cfg.watchlist_path()
     L = audit.n_labels
@@ -295,111 +228,8 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
     return wa, list(wl.person_labels), info
 
 
-def _person_rows(audit: AuditSet, cfg: Config, person_labels: list[str]) -> np.ndarray:
-    """Samples that show people: a configured (protected) attribute is set, or a person label was predicted."""
-    n = audit.n_samples
-    rows = np.zeros(n, dtype=bool)
-    for a in cfg.groups.attributes:
-        rows |= audit.samples[a].notna().to_numpy()
-    if person_labels:
-        wanted = {normalise_term(p) for p in person_labels}
-        cols = [j for j, (lab, name) in enumerate(zip(audit.labels, audit.label_names))
-                if normalise_term(lab) in wanted or normalise_term(name) in wanted]
-        if cols:
-            rows |= np.asarray(audit.Y[:, cols].sum(axis=1)).ravel() > 0
-    return rows
-
-
 def _inputs_hash(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class Analysis:
-    """What :func:`analyse` computed: the scan outcome and the structures behind it."""
-
-    outcome: object  # tagscan.scan.findings.ScanOutcome
-    groups: object  # tagscan.scan.groups.Groups
-    counts: object  # tagscan.scan.counts.CellCounts
-    clusters: ClusterFit
-
-
-def analyse(
-    audit: AuditSet,
-    *,
-    vectors: np.ndarray,
-    label_vectors: np.ndarray | None,
-    watch: WatchAssignment,
-    person_rows: np.ndarray,
-    groups_cfg: GroupsConfig,
-    scan_cfg: ScanConfig,
-    examples_per_finding: int = 8,
-    shared_space: bool = False,
-    timer: _Timer | None = None,
-    config_path: Path | None = None,
-) -> Analysis:
-    """Clusters, groups, counts and detectors over in-memory inputs: the scan without any files.
-
-    :func:`run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
-    """
-    from tagscan.scan.counts import count_cells
-    from tagscan.scan.detectors import ScanContext
-    from tagscan.scan.findings import scan
-    from tagscan.scan.groups import build_groups
-
-    t = timer or _Timer()
-    with t("clusters"):
-        try:
-            cl = fit_clusters(vectors, list(groups_cfg.clusters), seed=groups_cfg.seed, fit_share=groups_cfg.cluster_fit_share)
-        except ValueError as exc:
-            where = f"{config_path}: " if config_path else ""
-            raise ConfigError(f"{where}key 'groups.clusters': {exc}; use a smaller k") from exc
-    with t("groups"):
-        groups = build_groups(
-            audit.samples,
-            attributes=groups_cfg.attributes,
-            intersections=groups_cfg.intersections,
-            clusters=cl.assignments,
-            cluster_universe=cl.test_mask if groups_cfg.clusters else None,
-            min_group_size=groups_cfg.min_group_size,
-        )
-    with t("counts"):
-        counts = count_cells(groups, audit.Y)
-    ctx = ScanContext(
-        Y=audit.Y,
-        scores=audit.scores,
-        labels=audit.labels,
-        label_names=audit.label_names,
-        groups=groups,
-        counts=counts,
-        watch_weight=watch.weight,
-        watch_category=watch.category,
-        fdr=scan_cfg.fdr,
-        truth=audit.truth,
-        vectors=vectors,
-        label_vectors=label_vectors,
-        options={
-            "correction": scan_cfg.correction,
-            "under_representation": scan_cfg.under_representation,
-            "family_similarity": scan_cfg.family_similarity,
-            "shared_space": shared_space,
-        },
-    )
-    text_col = "text" if "text" in audit.samples.columns else None
-    medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
-    attrs = list(groups_cfg.attributes)
-    with t("detect"):
-        outcome = scan(
-            ctx,
-            sample_ids=audit.sample_ids,
-            person_rows=person_rows,
-            examples_per_finding=examples_per_finding,
-            detectors=scan_cfg.detectors,
-            attribute_frame=audit.samples[attrs] if attrs else None,
-            medoid_text=medoid_text,
-            clustering=cl.info["key"],
-        )
-    return Analysis(outcome, groups, counts, cl)
 
 
 def _positives_files(audit: AuditSet) -> dict[str, bytes]:
@@ -491,7 +321,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             f"{cfg.path}: key 'groups': no groups to test (groups.attributes and groups.clusters are both empty); "
             "list attribute columns of the samples in groups.attributes, or cluster counts in groups.clusters"
         )
-    t = _Timer()
+    t = Timer()
     t_start = time.perf_counter()
     with t("load"):
         audit = load_audit_set(cfg)
@@ -521,7 +351,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         vectors=emb.vectors,
         label_vectors=emb.label_vectors,
         watch=watch,
-        person_rows=_person_rows(audit, cfg, person_labels),
+        person_rows=person_rows(audit, list(cfg.groups.attributes), person_labels),
         groups_cfg=cfg.groups,
         scan_cfg=cfg.scan,
         examples_per_finding=cfg.review.examples_per_finding,

@@ -1,12 +1,13 @@
-"""Progress bars on stderr, shown only when stderr is a terminal (never in logs or CI output)."""
+"""Progress bars on stderr, shown only when stderr is a terminal (never in logs or CI output), and stage timings."""
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["progress_bar"]
+__all__ = ["Timer", "progress_bar"]
 
 
 @contextmanager
@@ -28,3 +29,18 @@ def progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+class Timer:
+    """Wall time per named stage: ``with timer("embed"): ...`` adds to ``timer.timings["embed"]`` (seconds)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t, 4)

@@ -2,7 +2,7 @@
 
 For --seeds planted data sets (scripts/bench/planted.py: an attribute harm, an intersection harm,
 and a harm on a hidden subgroup that only a cluster can capture), runs the scan engine
-(`tagscan.pipeline.analyse`: clusters fitted on one half, tested on the other, Tarone + BH per
+(`tagscan.scan.engine.analyse`: clusters fitted on one half, tested on the other, Tarone + BH per
 family) and reports how often each planted harm is found and its rank. Then, over --null-seeds
 data sets with the same benign structure and no planted harm, reports the share of data sets with
 any watchlist finding on a group of people (FDR control under the global null bounds it by ~fdr).
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from planted import PLANTED, make_planted  # noqa: E402
 
 from tagscan.config import GroupsConfig, ScanConfig  # noqa: E402
-from tagscan.pipeline import analyse  # noqa: E402
+from tagscan.scan.engine import analyse  # noqa: E402
 
 GROUPS = GroupsConfig(attributes=["tone", "gender"], intersections=[["tone", "gender"]], clusters=[16, 64], min_group_size=30)
 

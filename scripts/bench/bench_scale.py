@@ -4,7 +4,7 @@ Target size: 1,000,000 samples x 20,000 labels x 10 predictions each, 64-d vecto
 k=64 and k=256 (fitted on one half, tested on the other), three attributes and one intersection.
 Each measurement runs in a fresh subprocess (so peak RSS is its own) on the same seeded data:
 
-- ``ours``: `tagscan.pipeline.analyse` (k-means, groups, sparse counts, exact tests with Tarone +
+- ``ours``: `tagscan.scan.engine.analyse` (k-means, groups, sparse counts, exact tests with Tarone +
   BH per family, GPS shrinkage, ranking, review examples): wall time and peak RSS.
 - ``baseline``: what one writes without tagscan: for each grouping column a `pd.crosstab` of
   group x label over the long predictions table, `scipy.stats.hypergeom.sf` on every non-zero
@@ -32,8 +32,8 @@ import scipy.sparse as sp
 
 
 def make(n: int, L: int, per: int, dim: int, seed: int):
-    from tagscan.data import AuditSet
-    from tagscan.watchlist import WatchAssignment
+    from tagscan.inputs import AuditSet
+    from tagscan.scan.watchlist import WatchAssignment
 
     rng = np.random.default_rng(seed)
     person = rng.random(n) < 0.6
@@ -71,7 +71,8 @@ def make(n: int, L: int, per: int, dim: int, seed: int):
 
 def worker_ours(n: int, L: int, per: int, dim: int, ks: list[int]) -> dict:
     from tagscan.config import GroupsConfig, ScanConfig
-    from tagscan.pipeline import _Timer, analyse
+    from tagscan.progress import Timer as _Timer
+    from tagscan.scan.engine import analyse
 
     audit, vec, watch, person = make(n, L, per, dim, 0)
     t = _Timer()
@@ -95,7 +96,7 @@ def worker_ours(n: int, L: int, per: int, dim: int, ks: list[int]) -> dict:
 def worker_baseline(n: int, L: int, per: int, dim: int, ks: list[int]) -> dict:
     from scipy import stats as sst
 
-    from tagscan.pipeline import fit_clusters
+    from tagscan.scan.clusters import fit_clusters
 
     audit, vec, watch, person = make(n, L, per, dim, 0)
     cl = fit_clusters(vec, ks, seed=0)  # given for free: not timed

@@ -1,0 +1,122 @@
+"""The scan over in-memory inputs: clusters, groups, counts and detectors, with no files.
+
+:func:`tagscan.pipeline.run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tagscan.config import GroupsConfig, ScanConfig
+from tagscan.errors import ConfigError
+from tagscan.inputs import AuditSet
+from tagscan.progress import Timer
+from tagscan.scan.clusters import ClusterFit, fit_clusters
+from tagscan.scan.counts import CellCounts, count_cells
+from tagscan.scan.detectors import ScanContext
+from tagscan.scan.findings import ScanOutcome, scan
+from tagscan.scan.groups import Groups, build_groups
+from tagscan.scan.watchlist import WatchAssignment, normalise_term
+
+__all__ = ["Analysis", "analyse", "person_rows"]
+
+
+def person_rows(audit: AuditSet, attributes: list[str], person_labels: list[str]) -> np.ndarray:
+    """Samples that show people: a configured attribute is set, or a person label was predicted."""
+    n = audit.n_samples
+    rows = np.zeros(n, dtype=bool)
+    for a in attributes:
+        rows |= audit.samples[a].notna().to_numpy()
+    if person_labels:
+        wanted = {normalise_term(p) for p in person_labels}
+        cols = [j for j, (lab, name) in enumerate(zip(audit.labels, audit.label_names))
+                if normalise_term(lab) in wanted or normalise_term(name) in wanted]
+        if cols:
+            rows |= np.asarray(audit.Y[:, cols].sum(axis=1)).ravel() > 0
+    return rows
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyse` computed: the scan outcome and the structures behind it."""
+
+    outcome: ScanOutcome
+    groups: Groups
+    counts: CellCounts
+    clusters: ClusterFit
+
+
+def analyse(
+    audit: AuditSet,
+    *,
+    vectors: np.ndarray,
+    label_vectors: np.ndarray | None,
+    watch: WatchAssignment,
+    person_rows: np.ndarray,
+    groups_cfg: GroupsConfig,
+    scan_cfg: ScanConfig,
+    examples_per_finding: int = 8,
+    shared_space: bool = False,
+    timer: Timer | None = None,
+    config_path: Path | None = None,
+) -> Analysis:
+    """Clusters, groups, counts and detectors over in-memory inputs: the scan without any files.
+
+    :func:`run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
+    """
+    t = timer or Timer()
+    with t("clusters"):
+        try:
+            cl = fit_clusters(vectors, list(groups_cfg.clusters), seed=groups_cfg.seed, fit_share=groups_cfg.cluster_fit_share)
+        except ValueError as exc:
+            where = f"{config_path}: " if config_path else ""
+            raise ConfigError(f"{where}key 'groups.clusters': {exc}; use a smaller k") from exc
+    with t("groups"):
+        groups = build_groups(
+            audit.samples,
+            attributes=groups_cfg.attributes,
+            intersections=groups_cfg.intersections,
+            clusters=cl.assignments,
+            cluster_universe=cl.test_mask if groups_cfg.clusters else None,
+            min_group_size=groups_cfg.min_group_size,
+        )
+    with t("counts"):
+        counts = count_cells(groups, audit.Y)
+    ctx = ScanContext(
+        Y=audit.Y,
+        scores=audit.scores,
+        labels=audit.labels,
+        label_names=audit.label_names,
+        groups=groups,
+        counts=counts,
+        watch_weight=watch.weight,
+        watch_category=watch.category,
+        fdr=scan_cfg.fdr,
+        truth=audit.truth,
+        vectors=vectors,
+        label_vectors=label_vectors,
+        options={
+            "correction": scan_cfg.correction,
+            "under_representation": scan_cfg.under_representation,
+            "family_similarity": scan_cfg.family_similarity,
+            "shared_space": shared_space,
+        },
+    )
+    text_col = "text" if "text" in audit.samples.columns else None
+    medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
+    attrs = list(groups_cfg.attributes)
+    with t("detect"):
+        outcome = scan(
+            ctx,
+            sample_ids=audit.sample_ids,
+            person_rows=person_rows,
+            examples_per_finding=examples_per_finding,
+            detectors=scan_cfg.detectors,
+            attribute_frame=audit.samples[attrs] if attrs else None,
+            medoid_text=medoid_text,
+            clustering=cl.info["key"],
+        )
+    return Analysis(outcome, groups, counts, cl)
