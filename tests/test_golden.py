@@ -120,13 +120,16 @@ CASES = {"demo": _demo_set, "planted": _planted_set}
 
 
 def _normalise(obj, root: str):
-    """run.json without volatile keys, with the temporary root replaced by '<root>'."""
+    """run.json without volatile keys, with the temporary root replaced by '<root>' and the installed
+    package's folder by '<package>' (the clone's location differs between machines)."""
+    import tagscan
+
     if isinstance(obj, dict):
         return {k: _normalise(v, root) for k, v in obj.items() if k not in _VOLATILE}
     if isinstance(obj, list):
         return [_normalise(v, root) for v in obj]
     if isinstance(obj, str):
-        return obj.replace(root, "<root>")
+        return obj.replace(root, "<root>").replace(str(Path(tagscan.__file__).resolve().parent), "<package>")
     return obj
 
 
