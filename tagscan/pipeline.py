@@ -18,11 +18,24 @@ import numpy as np
 import pandas as pd
 
 from tagscan.config import Config
-from tagscan.errors import ConfigError, DataError, UsageError
+from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
 from tagscan.progress import Timer, progress_bar
-from tagscan.runs import Workspace, new_run_id, now_iso
+from tagscan.runs import (
+    ClusterInfo,
+    Counts,
+    EmbeddingInfo,
+    FamilyRecord,
+    ModelRef,
+    RunRecord,
+    WatchlistInfo,
+    Workspace,
+    new_run_id,
+    now_iso,
+)
+from tagscan.runs.history import RunNow, carry_reviews, compare_with_run, diff_runs
 from tagscan.scan.engine import analyse, person_rows
+from tagscan.scan.groups import untested_by_reason
 from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist
 
 __all__ = [
@@ -192,15 +205,25 @@ def run_embed(
     )
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class ScanResult:
-    run_id: str
+    """A written run: its record, its folder and its ranked findings (resolved rows last)."""
+
+    record: RunRecord
     run_dir: Path
     findings: pd.DataFrame
-    info: dict
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def info(self) -> dict:
+        """The run.json mapping (what older callers read)."""
+        return self.record.to_json()
 
 
-def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], dict]:
+def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], WatchlistInfo]:
     path = cfg.watchlist_path()
     L = audit.n_labels
     if path is None:
@@ -208,7 +231,7 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
             category=np.full(L, None, dtype=object), weight=np.zeros(L), matched_term=np.full(L, None, dtype=object),
             similarity=np.zeros(L),
         )
-        return empty, [], {"path": None}
+        return empty, [], WatchlistInfo()
     wl = load_watchlist(path)
     terms, _ = wl.terms()
     ids = sims = None
@@ -219,95 +242,18 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
         index = VectorIndex.load(Path(emb.index_paths["labels"]))  # the label index run_embed persisted
         sims, ids = index.search(tv, min(wl.expand.max_per_term, L))
     wa = assign_watch_categories(wl, audit.labels, audit.label_names, neighbor_ids=ids, neighbor_sims=sims)
-    info = {
-        "path": str(path),
-        "categories": {k: v.weight for k, v in wl.categories.items()},
-        "labels_matched": int((wa.similarity == 1.0).sum()),
-        "labels_expanded": int(((wa.similarity < 1.0) & wa.mask).sum()),
-    }
-    return wa, list(wl.person_labels), info
-
-
-def _inputs_hash(hashes: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _positives_files(audit: AuditSet) -> dict[str, bytes]:
-    """The run's positive predictions, kept so that the next run can test changes pairwise."""
-    import io
-
-    import scipy.sparse as sp
-
-    buf = io.BytesIO()
-    sp.save_npz(buf, sp.csc_matrix(audit.Y), compressed=True)
-    return {"positives.npz": buf.getvalue(), "labels.json": json.dumps([str(x) for x in audit.labels]).encode()}
-
-
-def _legacy_cluster_ids(prev: pd.DataFrame, base_info: dict, now: dict) -> pd.DataFrame:
-    """Give a baseline's cluster findings the ids of this run's clustering when the baseline predates
-    clustering keys (its run.json has no ``clusters.key``) and clustered the same samples, embedded by the same
-    model, with the same seed and split: upgrading tagscan must not turn every cluster finding new."""
-    from tagscan.scan.findings import finding_id
-
-    bc, nc = base_info.get("clusters") or {}, now["clusters"]
-    same = (
-        "key" not in bc
-        and base_info.get("inputs", {}).get("samples") == now["samples"]
-        and base_info.get("embedding", {}).get("input_model") == now["input_model"]
-        and all(bc.get(k) == nc.get(k) for k in ("seed", "fit_share", "n_fit", "n_test"))
+    info = WatchlistInfo(
+        path=str(path),
+        categories={k: v.weight for k, v in wl.categories.items()},
+        labels_matched=int((wa.similarity == 1.0).sum()),
+        labels_expanded=int(((wa.similarity < 1.0) & wa.mask).sum()),
     )
-    if not same or "group_kind" not in prev:
-        return prev
-    prev = prev.copy()
-    cl = (prev["group_kind"] == "cluster").to_numpy()
-    old = prev.loc[cl, ["detector", "label", "group"]]
-    prev.loc[cl, "finding_id"] = [finding_id(d, lb, g, nc["key"]) for d, lb, g in old.itertuples(index=False)]
-    return prev
-
-
-def _compare(
-    ws: Workspace, base: dict, audit: AuditSet, groups, findings: pd.DataFrame, fdr: float, now: dict | None = None
-):
-    """Statuses against the baseline run. ``now``: this run's clusters info, samples hash and input model."""
-    import scipy.sparse as sp
-
-    from tagscan.scan.compare import PairedPredictions, compare_with_baseline
-
-    prev = ws.load_findings(base["run_id"])
-    base_dir = ws.runs_dir / base["run_id"]
-    paired = None
-    try:
-        base_info = ws.load_run_info(base["run_id"])
-        if now is not None:
-            prev = _legacy_cluster_ids(prev, base_info, now)
-        same_samples = base_info.get("inputs", {}).get("samples") == audit.input_hashes.get("samples")
-        if same_samples and (base_dir / "positives.npz").is_file():
-            before = sp.load_npz(base_dir / "positives.npz").tocsc()
-            if before.shape[0] != audit.n_samples:
-                raise ValueError("the baseline scanned a different set of rows (skipped images?)")
-            before_labels = np.array(json.loads((base_dir / "labels.json").read_text()), dtype=object)
-            wanted = set(findings["group"])
-            members = {g: groups.members(i) for i, g in enumerate(groups.ids) if g in wanted}
-            paired = PairedPredictions(sp.csc_matrix(audit.Y), audit.labels, before, before_labels, members)
-    except (OSError, ValueError, DataError) as exc:
-        log.warning("baseline %s: cannot read its positives (%s); comparing rates unpaired", base["run_id"], exc)
-    mode = "paired (McNemar, same samples)" if paired else "unpaired (Fisher, rates)"
-    log.info("comparing with baseline %s: %s", base["run_id"], mode)
-    cur, resolved = compare_with_baseline(findings, prev, fdr=fdr, paired=paired)
-    return cur, resolved, mode
-
-
-def _untested_by_reason(untested: tuple[tuple[str, str], ...], min_group_size: int) -> dict[str, int]:
-    """How many groups were left out, per reason (the per-group reasons carry each size)."""
-    out: dict[str, int] = {}
-    for _, reason in untested:
-        key = f"below min_group_size {min_group_size}" if reason.startswith("below min_group_size") else reason.split(":")[0]
-        out[key] = out.get(key, 0) + 1
-    return out
+    return wa, list(wl.person_labels), info
 
 
 def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool = False) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
+    from tagscan.review import ReviewStore
     from tagscan.scan.detectors import get_detector
 
     for name in cfg.scan.detectors or ():
@@ -338,7 +284,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             log.warning(
                 "no earlier run of model '%s' in config '%s' (its latest run, %s, is of model '%s'), so every "
                 "finding is new; pass --baseline RUN to compare with another model's run",
-                model, cfg.name, other["run_id"], other["model_name"],
+                model, cfg.name, other.run_id, other.model_name,
             )
     with t("embed"):
         emb = run_embed(cfg, audit=audit, need_labels=True, skip_bad_images=skip_bad_images)
@@ -360,10 +306,12 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         timer=t,
         config_path=cfg.path,
     )
-    outcome, groups, counts, cl = res.outcome, res.groups, res.counts, res.clusters
+    outcome, groups, counts = res.outcome, res.groups, res.counts
+    clusters = ClusterInfo.from_json(res.clusters.info)
     findings = outcome.findings
+    untested = untested_by_reason(groups.untested, cfg.groups.min_group_size)
     if len(groups) == 0:
-        why = ", ".join(f"{n} {r}" for r, n in _untested_by_reason(groups.untested, cfg.groups.min_group_size).items())
+        why = ", ".join(f"{n} {r}" for r, n in untested.items())
         log.warning(
             "%s: no group was tested (%s), so this scan cannot find anything; lower groups.min_group_size "
             "or scan more samples",
@@ -374,65 +322,65 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     # Status against the baseline run: new / persisting / regressed, and the resolved ones.
     resolved_rows, comparison = findings.iloc[0:0], None
     if base is not None:
-        now = {"clusters": cl.info, "samples": audit.input_hashes.get("samples"), "input_model": emb.input_model}
-        findings, resolved_rows, comparison = _compare(ws, base, audit, groups, findings, cfg.scan.fdr, now)
+        now = RunNow(clusters, audit.input_hashes.get("samples"), emb.input_model, audit.Y, audit.labels, groups)
+        cmp = compare_with_run(ws, base, findings, now, fdr=cfg.scan.fdr)
+        findings, resolved_rows, comparison = cmp.findings, cmp.resolved, cmp.mode
     resolved = resolved_rows["finding_id"].tolist()
-    findings = _carry_reviews(ws, cfg, findings)
+    findings = carry_reviews(ws, ReviewStore(ws.db_path), _model_key(cfg), findings, fdr=cfg.scan.fdr)
     if (findings["status"] == "dismissed").any():
         # Suppressed: listed (with their reason) after every open finding.
         findings = pd.concat(
             [findings[findings["status"] != "dismissed"], findings[findings["status"] == "dismissed"]], ignore_index=True
         )
 
-    run_id = new_run_id()
     level_counts = findings["severity_level"].value_counts().to_dict() if len(findings) else {}
-    info = {
-        "run_id": run_id,
-        "config_name": cfg.name,
-        "created_at": now_iso(),
-        "config_path": str(cfg.path),
-        "config": json.loads(cfg.model_dump_json()),
-        "model": cfg.model_info.model_dump(),
-        "inputs": audit.input_hashes,
-        "inputs_hash": _inputs_hash(audit.input_hashes),
-        "baseline": base["run_id"] if base else None,
-        "baseline_model": {"name": base["model_name"], "version": base["model_version"]} if base else None,
-        "comparison": comparison,
-        "embedding": {
-            "skipped_images": [{"ref": x.ref, "reason": x.reason} for x in emb.skipped[:200]],
-            "n_skipped_images": len(emb.skipped),
-            "input_model": emb.input_model,
-            "label_model": emb.label_model,
-            "computed_inputs": emb.computed_inputs,
-            "computed_labels": emb.computed_labels,
-            "dim": int(emb.vectors.shape[1]),
-        },
-        "clusters": cl.info,
-        "detector_facts": outcome.extra,
-        "watchlist": watch_info,
-        "counts": {
-            "samples": audit.n_samples,
-            "labels": audit.n_labels,
-            "prediction_rows": audit.n_prediction_rows,
-            "positives": int(audit.Y.nnz),
-            "groups_tested": len(groups),
-            "groups_untested": len(groups.untested),
-            "groups_untested_by_reason": _untested_by_reason(groups.untested, cfg.groups.min_group_size),
-            "cells_nonzero": len(counts),
-            "findings": len(findings),
-            "findings_by_level": {k: int(v) for k, v in level_counts.items()},
-            "resolved_since_baseline": len(resolved),
-            "by_status": {k: int(v) for k, v in findings["status"].value_counts().items()} if len(findings) else {},
-        },
-        "families": outcome.families,
-        "detectors": outcome.detectors,
-        "resolved": resolved,
-        "untested_groups": [{"group": g, "reason": r} for g, r in groups.untested[:200]],
-    }
-    info["timings"] = {**t.timings, "total": round(time.perf_counter() - t_start, 3)}
+    record = RunRecord(
+        run_id=new_run_id(),
+        config_name=cfg.name,
+        created_at=now_iso(),
+        config_path=str(cfg.path),
+        config=json.loads(cfg.model_dump_json()),
+        model=ModelRef(cfg.model_info.name, cfg.model_info.version),
+        inputs=dict(audit.input_hashes),
+        inputs_hash=hashlib.sha256(json.dumps(audit.input_hashes, sort_keys=True).encode()).hexdigest()[:16],
+        baseline=base.run_id if base else None,
+        baseline_model=ModelRef(base.model_name, base.model_version) if base else None,
+        comparison=comparison,
+        embedding=EmbeddingInfo(
+            input_model=emb.input_model,
+            label_model=emb.label_model,
+            computed_inputs=emb.computed_inputs,
+            computed_labels=emb.computed_labels,
+            dim=int(emb.vectors.shape[1]),
+            n_skipped_images=len(emb.skipped),
+            skipped_images=tuple({"ref": x.ref, "reason": x.reason} for x in emb.skipped[:200]),
+        ),
+        clusters=clusters,
+        detector_facts=outcome.extra,
+        watchlist=watch_info,
+        counts=Counts(
+            samples=audit.n_samples,
+            labels=audit.n_labels,
+            prediction_rows=audit.n_prediction_rows,
+            positives=int(audit.Y.nnz),
+            groups_tested=len(groups),
+            groups_untested=len(groups.untested),
+            groups_untested_by_reason=untested,
+            cells_nonzero=len(counts),
+            findings=len(findings),
+            findings_by_level={k: int(v) for k, v in level_counts.items()},
+            resolved_since_baseline=len(resolved),
+            by_status={k: int(v) for k, v in findings["status"].value_counts().items()} if len(findings) else {},
+        ),
+        families=tuple(FamilyRecord.from_json(f) for f in outcome.families),
+        detectors=dict(outcome.detectors),
+        resolved=tuple(resolved),
+        untested_groups=tuple({"group": g, "reason": r} for g, r in groups.untested[:200]),
+    )
+    record = record.with_timings({**t.timings, "total": round(time.perf_counter() - t_start, 3)})
     all_rows = pd.concat([findings, resolved_rows], ignore_index=True) if len(resolved_rows) else findings
-    run_dir = ws.write_run(info, all_rows, extra_files=_positives_files(audit))
-    return ScanResult(run_id=run_id, run_dir=run_dir, findings=all_rows, info=info)
+    run_dir = ws.write_run(record, all_rows, positives=(audit.Y, audit.labels))
+    return ScanResult(record=record, run_dir=run_dir, findings=all_rows)
 
 
 def run_report(cfg: Config, *, run: str | None = None) -> Path:
@@ -441,14 +389,14 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     from tagscan.report import build_report, write_report
 
     ws = Workspace(cfg.workspace_dir)
-    rec = ws.resolve_run(run, cfg.name, model_name=cfg.model_info.name)
-    info = ws.load_run_info(rec["run_id"])
-    findings = ws.load_findings(rec["run_id"])
+    entry = ws.resolve_run(run, cfg.name, model_name=cfg.model_info.name)
+    record = ws.load_record(entry.run_id)
+    findings = ws.load_findings(entry.run_id)
     samples = None
     if len(findings) and cfg.data.samples.is_file():
         samples = read_sample_table(cfg)
-    html = build_report(info, findings, samples=samples, image_root=cfg.data.samples.parent)
-    return write_report(ws.runs_dir / rec["run_id"] / "report.html", html)
+    html = build_report(record.to_json(), findings, samples=samples, image_root=cfg.data.samples.parent)
+    return write_report(ws.report_path(entry.run_id), html)
 
 
 def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
@@ -511,41 +459,7 @@ def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
     # Either run may be of another config in the workspace: two models' runs over the same data compare too.
     a = ws.resolve_run(run_a, cfg.name, given_as="RUN_A", any_config=True)
     b = ws.resolve_run(run_b, cfg.name, given_as="RUN_B", any_config=True)
-    keys = ["detector", "label", "label_name", "group", "group_kind"]
-    values = ["severity", "severity_level", "rate_in_group", "lift", "q_value"]
-
-    def live(run_id: str) -> pd.DataFrame:
-        f = ws.load_findings(run_id)
-        f = f[f["status"] != "resolved"] if "status" in f else f
-        return f[[c for c in ["finding_id", *keys, *values] if c in f.columns]].copy()
-
-    fa, fb = live(a["run_id"]), live(b["run_id"])
-    # A run from before clustering keys gets the other run's cluster ids when both clustered the same way.
-    ia, ib = ws.load_run_info(a["run_id"]), ws.load_run_info(b["run_id"])
-    for frame, info, other in ((fa, ia, ib), (fb, ib, ia)):
-        if "key" in (other.get("clusters") or {}):
-            now = {
-                "clusters": other["clusters"],
-                "samples": other.get("inputs", {}).get("samples"),
-                "input_model": other.get("embedding", {}).get("input_model"),
-            }
-            frame["finding_id"] = _legacy_cluster_ids(frame, info, now)["finding_id"]
-    # Matched by finding_id alone (detector, label id and group): a label whose display name changed in the
-    # vocabulary is the same finding, shown under its name in RUN_B.
-    m = fa.merge(fb, on="finding_id", how="outer", suffixes=("_a", "_b"), indicator=True)
-    for k in keys:
-        if f"{k}_a" in m.columns and f"{k}_b" in m.columns:
-            m.insert(m.columns.get_loc(f"{k}_a"), k, m[f"{k}_b"].where(m[f"{k}_b"].notna(), m[f"{k}_a"]))
-            m = m.drop(columns=[f"{k}_a", f"{k}_b"])
-    m["change"] = m["_merge"].map({"left_only": "gone", "right_only": "new", "both": "both"}).astype(str)
-    m = m.drop(columns="_merge")
-    sev = m[["severity_a", "severity_b"]].max(axis=1)
-    order = m["change"].map({"new": 0, "gone": 1, "both": 2})
-    m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
-    m = m.reset_index(drop=True)
-    m.attrs["run_a"], m.attrs["run_b"] = a["run_id"], b["run_id"]  # the resolved ids, not the prefixes typed
-    m.attrs["model_a"], m.attrs["model_b"] = (f"{r['model_name']} {r['model_version']}" for r in (a, b))
-    return m
+    return diff_runs(ws, a, b)
 
 
 # -- review -------------------------------------------------------------------------------------
@@ -601,13 +515,13 @@ def run_review_push(
 
     ws, backend, store = _review_parts(cfg)
     rec = ws.resolve_run(run, cfg.name, model_name=_model_key(cfg))
-    if rec["model_name"] != _model_key(cfg):
+    if rec.model_name != _model_key(cfg):
         # Verdicts are kept per model: another model's findings do not belong in this model's project.
         raise UsageError(
-            f"--run '{run}' is run {rec['run_id']} of model '{rec['model_name']}', but {cfg.path} reviews model "
+            f"--run '{run}' is run {rec.run_id} of model '{rec.model_name}', but {cfg.path} reviews model "
             f"'{_model_key(cfg)}'; pass a run of that model (see 'tagscan runs CONFIG')"
         )
-    findings = ws.load_findings(rec["run_id"])
+    findings = ws.load_findings(rec.run_id)
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
     level = min_level or cfg.review.min_level
     from tagscan.scan.severity import LEVEL_ORDER as _LEVEL_ORDER
@@ -627,13 +541,13 @@ def run_review_push(
         model_key=_model_key(cfg),
         project_title=f"tagscan review: {cfg.model_info.name}",
         input_kind=cfg.embed.input,
-        run_id=rec["run_id"],
+        run_id=rec.run_id,
         image_root=cfg.data.samples.parent,
         files_root=os.environ.get("TAGSCAN_LS_FILES_ROOT"),
         recreate=recreate,
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
     )
-    return PushOutcome(rec["run_id"], len(open_rows), below, receipt)
+    return PushOutcome(rec.run_id, len(open_rows), below, receipt)
 
 
 def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.DataFrame:
@@ -645,7 +559,7 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     ws, backend, store = _review_parts(cfg)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout)
-    cat = _catalogue_findings(ws, _model_key(cfg))
+    cat = ws.latest_findings(_model_key(cfg))
     out = out.merge(cat, on="finding_id", how="left")
     comments = store.finding_comments(_model_key(cfg))
     out["comments"] = [" | ".join(comments.get(fid, [])) or None for fid in out["finding_id"]]
@@ -653,85 +567,3 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
     order = out["review_status"].map({"confirmed": 0, "dismissed": 1}).fillna(2)
     out = out.assign(_o=order).sort_values(["_o", "severity"], ascending=[True, False], kind="stable")
     return out.drop(columns="_o").reset_index(drop=True)
-
-
-def _catalogue_findings(ws: Workspace, model_name: str | None = None) -> pd.DataFrame:
-    """Each finding as the latest run saw it; with ``model_name``, the latest run of that model (models sharing a
-    workspace share finding ids, not severities)."""
-    import sqlite3
-    from contextlib import closing
-
-    of_model = " WHERE r.model_name = ?" if model_name else ""
-    with closing(sqlite3.connect(ws.db_path)) as db:
-        # The latest run in Workspace.runs' order (creation time, then catalogue order), not the largest run id:
-        # two runs within one second share the id's time part and differ by a random suffix.
-        return pd.read_sql_query(
-            "SELECT finding_id, label, \"group\", detector, severity, severity_level FROM ("
-            "SELECT f.finding_id, f.label, f.grp AS \"group\", f.detector, f.severity, f.severity_level, "
-            "ROW_NUMBER() OVER (PARTITION BY f.finding_id ORDER BY r.created_at DESC, r.rowid DESC) AS k "
-            f"FROM findings f JOIN runs r ON r.run_id = f.run_id{of_model}) WHERE k = 1",
-            db,
-            params=(model_name,) if model_name else (),
-        )
-
-
-def _carry_reviews(ws: Workspace, cfg: Config, findings: pd.DataFrame) -> pd.DataFrame:
-    """Apply review verdicts: dismissed findings stay suppressed (with their reason) until their
-    effect grows significantly beyond what was reviewed; confirmed ones stay tracked as confirmed."""
-    from tagscan.review import ReviewStore
-    from tagscan.scan import stats
-
-    reviews = ReviewStore(ws.db_path).finding_reviews(_model_key(cfg))
-    findings = findings.copy()
-    findings["review_note"] = None
-    if len(reviews) == 0 or len(findings) == 0:
-        return findings
-    r = reviews.set_index("finding_id")
-    hit = findings["finding_id"].isin(r.index).to_numpy()
-    idx = np.flatnonzero(hit)
-    if len(idx) == 0:
-        return findings
-    rows = findings.iloc[idx]
-    rv = r.loc[rows["finding_id"]]
-    comments = ReviewStore(ws.db_path).finding_comments(_model_key(cfg))
-
-    def said(fid: str) -> str:
-        quoted = "; ".join(f'"{c}"' for c in comments.get(fid, []))
-        return f"; reviewers said: {quoted}" if quoted else ""
-
-    notes = [
-        f"{s} in review ({int(c)} correct, {int(w)} wrong, {int(h)} harmful; run {run}){said(fid)}"
-        for fid, s, c, w, h, run in zip(
-            rows["finding_id"], rv["review_status"], rv["correct"], rv["wrong"], rv["harmful"], rv["last_run_id"]
-        )
-    ]
-    findings.loc[findings.index[idx], "review_note"] = notes
-    # The effect that was reviewed: the finding's counts in the run whose examples were pushed.
-    sizes = {}
-    for run_id in set(rv["last_run_id"].dropna()):
-        try:
-            f = ws.load_findings(run_id)
-            sizes.update({(run_id, fid): (int(k), int(n)) for fid, k, n in zip(f["finding_id"], f["count"], f["group_size"])})
-        except (OSError, DataError):
-            pass
-    status = findings["status"].to_numpy(dtype=object).copy()
-    for t, (i, fid) in enumerate(zip(idx, rows["finding_id"])):
-        rs = rv["review_status"].iat[t]
-        if status[i] == "resolved":
-            continue
-        if rs == "confirmed":
-            status[i] = "confirmed"
-        elif rs == "dismissed":
-            ref = sizes.get((rv["last_run_id"].iat[t], fid))
-            grew = False
-            if ref is not None:
-                k1, n1 = int(findings["count"].iat[i]), int(findings["group_size"].iat[i])
-                p = float(stats.rate_increase_pvalue(k1, n1, ref[0], ref[1]))
-                grew = p <= cfg.scan.fdr and k1 * ref[1] > ref[0] * n1
-            if grew:
-                status[i] = "regressed"
-                findings.loc[findings.index[i], "review_note"] = notes[t] + "; effect grew since, so it is open again"
-            else:
-                status[i] = "dismissed"
-    findings["status"] = status
-    return findings

@@ -149,11 +149,11 @@ def test_runs_made_within_one_second_keep_their_order(tmp_path, monkeypatch):
     for _ in range(3):
         run_scan(cfg)
     ws = Workspace(cfg.workspace_dir)
-    assert [r["run_id"] for r in ws.runs(cfg.name)] == ["20261128-120000-ffffff", "20261128-120000-000000", "20261128-120000-777777"]
-    assert ws.latest_run(cfg.name)["run_id"] == "20261128-120000-777777"
+    assert [r.run_id for r in ws.runs(cfg.name)] == ["20261128-120000-ffffff", "20261128-120000-000000", "20261128-120000-777777"]
+    assert ws.latest_run(cfg.name).run_id == "20261128-120000-777777"
     baselines = [json.loads((ws.runs_dir / r / "run.json").read_text())["baseline"] for r in ("20261128-120000-000000", "20261128-120000-777777")]
     assert baselines == ["20261128-120000-ffffff", "20261128-120000-000000"]
-    assert list(ws.run_summaries(cfg.name)["run_id"]) == [r["run_id"] for r in ws.runs(cfg.name)]
+    assert list(ws.run_summaries(cfg.name)["run_id"]) == [r.run_id for r in ws.runs(cfg.name)]
 
 
 def test_review_pull_shows_each_finding_as_the_latest_run_saw_it_within_one_second(tmp_path, monkeypatch):
@@ -177,10 +177,10 @@ def test_review_pull_shows_each_finding_as_the_latest_run_saw_it_within_one_seco
     pred.drop_duplicates(["sample_id", "label"]).to_parquet(cfg.data.predictions, index=False)
     latest = run_scan(cfg).findings.set_index("finding_id")
     ws = Workspace(cfg.workspace_dir)
-    assert ws.latest_run(cfg.name)["run_id"] == "20261128-120000-000000"
+    assert ws.latest_run(cfg.name).run_id == "20261128-120000-000000"
     fid = latest.index[(latest["label"] == "gorilla") & (latest["group"] == "tone=dark")][0]
     assert first.loc[fid, "severity"] < latest.loc[fid, "severity"]
-    seen = pipeline._catalogue_findings(ws).set_index("finding_id")
+    seen = Workspace(cfg.workspace_dir).latest_findings().set_index("finding_id")
     assert seen.loc[latest.index, "severity"].tolist() == latest["severity"].tolist()
     assert seen.loc[latest.index, "severity_level"].tolist() == latest["severity_level"].tolist()
 

@@ -15,7 +15,6 @@ from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
-from tagscan.pipeline import _catalogue_findings
 from tagscan.runs import Workspace
 
 runner = CliRunner()
@@ -127,7 +126,7 @@ def test_models_sharing_a_workspace_compare_and_keep_their_own_baselines(audit):
     first_b = _scan(b)
     assert first_b["baseline"] is None
     # review pull shows each pushed finding as its model's latest run saw it, not as another model's did.
-    cat = _catalogue_findings(Workspace(audit.parent / "ws"), "synth-tagger").set_index("finding_id")
+    cat = Workspace(audit.parent / "ws").latest_findings("synth-tagger").set_index("finding_id")
     for f in first_a["findings"]:
         assert cat.loc[f["finding_id"], "severity"] == pytest.approx(f["severity"])
     # Model A's run against model B's, from either config.

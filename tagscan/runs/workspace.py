@@ -3,9 +3,14 @@
 Layout::
 
     <workspace>/tagscan.sqlite         runs, findings (and, later, review tasks and verdicts)
-    <workspace>/runs/<run_id>/         findings.parquet, run.json (written last)
+    <workspace>/runs/<run_id>/         findings.parquet, positives.npz + labels.json (the run's positive
+                                       predictions, for paired comparisons), run.json (written last),
+                                       report.html (when asked for)
     <workspace>/cache/embeddings/      content-addressed embedding cache
     <workspace>/index/                 FAISS indexes of inputs and labels
+
+The workspace owns every SQL statement on its catalogue's runs and findings tables and every file name in
+a run folder: callers hand it records and arrays, never paths inside a run.
 
 A run is written into ``runs/.tmp-<run_id>`` and renamed into place only when complete; the
 catalogue row is committed after the rename, and a complete run folder that the catalogue misses
@@ -21,18 +26,27 @@ import os
 import secrets
 import shutil
 import sqlite3
-import time
 from contextlib import closing
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from tagscan.errors import DataError, UsageError
 from tagscan.fsutil import fsync_dir as _fsync_dir
 from tagscan.fsutil import write_durably as _write_bytes
+from tagscan.runs.record import RunRecord
 
-__all__ = ["RunRecord", "Workspace"]
+__all__ = ["RunEntry", "Workspace", "new_run_id", "now_iso"]
+
+FINDINGS_FILE = "findings.parquet"
+RECORD_FILE = "run.json"
+POSITIVES_FILE = "positives.npz"
+POSITIVE_LABELS_FILE = "labels.json"
+REPORT_FILE = "report.html"
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +84,26 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE INDEX IF NOT EXISTS findings_by_id ON findings(finding_id);
 """
 
-RunRecord = dict
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """A run as the catalogue lists it (one row of its ``runs`` table)."""
+
+    run_id: str
+    config_name: str
+    created_at: str
+    model_name: str | None
+    model_version: str | None
+    n_samples: int | None
+    n_labels: int | None
+    n_findings: int | None
+    inputs_hash: str | None
+    path: str
+
+    @property
+    def model(self) -> str:
+        return f"{self.model_name or ''} {self.model_version or ''}".strip()
 
 
 def new_run_id() -> str:
@@ -142,41 +175,53 @@ class Workspace:
             known = {r["run_id"] for r in db.execute("SELECT run_id FROM runs")}
         for d in sorted(self.runs_dir.iterdir()):
             if d.is_dir() and not d.name.startswith(".") and d.name not in known:
-                if (d / "run.json").is_file() and (d / "findings.parquet").is_file():
+                if (d / RECORD_FILE).is_file() and (d / FINDINGS_FILE).is_file():
                     try:
-                        info = self.load_run_info(d.name)
+                        record = self.load_record(d.name)
                         findings = self.load_findings(d.name)
                     except DataError as exc:
                         log.warning("not adopting run folder %s: %s", d, exc)
                         continue
                     log.warning("adopting run %s, written but not catalogued (interrupted commit)", d.name)
-                    self._catalogue(info, findings)
+                    self._catalogue(record, findings)
 
     # -- writing -------------------------------------------------------------------------------
-    def write_run(self, info: dict, findings: pd.DataFrame, *, extra_files: dict[str, bytes] | None = None) -> Path:
-        """Write a run atomically: folder first (run.json last), then the catalogue."""
-        run_id = info["run_id"]
+    def write_run(
+        self, record: RunRecord, findings: pd.DataFrame, *, positives: tuple[sp.spmatrix, np.ndarray] | None = None
+    ) -> Path:
+        """Write a run atomically: folder first (run.json last), then the catalogue.
+
+        ``positives``: the run's positive predictions (samples x labels) and the label ids of its columns,
+        kept so that the next run of the same samples can test changes pairwise (:meth:`load_positives`).
+        """
+        import io
+
+        run_id = record.run_id
         final = self.runs_dir / run_id
         if final.exists():
             raise UsageError(f"{final}: run {run_id} already exists")
         tmp = self.runs_dir / f".tmp-{run_id}"
         tmp.mkdir(parents=True)
-        findings.to_parquet(tmp / "findings.parquet", index=False)
-        with open(tmp / "findings.parquet", "rb") as fh:
+        findings.to_parquet(tmp / FINDINGS_FILE, index=False)
+        with open(tmp / FINDINGS_FILE, "rb") as fh:
             os.fsync(fh.fileno())
-        for name, data in (extra_files or {}).items():
-            _write_bytes(tmp / name, data)
-        _write_bytes(tmp / "run.json", json.dumps(info, indent=2, default=str).encode())
+        if positives is not None:
+            Y, labels = positives
+            buf = io.BytesIO()
+            sp.save_npz(buf, sp.csc_matrix(Y), compressed=True)
+            _write_bytes(tmp / POSITIVES_FILE, buf.getvalue())
+            _write_bytes(tmp / POSITIVE_LABELS_FILE, json.dumps([str(x) for x in labels]).encode())
+        _write_bytes(tmp / RECORD_FILE, json.dumps(record.to_json(), indent=2, default=str).encode())
         _fsync_dir(tmp)
         os.replace(tmp, final)
         _fsync_dir(self.runs_dir)
-        self._catalogue(info, findings)
+        self._catalogue(record, findings)
         return final
 
-    def _catalogue(self, info: dict, findings: pd.DataFrame) -> None:
+    def _catalogue(self, record: RunRecord, findings: pd.DataFrame) -> None:
         rows = [
             (
-                info["run_id"],
+                record.run_id,
                 r.finding_id,
                 i,
                 r.detector,
@@ -198,27 +243,29 @@ class Workspace:
             db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
-                    info["run_id"],
-                    info["config_name"],
-                    info["created_at"],
-                    info.get("model", {}).get("name"),
-                    info.get("model", {}).get("version"),
-                    info.get("counts", {}).get("samples"),
-                    info.get("counts", {}).get("labels"),
+                    record.run_id,
+                    record.config_name,
+                    record.created_at,
+                    record.model.name,
+                    record.model.version,
+                    record.counts.samples,
+                    record.counts.labels,
                     int((findings["status"] != "resolved").sum()) if "status" in findings else len(findings),
-                    info.get("inputs_hash"),
-                    str(self.runs_dir / info["run_id"]),
+                    record.inputs_hash,
+                    str(self.runs_dir / record.run_id),
                 ),
             )
             db.executemany("INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     # -- reading -------------------------------------------------------------------------------
-    def runs(self, config_name: str | None = None, model_name: str | None = None) -> list[dict]:
+    def runs(self, config_name: str | None = None, model_name: str | None = None) -> list[RunEntry]:
         """Runs oldest first: all of them, those of one config, or of one config and model name."""
         where = [(c, v) for c, v in (("config_name", config_name), ("model_name", model_name)) if v]
         q = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
         with closing(self._connect()) as db:
-            return [dict(r) for r in db.execute(q + " ORDER BY created_at, rowid", [v for _, v in where])]
+            rows = db.execute(q + " ORDER BY created_at, rowid", [v for _, v in where])
+            names = [f.name for f in fields(RunEntry)]
+            return [RunEntry(**{k: r[k] for k in names}) for r in rows]
 
     def run_summaries(self, config_name: str | None = None) -> pd.DataFrame:
         """One row per run (oldest first): model, size, and its findings by severity and status.
@@ -244,7 +291,7 @@ class Workspace:
         with closing(self._connect()) as db:
             return pd.read_sql_query(q, db, params=(config_name,) if config_name else ())
 
-    def latest_run(self, config_name: str | None = None, model_name: str | None = None) -> dict | None:
+    def latest_run(self, config_name: str | None = None, model_name: str | None = None) -> RunEntry | None:
         runs = self.runs(config_name, model_name)
         return runs[-1] if runs else None
 
@@ -256,7 +303,7 @@ class Workspace:
         model_name: str | None = None,
         given_as: str = "--run",
         any_config: bool = False,
-    ) -> dict:
+    ) -> RunEntry:
         """A run by id (or unique prefix), or the latest one when ``run`` is None.
 
         The latest run is the latest of ``config_name`` and, when given, ``model_name`` (a workspace can
@@ -266,8 +313,8 @@ class Workspace:
         from, for the error message."""
         scope = self.runs(config_name)
 
-        def find(runs: list[dict]) -> list[dict]:
-            return [r for r in runs if r["run_id"] == run] or [r for r in runs if r["run_id"].startswith(run)]
+        def find(runs: list[RunEntry]) -> list[RunEntry]:
+            return [r for r in runs if r.run_id == run] or [r for r in runs if r.run_id.startswith(run)]
 
         hits = find(scope) if run is not None else []
         elsewhere = find(self.runs()) if run is not None and config_name and not hits else []
@@ -276,44 +323,76 @@ class Workspace:
         if len(elsewhere) == 1:
             o = elsewhere[0]
             raise UsageError(
-                f"{given_as} '{run}' is run {o['run_id']} of config '{o['config_name']}' (model {o['model_name']} "
-                f"{o['model_version']}), not of config '{config_name}'; pass a run of this config (see "
+                f"{given_as} '{run}' is run {o.run_id} of config '{o.config_name}' (model {o.model_name} "
+                f"{o.model_version}), not of config '{config_name}'; pass a run of this config (see "
                 "'tagscan runs CONFIG') or that run's own config"
             )
         mine = self.runs(config_name, model_name) if model_name else scope
         if run is None and mine:
             return mine[-1]
         if run is None and scope:
-            models = ", ".join(repr(m) for m in sorted({str(r["model_name"]) for r in scope})[:5])
+            models = ", ".join(repr(m) for m in sorted({str(r.model_name) for r in scope})[:5])
             raise UsageError(
                 f"{self.root}: no runs yet of model '{model_name}' in config '{config_name}' (it holds runs of model "
                 f"{models}); run 'tagscan scan CONFIG' first, or pass a run id (see 'tagscan runs CONFIG')"
             )
         if not scope:
-            others = sorted({r["config_name"] for r in self.runs()}) if config_name else []
+            others = sorted({r.config_name for r in self.runs()}) if config_name else []
             held = f" (it holds runs of config {', '.join(repr(o) for o in others[:5])})" if others else ""
             which = f"no runs yet for config '{config_name}'{held}" if config_name else "no runs yet"
             raise UsageError(f"{self.root}: {which}; run 'tagscan scan CONFIG' first")
-        listed = ", ".join(r["run_id"] for r in scope[-5:])
+        listed = ", ".join(r.run_id for r in scope[-5:])
         what = "matches several runs" if hits or elsewhere else "is not a run of this workspace"
         raise UsageError(f"{given_as} '{run}' {what}; recent runs: {listed} (see 'tagscan runs CONFIG')")
 
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def report_path(self, run_id: str) -> Path:
+        """Where the run's HTML report goes."""
+        return self.runs_dir / run_id / REPORT_FILE
+
     def load_findings(self, run_id: str) -> pd.DataFrame:
-        path = self.runs_dir / run_id / "findings.parquet"
+        path = self.runs_dir / run_id / FINDINGS_FILE
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - a missing or damaged run file is a workspace problem
             raise self._damaged(path, run_id, exc) from exc
 
-    def load_run_info(self, run_id: str) -> dict:
-        path = self.runs_dir / run_id / "run.json"
+    def load_record(self, run_id: str) -> RunRecord:
+        path = self.runs_dir / run_id / RECORD_FILE
         try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            return RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
             raise self._damaged(path, run_id, exc) from exc
-        if not isinstance(info, dict):
-            raise self._damaged(path, run_id, ValueError("not a JSON object"))
-        return info
+
+    def load_positives(self, run_id: str) -> tuple[sp.csc_matrix, np.ndarray] | None:
+        """The run's positive predictions and their label ids, or None when the run did not keep them.
+
+        Raises OSError or ValueError when the files are there but cannot be read."""
+        d = self.runs_dir / run_id
+        if not (d / POSITIVES_FILE).is_file():
+            return None
+        before = sp.load_npz(d / POSITIVES_FILE).tocsc()
+        labels = np.array(json.loads((d / POSITIVE_LABELS_FILE).read_text()), dtype=object)
+        return before, labels
+
+    def latest_findings(self, model_name: str | None = None) -> pd.DataFrame:
+        """Each finding as the latest run saw it: ``finding_id, label, group, detector, severity, severity_level``.
+
+        With ``model_name``, the latest run of that model (models sharing a workspace share finding ids, not
+        severities). The latest is in :meth:`runs`' order (creation time, then catalogue order), not the largest
+        run id: two runs within one second share the id's time part and differ by a random suffix."""
+        of_model = " WHERE r.model_name = ?" if model_name else ""
+        with closing(self._connect()) as db:
+            return pd.read_sql_query(
+                "SELECT finding_id, label, \"group\", detector, severity, severity_level FROM ("
+                "SELECT f.finding_id, f.label, f.grp AS \"group\", f.detector, f.severity, f.severity_level, "
+                "ROW_NUMBER() OVER (PARTITION BY f.finding_id ORDER BY r.created_at DESC, r.rowid DESC) AS k "
+                f"FROM findings f JOIN runs r ON r.run_id = f.run_id{of_model}) WHERE k = 1",
+                db,
+                params=(model_name,) if model_name else (),
+            )
 
     def _damaged(self, path: Path, run_id: str, exc: Exception) -> DataError:
         what = "is missing" if isinstance(exc, FileNotFoundError) else f"cannot be read ({' '.join(str(exc).split())[:200]})"
@@ -329,6 +408,3 @@ def now_iso() -> str:
     baseline)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
-
-def monotonic() -> float:
-    return time.perf_counter()

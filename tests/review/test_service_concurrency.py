@@ -76,7 +76,7 @@ def test_two_pushes_at_once_create_each_task_exactly_once(config, backend, clean
     title = f"tagscan review: {cfg.model_info.name}"
     cleanup.append(title)
     ws = Workspace(cfg.workspace_dir)
-    findings = ws.load_findings(ws.resolve_run(None, cfg.name)["run_id"])
+    findings = ws.load_findings(ws.resolve_run(None, cfg.name).run_id)
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
     n_tasks = int(sum(len(set(ex)) for ex in open_rows["examples"]))
     assert n_tasks >= 40  # enough work that the two pushes overlap
