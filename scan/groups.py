@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Groups", "build_groups", "group_id_for"]
+__all__ = ["Groups", "build_groups", "group_id_for", "untested_by_reason"]
 
 ALL = "all samples"
 
@@ -179,3 +179,12 @@ def build_groups(
         universe_sizes=usizes[keep_idx],
         untested=untested,
     )
+
+
+def untested_by_reason(untested: tuple[tuple[str, str], ...], min_group_size: int) -> dict[str, int]:
+    """How many groups were left out, per reason (the per-group reasons carry each size)."""
+    out: dict[str, int] = {}
+    for _, reason in untested:
+        key = f"below min_group_size {min_group_size}" if reason.startswith("below min_group_size") else reason.split(":")[0]
+        out[key] = out.get(key, 0) + 1
+    return out
