@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tagscan.config import Config
+from tagscan.config import load_config as _read_config
 from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
 from tagscan.progress import Timer, progress_bar
@@ -39,6 +40,7 @@ from tagscan.scan.groups import untested_by_reason
 from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist
 
 __all__ = [
+    "load_config",
     "EmbedOutcome",
     "ScanResult",
     "run_diff",
@@ -52,6 +54,13 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a scan config: the YAML and every section's settings, before any work is done.
+
+    Raises ConfigError naming the file and the key."""
+    return _read_config(path)
 
 
 @dataclass

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
 from tagscan.config import load_config
+from tagscan.demo.planted import Planted, SynthSpec, write_audit_set
 from tagscan.runs import Workspace
 
 runner = CliRunner()
@@ -95,7 +95,7 @@ def test_fail_only_new_needs_fail_on(tmp_path):
 def test_gate_counts_open_findings_once_per_pair():
     import pandas as pd
 
-    from tagscan.cli import Level, _gate
+    from tagscan.runs.gate import gate
 
     f = pd.DataFrame(
         {
@@ -105,11 +105,13 @@ def test_gate_counts_open_findings_once_per_pair():
             "status": ["confirmed", "confirmed", "dismissed", "resolved", "new"],
         }
     )
-    assert _gate(f, Level.high) == 1  # the confirmed pair
-    assert _gate(f, Level.high, only_new=True) == 0
-    assert _gate(f, Level.low, only_new=True) == 1  # the new low one
-    assert _gate(f[f["status"].isin(["dismissed", "resolved"])], Level.low) == 0
-    assert _gate(f, None) == 0
+    high = gate(f, "high")
+    assert high.failed and len(high.gated) == 1  # the confirmed pair, once
+    assert high.message.startswith("1 finding(s) at or above 'high' (1 confirmed; top: gorilla on tone=dark)")
+    assert not gate(f, "high", only_new=True).failed
+    assert len(gate(f, "low", only_new=True).gated) == 1  # the new low one
+    assert not gate(f[f["status"].isin(["dismissed", "resolved"])], "low").failed
+    assert not gate(f, None).failed
 
 
 def test_fail_on_passes_on_clean_data(tmp_path):

@@ -1,0 +1,3 @@
+from tagscan.cli.app import main
+
+main()

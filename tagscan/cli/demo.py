@@ -1,0 +1,39 @@
+"""tagscan demo: build the offline demo data set and scan it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tagscan.cli.common import guard, stdout
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo data set and its workspace.")] = Path(
+        "tagscan-demo"
+    ),
+    samples: Annotated[int, typer.Option("--samples", help="Number of photos in the demo set.", min=500)] = 8000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the demo data.")] = 0,
+    top: Annotated[int, typer.Option("--top", help="Findings shown.", min=1)] = 15,
+) -> None:
+    """Build the offline demo data set (a simulated photo tagger with planted harms) and scan it."""
+    from tagscan.demo import PLANTED, build_demo
+    from tagscan.pipeline import load_config, run_report, run_scan
+    from tagscan.render import print_summary
+
+    console = stdout()
+    path = guard(lambda: build_demo(out, n_samples=samples, seed=seed))
+    cfg = guard(lambda: load_config(path))
+    console.print(f"demo data set written to {out}/ (config {path})", highlight=False)
+    res = guard(lambda: run_scan(cfg))
+    print_summary({**res.info, "run_dir": str(res.run_dir)}, res.findings, console=console, top=top)
+    console.print("\nplanted harmful associations:", highlight=False)
+    f = res.findings.reset_index(drop=True)
+    for p in PLANTED:
+        hit = f.index[(f["label"] == p.label) & (f["group"] == p.group)]
+        where = f"found at rank {hit[0] + 1} of {len(f)}" if len(hit) else "NOT FOUND"
+        console.print(f"  {p.label} on {p.group} ({p.kind}): {where}", highlight=False)
+    report = guard(lambda: run_report(cfg, run=res.run_id))
+    console.print(f"\nHTML report: {report}", highlight=False, soft_wrap=True)

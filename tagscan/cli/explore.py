@@ -1,0 +1,43 @@
+"""tagscan labels and neighbors: look around the output space and the inputs through their indexes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tagscan.cli.common import ConfigArg, OutputFormat, guard, load, print_table, stdout
+
+
+def labels(
+    config: ConfigArg,
+    like: Annotated[str, typer.Option("--like", help="Text to look up in the output space.")],
+    k: Annotated[int, typer.Option("-k", help="How many labels.", min=1)] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """The labels nearest to a text in the output space (through the label index)."""
+    from tagscan.pipeline import run_labels_like
+
+    cfg = load(config)
+    df = guard(lambda: run_labels_like(cfg, like, k=k))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+    else:
+        print_table(df, stdout())
+
+
+def neighbors(
+    config: ConfigArg,
+    sample_id: Annotated[str, typer.Argument(help="A sample_id of the samples table.", metavar="SAMPLE_ID")],
+    k: Annotated[int, typer.Option("-k", help="How many neighbours.", min=1)] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
+) -> None:
+    """The inputs nearest to a sample (through the input index), with their predicted labels."""
+    from tagscan.pipeline import run_neighbors
+
+    cfg = load(config)
+    df = guard(lambda: run_neighbors(cfg, sample_id, k=k))
+    if format is OutputFormat.json:
+        print(df.to_json(orient="records"))
+    else:
+        print_table(df, stdout())

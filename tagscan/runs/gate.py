@@ -1,0 +1,49 @@
+"""The CI gate: which of a run's findings fail ``--fail-on LEVEL`` (a policy over findings, no output)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from tagscan.constants import GATED_NEW, GATED_OPEN, level_rank
+
+__all__ = ["GateResult", "gate"]
+
+
+@dataclass(frozen=True, eq=False)
+class GateResult:
+    """The open findings at or above ``level`` (one row per (label, group)); ``failed`` when there are any."""
+
+    level: str | None
+    statuses: tuple[str, ...]
+    gated: pd.DataFrame
+
+    @property
+    def failed(self) -> bool:
+        return len(self.gated) > 0
+
+    @property
+    def message(self) -> str:
+        """One line for stderr naming how many, their statuses, the top one and the way out."""
+        if not self.failed:
+            return ""
+        by_status = self.gated["status"].value_counts()
+        detail = ", ".join(f"{int(by_status[s])} {s}" for s in self.statuses if s in by_status.index)
+        top = self.gated.iloc[0]
+        return (
+            f"{len(self.gated)} finding(s) at or above '{self.level}' ({detail}; top: {top['label']} on {top['group']}); "
+            "failing as --fail-on asks. Fix them, or dismiss benign ones in review (tagscan review push / pull)"
+        )
+
+
+def gate(findings: pd.DataFrame, fail_on: str | None, *, only_new: bool = False) -> GateResult:
+    """Open findings (:data:`~tagscan.constants.GATED_OPEN`: everything still there that no reviewer dismissed;
+    with ``only_new``, :data:`~tagscan.constants.GATED_NEW`, a ratchet on what changed) at or above ``fail_on``.
+    One (label, group) raised by several detectors counts once. ``fail_on`` None: nothing is gated."""
+    statuses = GATED_NEW if only_new else GATED_OPEN
+    if fail_on is None or len(findings) == 0:
+        return GateResult(fail_on, statuses, findings.iloc[0:0])
+    rank = findings["severity_level"].map(level_rank)
+    gated = findings[(rank >= level_rank(fail_on)) & findings["status"].isin(statuses)]
+    return GateResult(fail_on, statuses, gated.drop_duplicates(subset=["label", "group"]))
