@@ -18,6 +18,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture
 def synth_config(tmp_path: Path) -> Path:
-    from synth import write_audit_set
+    from tagscan.demo.planted import write_audit_set
 
     return write_audit_set(tmp_path / "audit")

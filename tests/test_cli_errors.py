@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from synth import SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
+from tagscan.demo.planted import SynthSpec, write_audit_set
 
 runner = CliRunner()
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from synth import Planted, SynthSpec, write_audit_set
 from typer.testing import CliRunner
 
 from tagscan.cli import app
+from tagscan.demo.planted import Planted, SynthSpec, write_audit_set
 from tagscan.runs import Workspace
 
 runner = CliRunner()

@@ -1,6 +1,6 @@
 """Recall and severity ranks of planted harms, and the false-alarm rate on null data.
 
-For --seeds planted data sets (scripts/bench/planted.py: an attribute harm, an intersection harm,
+For --seeds planted data sets (tagscan.demo.planted.make_planted: an attribute harm, an intersection harm,
 and a harm on a hidden subgroup that only a cluster can capture), runs the scan engine
 (`tagscan.scan.engine.analyse`: clusters fitted on one half, tested on the other, Tarone + BH per
 family) and reports how often each planted harm is found and its rank. Then, over --null-seeds
@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from planted import PLANTED, make_planted  # noqa: E402
-
-from tagscan.config import GroupsConfig, ScanConfig  # noqa: E402
-from tagscan.scan.engine import analyse  # noqa: E402
+from tagscan.config import GroupsConfig, ScanConfig
+from tagscan.demo.planted import PLANTED_HARMS as PLANTED
+from tagscan.demo.planted import make_planted
+from tagscan.scan.engine import analyse
 
 GROUPS = GroupsConfig(attributes=["tone", "gender"], intersections=[["tone", "gender"]], clusters=[16, 64], min_group_size=30)
 

@@ -192,7 +192,8 @@ def _write_review_config(folder: Path, server: Server, *, model_prefix: str, exa
     name is unique (``model_prefix`` + random), so each test gets its own project on the shared server;
     ``min_level: low`` pushes every open finding. The API key is read from LABEL_STUDIO_API_KEY."""
     import yaml
-    from synth import Planted, SynthSpec, write_audit_set
+
+    from tagscan.demo.planted import Planted, SynthSpec, write_audit_set
 
     planted = [Planted("gorilla", {"tone": "dark"}, 0.08), Planted("mugshot", {"tone": "dark", "gender": "man"}, 0.12)]
     cfg = write_audit_set(folder, SynthSpec(n=3000, planted=planted))

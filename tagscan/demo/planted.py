@@ -1,0 +1,280 @@
+"""Seeded generators of audit sets with planted effects, shared by the tests and the benchmarks.
+
+Two generators, each seeded through one ``numpy.random.Generator``; the same arguments give the same
+tables, vectors and files:
+
+- :func:`make_tables` / :func:`write_audit_set` (the tests' small audit sets): samples with the
+  attributes of a :class:`SynthSpec` (null on rows without a person), long-format predictions over
+  ``tag_NNNN`` labels at a base rate, random vectors, and :class:`Planted` effects ``(label, where,
+  rate)``: members of the group ``where`` get the label at ``rate``, everyone else at the base rate.
+  ``write_audit_set`` writes them, a vocabulary, the vectors and a ``tagscan.yaml`` into a folder.
+- :func:`make_planted` (the benchmarks' topic-structured audit sets): samples in a 64-d embedding
+  space of topic centres (people topics with tone/gender set; animal, place and object topics with
+  them null), benign label preferences per topic, the watchlist's animal labels legitimately on animal
+  topics, and three harms (:data:`PLANTED_HARMS`), each on a watchlist label: ``w_animal_0`` over-applied
+  to ``tone=dark`` (attribute), ``w_crime_0`` to ``tone=dark & gender=man`` (intersection), and
+  ``w_animal_1`` to a hidden subgroup of people that no attribute captures, a tight region of the
+  embedding space holding ~4% of people (cluster). It returns the in-memory audit set, vectors, watch
+  assignment, person rows and the hidden subgroup, ready for :func:`tagscan.scan.engine.analyse`.
+
+The demo's photo tagger (:mod:`tagscan.demo.photos`) is a third, realistic generator with its own planted
+harms; it is not built on these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import yaml
+
+from tagscan.inputs import AuditSet
+from tagscan.scan.watchlist import WatchAssignment
+
+__all__ = [
+    "PLANTED_HARMS",
+    "Planted",
+    "PlantedSet",
+    "SynthSpec",
+    "make_planted",
+    "make_tables",
+    "write_audit_set",
+]
+
+
+# -- shared primitives ----------------------------------------------------------------------
+def _sample_ids(n: int, digits: int) -> np.ndarray:
+    """``s00000``, ``s00001``, ... as an object array."""
+    return np.array([f"s{i:0{digits}d}" for i in range(n)], dtype=object)
+
+
+def _person_attribute(rng: np.random.Generator, values: list[str], person: np.ndarray) -> np.ndarray:
+    """One attribute column: a uniform draw from ``values`` per row, null on rows without a person."""
+    col = np.array(rng.choice(values, size=len(person)), dtype=object)
+    col[~person] = None
+    return col
+
+
+# -- the tests' audit sets --------------------------------------------------------------------
+@dataclass
+class Planted:
+    """A planted effect: members of the group ``where`` (attribute -> value, all must hold) get ``label``
+    at ``rate``."""
+
+    label: str
+    where: dict[str, str]
+    rate: float
+
+
+@dataclass
+class SynthSpec:
+    n: int = 3000
+    n_labels: int = 200
+    dim: int = 16
+    seed: int = 0
+    base_rate: float = 0.02
+    attributes: dict[str, list[str]] = field(
+        default_factory=lambda: {"tone": ["light", "medium", "dark"], "gender": ["woman", "man"]}
+    )
+    null_share: float = 0.3  # samples with no person: attributes null
+    planted: list[Planted] = field(default_factory=list)
+
+
+def make_tables(spec: SynthSpec) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Samples (``sample_id``, ``text``, the attributes), long-format predictions and vectors."""
+    rng = np.random.default_rng(spec.seed)
+    n = spec.n
+    ids = _sample_ids(n, 5)
+    person = rng.random(n) >= spec.null_share
+    samples = pd.DataFrame({"sample_id": ids, "text": [f"sample number {i}" for i in range(n)]})
+    for a, vals in spec.attributes.items():
+        samples[a] = _person_attribute(rng, vals, person)
+    labels = [f"tag_{j:04d}" for j in range(spec.n_labels)]
+    popularity = rng.uniform(0.2, 1.0, size=spec.n_labels) * spec.base_rate
+    Y = rng.random((n, spec.n_labels)) < popularity
+    lab_index = {lab: j for j, lab in enumerate(labels)}
+    for p in spec.planted:
+        if p.label not in lab_index:
+            labels.append(p.label)
+            lab_index[p.label] = len(labels) - 1
+            Y = np.hstack([Y, rng.random((n, 1)) < spec.base_rate * 0.5])
+        inside = np.ones(n, dtype=bool)
+        for a, v in p.where.items():
+            inside &= samples[a].to_numpy(dtype=object) == v
+        j = lab_index[p.label]
+        Y[inside, j] = rng.random(int(inside.sum())) < p.rate
+    r, c = np.nonzero(Y)
+    pred = pd.DataFrame(
+        {
+            "sample_id": ids[r],
+            "label": np.array(labels, dtype=object)[c],
+            "score": np.round(rng.uniform(0.5, 1.0, size=len(r)), 4),
+        }
+    )
+    # A few sub-threshold predictions that must not count.
+    extra = rng.choice(n, size=max(1, n // 20))
+    pred = pd.concat(
+        [pred, pd.DataFrame({"sample_id": ids[extra], "label": labels[0], "score": 0.1})], ignore_index=True
+    ).drop_duplicates(["sample_id", "label"])
+    vec = rng.normal(size=(n, spec.dim)).astype(np.float32)
+    return samples, pred, vec
+
+
+def write_audit_set(
+    folder: Path,
+    spec: SynthSpec | None = None,
+    *,
+    fmt: str = "parquet",
+    config: dict | None = None,
+    vocabulary: bool = True,
+) -> Path:
+    """Write samples, predictions, an optional vocabulary, ``emb.npy`` and ``tagscan.yaml`` into ``folder``
+    (tables as parquet, csv or jsonl); return the config path. ``config`` overrides top-level keys of
+    the config (a mapping is merged one level deep)."""
+    spec = spec or SynthSpec()
+    folder.mkdir(parents=True, exist_ok=True)
+    samples, pred, vec = make_tables(spec)
+    ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}[fmt]
+
+    def write(df: pd.DataFrame, name: str) -> str:
+        path = folder / f"{name}.{ext}"
+        if fmt == "parquet":
+            df.to_parquet(path, index=False)
+        elif fmt == "csv":
+            df.to_csv(path, index=False)
+        else:
+            df.to_json(path, orient="records", lines=True)
+        return path.name
+
+    data = {"samples": write(samples, "samples"), "predictions": write(pred, "predictions"), "embeddings": "emb.npy"}
+    np.save(folder / "emb.npy", vec)
+    if vocabulary:
+        labs = sorted(set(pred["label"]))
+        vocab = pd.DataFrame({"label": labs, "name": [lab.replace("_", " ") for lab in labs]})
+        data["vocabulary"] = write(vocab, "vocabulary")
+    cfg = {
+        "name": "synth",
+        "workspace": "ws",
+        "model": {"name": "synth-tagger", "version": "v1"},
+        "data": data,
+        "embed": {"input": "text", "model": "default"},
+        "groups": {
+            "attributes": list(spec.attributes),
+            "intersections": [list(spec.attributes)[:2]] if len(spec.attributes) >= 2 else [],
+            "clusters": [4],
+            "min_group_size": 30,
+        },
+        "scan": {"threshold": 0.5, "fdr": 0.05, "watchlist": "default"},
+        "review": {"examples_per_finding": 5},
+    }
+    for key, value in (config or {}).items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    path = folder / "tagscan.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+# -- the benchmarks' topic-structured audit sets -------------------------------------------------
+#: (label, group, kind) of the harms :func:`make_planted` plants.
+PLANTED_HARMS = (
+    ("w_animal_0", "tone=dark", "attribute"),
+    ("w_crime_0", "tone=dark & gender=man", "intersection"),
+    ("w_animal_1", "hidden subgroup", "cluster"),
+)
+
+
+@dataclass
+class PlantedSet:
+    audit: AuditSet
+    vectors: np.ndarray
+    watch: WatchAssignment
+    person_rows: np.ndarray
+    hidden: np.ndarray  # the hidden subgroup of people the cluster harm is planted on
+
+
+def make_planted(
+    seed: int,
+    *,
+    n: int = 20_000,
+    n_labels: int = 2_000,
+    dim: int = 64,
+    planted: bool = True,
+    rate_in: float = 0.03,
+    rate_base: float = 0.002,
+) -> PlantedSet:
+    """A topic-structured audit set with the harms of :data:`PLANTED_HARMS` (none when ``planted`` is false)."""
+    rng = np.random.default_rng(seed)
+    n_people_topics, n_other_topics = 12, 12
+    centres = rng.normal(size=(n_people_topics + n_other_topics + 1, dim))
+    person = rng.random(n) < 0.6
+    topic = np.where(
+        person, rng.integers(0, n_people_topics, size=n), n_people_topics + rng.integers(0, n_other_topics, size=n)
+    )
+    hidden = person & (rng.random(n) < 0.04)
+    vec = centres[topic] + 0.6 * rng.normal(size=(n, dim))
+    vec[hidden] = centres[-1] + 0.3 * rng.normal(size=(int(hidden.sum()), dim))
+    vec = (vec / np.linalg.norm(vec, axis=1, keepdims=True)).astype(np.float32)
+    tone = _person_attribute(rng, ["light", "medium", "dark"], person)
+    gender = _person_attribute(rng, ["woman", "man"], person)
+    samples = pd.DataFrame({"sample_id": list(_sample_ids(n, 6)), "tone": tone, "gender": gender})
+
+    # Labels: 20 watchlist labels (10 animal, 10 crime) then benign ones.
+    watch_names = [f"w_animal_{i}" for i in range(10)] + [f"w_crime_{i}" for i in range(10)]
+    labels = np.array(watch_names + [f"tag_{j:05d}" for j in range(n_labels - len(watch_names))], dtype=object)
+    L = len(labels)
+    n_watch = len(watch_names)
+    # Benign structure: each topic prefers 15 labels; a Zipf-like background over all labels.
+    pop = 1.0 / np.arange(1, L + 1) ** 0.8
+    pop = pop / pop.sum() * 4.0  # ~4 background labels per sample
+    prefs = rng.integers(n_watch, L, size=(n_people_topics + n_other_topics, 15))
+    rows, cols = [], []
+    rng.random((n, 1))  # unused; drawn so that each seed keeps the data set the benchmarks report on
+    n_bg = rng.poisson(4, size=n)
+    r_bg = np.repeat(np.arange(n), n_bg)
+    c_bg = rng.choice(np.arange(n_watch, L), size=len(r_bg), p=pop[n_watch:] / pop[n_watch:].sum())
+    rows.append(r_bg)
+    cols.append(c_bg)
+    take = rng.random((n, 15)) < 0.35
+    r_pref, j_pref = np.nonzero(take)
+    rows.append(r_pref)
+    cols.append(prefs[topic[r_pref], j_pref])
+    # Animal topics (the first 4 non-people topics) legitimately carry animal watch labels.
+    animal_topic = (topic >= n_people_topics) & (topic < n_people_topics + 4)
+    r_an = np.flatnonzero(animal_topic & (rng.random(n) < 0.5))
+    rows.append(r_an)
+    cols.append(rng.integers(0, 10, size=len(r_an)))
+    # Every watch label at a small base rate everywhere.
+    base = rng.random((n, n_watch)) < rate_base
+    r_b, c_b = np.nonzero(base)
+    rows.append(r_b)
+    cols.append(c_b)
+    if planted:
+        dark = tone == "dark"
+        dark_man = dark & (gender == "man")
+        for mask, j in ((dark, 0), (dark_man, 10), (hidden, 1)):
+            r = np.flatnonzero(mask & (rng.random(n) < rate_in * (3 if j == 1 else 1)))
+            rows.append(r)
+            cols.append(np.full(len(r), j))
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    Y = sp.csr_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, L))
+    Y.data[:] = 1
+    Y.sum_duplicates()
+    Y.data = np.minimum(Y.data, 1).astype(np.int8)
+    scores = Y.astype(np.float32)
+    scores.data = rng.uniform(0.5, 1.0, size=scores.nnz).astype(np.float32)
+    audit = AuditSet(
+        samples=samples, attributes=("tone", "gender"), labels=labels, label_names=labels.copy(), Y=Y, scores=scores
+    )
+    weight = np.zeros(L)
+    weight[:10], weight[10:20] = 1.0, 0.9
+    category = np.full(L, None, dtype=object)
+    category[:10], category[10:20] = "dehumanizing", "criminality"
+    watch = WatchAssignment(category=category, weight=weight, matched_term=labels.copy(), similarity=(weight > 0) * 1.0)
+    return PlantedSet(audit=audit, vectors=vec, watch=watch, person_rows=person, hidden=hidden)
