@@ -1,13 +1,8 @@
 """Embedders: the one module of tagscan that imports torch and transformers.
 
-An :class:`Embedder` turns a sequence of texts into an ``(n, dim)`` float32 matrix of L2-normalised
-rows; an :class:`ImageEmbedder` also turns image references (absolute paths or http(s) URLs) into
-rows of the same space. Its ``name`` is a fingerprint of the model files and of the embedding recipe,
-so it can be used as the namespace of the content cache (:class:`tagscan.embed.cache.EmbeddingCache`):
-two models, or the same model truncated at another length or prompted with other templates, never
-share cached vectors.
-
-Built in:
+Both built-in embedders follow :class:`tagscan.embed.protocol.ImageEmbedder`'s shape (``name``,
+``dim``, ``embed_texts``; CLIP also ``embed_images``); their ``name`` is a fingerprint of the model
+files and of the embedding recipe (:func:`model_fingerprint`), so it can name the content cache.
 
 - :class:`TransformersTextEmbedder`: a Hugging Face text encoder, mean-pooled (``"default"`` is the
   packaged all-MiniLM-L6-v2).
@@ -15,25 +10,8 @@ Built in:
   torchvision): images through the vision tower, label names through the text tower and prompt
   templates, both projected into one space.
 
-Your own model (``embed.model: python:module:attr``)
-----------------------------------------------------
-Any object with these attributes is an embedder:
-
-- ``name: str`` -- a stable id of the model *and* its recipe; it names the cache, so change it
-  whenever the vectors would change (new weights, new preprocessing).
-- ``dim: int`` -- the width of every row returned.
-- ``embed_texts(texts: Sequence[str]) -> array (len(texts), dim)`` -- label names (and, for text
-  inputs, the inputs).
-- ``embed_images(images: Sequence[str]) -> array (len(images), dim)`` -- for image inputs only; each
-  item is an absolute path or an http(s) URL (:func:`tagscan.embed.images.load_image` reads one as an
-  RGB ``PIL.Image`` and raises ``DataError`` for a bad one; raise ``DataError`` too, so that skipping
-  unreadable images works).
-- optional ``batch_size: int`` -- how many items tagscan hands over per call.
-
-``embed.model: python:mypackage.mymodule:make_embedder`` imports ``mypackage.mymodule`` (installed,
-or on ``PYTHONPATH``) and calls ``make_embedder()`` with no arguments (a class works too); the result
-is checked (attributes, then the shape of one probe call) and wrapped so that every returned batch is
-validated and L2-normalised to float32.
+Import this module lazily: :func:`tagscan.embed.loader.load_embedder` does so only for a model spec
+(``default`` or a folder), never for your own ``python:`` embedder (:mod:`tagscan.embed.plugins`).
 
 Models are only ever read from a local folder (``local_files_only=True``): nothing is downloaded.
 torch's global thread count is left alone; set ``OMP_NUM_THREADS`` or call ``torch.set_num_threads``
@@ -44,13 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -58,18 +33,16 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
-from tagscan.embed.deferred import hash_model_files
+from tagscan.embed.identity import hash_model_files
 from tagscan.embed.images import iter_prepared_batches
+from tagscan.embed.protocol import DEFAULT_LABEL_PROMPTS, InputKind
 from tagscan.errors import ConfigError, DataError
 
 __all__ = [
-    "DEFAULT_LABEL_PROMPTS",
     "ClipEmbedder",
-    "Embedder",
-    "ImageEmbedder",
     "TransformersTextEmbedder",
     "default_text_model_dir",
-    "load_embedder",
+    "load_model_embedder",
     "load_text_embedder",
     "model_fingerprint",
 ]
@@ -87,42 +60,6 @@ _CLIP_FILES_FIX = (
     "save the model with CLIPModel.save_pretrained() and its processor with CLIPProcessor.save_pretrained() "
     "into that folder"
 )
-#: The prompt templates label names go through in :class:`ClipEmbedder` (``{label}`` is replaced).
-DEFAULT_LABEL_PROMPTS: tuple[str, ...] = ("a photo of a {label}",)
-InputKind = Literal["text", "image"]
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Anything that embeds texts into unit-norm float32 rows.
-
-    Attributes:
-        name: stable fingerprint id of the model and recipe; used as the cache namespace.
-        dim: number of columns of every matrix returned.
-    """
-
-    name: str
-    dim: int
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Return a C-contiguous float32 ``(len(texts), dim)`` array of L2-normalised rows.
-
-        An empty ``texts`` gives an array of shape ``(0, dim)``.
-        """
-        ...
-
-
-@runtime_checkable
-class ImageEmbedder(Embedder, Protocol):
-    """An :class:`Embedder` that also embeds images into the same space as its texts."""
-
-    def embed_images(self, images: Sequence[str]) -> np.ndarray:
-        """Return a float32 ``(len(images), dim)`` array of L2-normalised rows.
-
-        Each item is an absolute file path or an http(s) URL; an image that cannot be read raises
-        :class:`~tagscan.errors.DataError` naming it.
-        """
-        ...
 
 
 def default_text_model_dir() -> Path:
@@ -593,38 +530,31 @@ class ClipEmbedder:
         return out
 
 
-# -- loading any embedder ------------------------------------------------------------------------------
+# -- loading a Hugging Face embedder--------------------------------------------------------------------------
 
 
-def load_embedder(
+def load_model_embedder(
     spec: str,
     *,
     input_kind: InputKind = "text",
     batch_size: int = 64,
     label_prompts: Sequence[str] = DEFAULT_LABEL_PROMPTS,
     device: str | None = None,
-) -> TransformersTextEmbedder | ClipEmbedder | Any:
-    """Build the embedder named by the config value ``embed.model`` for inputs of ``input_kind``.
+) -> TransformersTextEmbedder | ClipEmbedder:
+    """Build the Hugging Face embedder named by ``embed.model`` for inputs of ``input_kind``.
 
     - ``"default"``: the packaged all-MiniLM-L6-v2 for text inputs; image inputs have no default.
     - a folder whose ``config.json`` says ``model_type: clip``: a :class:`ClipEmbedder`; label names
       go through ``label_prompts`` for image inputs, as they are (``"{label}"``) for text inputs.
     - any other model folder: a :class:`TransformersTextEmbedder` (text inputs only).
-    - ``"python:module:attr"``: your own embedder (see the module docstring), checked and wrapped.
+
+    :func:`tagscan.embed.loader.load_embedder` checks ``spec`` and ``input_kind`` first and routes
+    ``python:`` specs elsewhere, so only model specs reach this function.
 
     Raises:
-        ConfigError: naming ``embed.model`` or ``embed.input``, the rule and the fix, for an unknown
-            input kind, ``default`` with image inputs, a missing or non-model folder, a text model
-            for image inputs, or a user embedder that cannot be imported or breaks the protocol.
+        ConfigError: naming ``embed.model``, the rule and the fix, for ``default`` with image inputs,
+            a missing or non-model folder, or a text model for image inputs.
     """
-    if input_kind not in ("text", "image"):
-        raise ConfigError(f"embed.input: must be 'text' or 'image', got {input_kind!r}")
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(
-            f"{_CONFIG_KEY}: must be 'default', a model folder or 'python:module:attr', got {spec!r}"
-        )
-    if spec.startswith("python:"):
-        return _load_user_embedder(spec, input_kind=input_kind, batch_size=batch_size)
     if spec == "default":
         if input_kind == "image":
             raise ConfigError(f"{_CONFIG_KEY}: image inputs need a CLIP model folder; {_CLIP_FIX}")
@@ -645,158 +575,3 @@ def load_embedder(
             f"image inputs need a CLIP model folder; {_CLIP_FIX}"
         )
     return TransformersTextEmbedder(model_dir, batch_size=batch_size, device=device)
-
-
-def _user_fix(spec: str) -> str:
-    return (
-        f"'{spec}' must name an embedder or a factory returning one: an object with name (str), dim (int), "
-        "embed_texts(texts) and, for image inputs, embed_images(refs); see 'Your own embedder' in the README"
-    )
-
-
-def _looks_like_embedder(obj: object) -> bool:
-    return all(hasattr(obj, attr) for attr in ("name", "dim", "embed_texts")) and not isinstance(obj, type)
-
-
-def _load_user_embedder(spec: str, *, input_kind: InputKind, batch_size: int) -> _CheckedEmbedder:
-    target = spec[len("python:") :]
-    module_name, _, attr = target.rpartition(":")
-    if not module_name or not attr:
-        raise ConfigError(
-            f"{_CONFIG_KEY}: '{spec}' is not of the form python:module:attr; "
-            "write e.g. python:mypackage.embedders:make_embedder"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ConfigError(
-            f"{_CONFIG_KEY}: '{spec}': module '{module_name}' could not be imported ({error}); "
-            "install it or add its folder to PYTHONPATH"
-        ) from error
-    except Exception as error:  # the user's module failed while importing
-        raise ConfigError(
-            f"{_CONFIG_KEY}: '{spec}': importing module '{module_name}' failed "
-            f"({type(error).__name__}: {error}); fix that module"
-        ) from error
-    obj: object = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(
-                f"{_CONFIG_KEY}: '{spec}': module '{module_name}' has no attribute '{attr}'; "
-                "check the name after the last ':'"
-            )
-        obj = getattr(obj, part)
-    if not _looks_like_embedder(obj):
-        if not callable(obj):
-            raise ConfigError(f"{_CONFIG_KEY}: {_user_fix(spec)}; got {type(obj).__name__}")
-        try:
-            obj = obj()
-        except Exception as error:
-            raise ConfigError(
-                f"{_CONFIG_KEY}: '{spec}': calling {attr}() failed ({type(error).__name__}: {error}); "
-                "the factory is called with no arguments"
-            ) from error
-    return _CheckedEmbedder(obj, spec=spec, input_kind=input_kind, batch_size=batch_size)
-
-
-class _CheckedEmbedder:
-    """A user's embedder behind checks: every batch is validated and L2-normalised to float32."""
-
-    def __init__(self, inner: object, *, spec: str, input_kind: InputKind, batch_size: int) -> None:
-        self._inner = inner
-        self.spec = spec
-        self.input_kind = input_kind
-        missing = [attr for attr in ("name", "dim", "embed_texts") if not hasattr(inner, attr)]
-        if input_kind == "image" and not hasattr(inner, "embed_images"):
-            missing.append("embed_images")
-        if missing:
-            raise ConfigError(
-                f"{_CONFIG_KEY}: '{spec}' returned a {type(inner).__name__} without {', '.join(missing)}; "
-                f"{_user_fix(spec)}"
-            )
-        name, dim = inner.name, inner.dim  # type: ignore[attr-defined]
-        if not isinstance(name, str) or not name:
-            raise ConfigError(
-                f"{_CONFIG_KEY}: '{spec}': name must be a non-empty string (it names the cache), got {name!r}; "
-                "use the model's name and version"
-            )
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ConfigError(f"{_CONFIG_KEY}: '{spec}': dim must be a positive integer, got {dim!r}")
-        for method in ("embed_texts",) + (("embed_images",) if input_kind == "image" else ()):
-            if not callable(getattr(inner, method)):
-                raise ConfigError(f"{_CONFIG_KEY}: '{spec}': {method} must be a method; {_user_fix(spec)}")
-        self.name = name
-        self.dim = int(dim)
-        inner_batch = getattr(inner, "batch_size", None)
-        self.batch_size = (
-            int(inner_batch)
-            if isinstance(inner_batch, (int, np.integer))
-            and not isinstance(inner_batch, bool)
-            and inner_batch > 0
-            else _positive_int(batch_size, "embed.batch_size", 64)
-        )
-        self._probe()
-
-    def __repr__(self) -> str:
-        return f"user embedder {self.spec} (name={self.name!r}, dim={self.dim})"
-
-    def _probe(self) -> None:
-        calls: list[tuple[str, list[str]]] = [("embed_texts", ["tagscan probe"])]
-        with tempfile.TemporaryDirectory(prefix="tagscan-probe-") as folder:
-            if self.input_kind == "image":
-                path = Path(folder) / "probe.png"
-                Image.new("RGB", (32, 32), (128, 64, 32)).save(path)
-                calls.append(("embed_images", [str(path)]))
-            for method, items in calls:
-                try:
-                    rows = getattr(self._inner, method)(items)
-                except Exception as error:
-                    raise ConfigError(
-                        f"{_CONFIG_KEY}: '{self.spec}': the probe call {method}({items!r}) failed "
-                        f"({type(error).__name__}: {error}); it must return an array of shape (1, {self.dim})"
-                    ) from error
-                shape = getattr(np.asarray(rows) if rows is not None else None, "shape", None)
-                if shape != (1, self.dim):
-                    raise ConfigError(
-                        f"{_CONFIG_KEY}: '{self.spec}': the probe call {method}({items!r}) returned shape "
-                        f"{shape}, expected (1, {self.dim}) (one row of width dim per item)"
-                    )
-
-    def _checked(self, rows: object, expected: int, method: str) -> np.ndarray:
-        matrix = np.asarray(rows)
-        if matrix.shape != (expected, self.dim):
-            raise DataError(
-                f"{_CONFIG_KEY} '{self.spec}': {method} returned shape {matrix.shape} for {expected} items; "
-                f"it must return ({expected}, {self.dim})"
-            )
-        if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
-            raise DataError(
-                f"{_CONFIG_KEY} '{self.spec}': {method} returned dtype {matrix.dtype}; return float32"
-            )
-        matrix = matrix.astype(np.float64, copy=False)
-        if not np.isfinite(matrix).all():
-            row = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-            raise DataError(
-                f"{_CONFIG_KEY} '{self.spec}': {method} returned NaN or infinite values in row {row}"
-            )
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if (norms == 0).any():
-            row = int(np.flatnonzero(norms[:, 0] == 0)[0])
-            raise DataError(
-                f"{_CONFIG_KEY} '{self.spec}': {method} returned an all-zero row ({row}), which has no direction"
-            )
-        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        texts = list(texts)
-        if not texts:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return self._checked(self._inner.embed_texts(texts), len(texts), "embed_texts")  # type: ignore[attr-defined]
-
-    def embed_images(self, images: Sequence[str]) -> np.ndarray:
-        images = list(images)
-        if not hasattr(self._inner, "embed_images"):
-            raise ConfigError(f"{_CONFIG_KEY}: '{self.spec}' has no embed_images; {_user_fix(self.spec)}")
-        if not images:
-            return np.empty((0, self.dim), dtype=np.float32)
-        return self._checked(self._inner.embed_images(images), len(images), "embed_images")  # type: ignore[attr-defined]

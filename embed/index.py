@@ -7,6 +7,8 @@ boundary, ids are int64 row numbers, and inputs are validated with :class:`DataE
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -19,6 +21,7 @@ from tagscan.errors import DataError
 
 __all__ = [
     "EXACT_THRESHOLD",
+    "SavedIndex",
     "VectorIndex",
     "assign_to_centroids",
     "ivf_nlist",
@@ -26,6 +29,7 @@ __all__ = [
     "kmeans",
     "l2_normalize",
     "medoids",
+    "save_index",
 ]
 
 logger = logging.getLogger(__name__)
@@ -309,6 +313,63 @@ class VectorIndex:
                 f"{path}: not a readable FAISS index ({error}); delete it and run `tagscan embed` again"
             ) from error
         return cls(index)
+
+
+class SavedIndex:
+    """A :class:`VectorIndex` saved at ``path`` by :func:`save_index`.
+
+    :attr:`index` is the live index: the one built in this process, or, when the file already held an
+    index of the same vectors, read from the file on first use (a scan that never searches it never
+    reads it).
+    """
+
+    def __init__(self, path: Path, index: VectorIndex | None = None) -> None:
+        self.path = Path(path)
+        self._index = index
+
+    def __repr__(self) -> str:
+        return f"SavedIndex(path='{self.path}', loaded={self.loaded})"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the index is in memory (built here, or read already)."""
+        return self._index is not None
+
+    @property
+    def index(self) -> VectorIndex:
+        """The live index (read from :attr:`path` on first use when it was not built here).
+
+        Raises:
+            DataError: the file is missing or is not a FAISS index.
+        """
+        if self._index is None:
+            self._index = VectorIndex.load(self.path)
+        return self._index
+
+
+def save_index(vectors: np.ndarray, folder: Path, name: str) -> SavedIndex:
+    """Build and save an index of ``vectors`` as ``<folder>/<name>.faiss``, unless one of the same content is there.
+
+    Next to it, ``<name>.json`` records ``content`` (16 hex digits of a sha256 over the vectors'
+    bytes), ``ntotal`` and ``dim``; when both files exist and the recorded content matches, nothing
+    is built or written and the saved index is kept (read only when used).
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
+    path = folder / f"{name}.faiss"
+    meta = folder / f"{name}.json"
+    if path.is_file() and meta.is_file():
+        try:
+            if json.loads(meta.read_text()).get("content") == digest:
+                return SavedIndex(path)
+        except (OSError, ValueError):
+            pass
+    index = VectorIndex.build(vectors)
+    index.save(path)
+    tmp = meta.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"content": digest, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1])}))
+    os.replace(tmp, meta)
+    return SavedIndex(path, index)
 
 
 def _kmeans_plus_plus(matrix: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tagscan.embed.deferred import content_key, hash_model_files
 from tagscan.embed.embedders import default_text_model_dir
+from tagscan.embed.identity import content_key, hash_model_files
 
 
 def synthetic_model(folder: Path, size_gb: float) -> Path:
@@ -36,7 +36,7 @@ def synthetic_model(folder: Path, size_gb: float) -> Path:
     with open(folder / "model.safetensors", "wb") as fh:
         for _ in range(max(1, round(size_gb * 1024 / 16))):
             fh.write(chunk)
-    time.sleep(2.5)  # past the racy window (embed.deferred._RACY_NS), so the memo may record them
+    time.sleep(2.5)  # past the racy window (embed.identity._RACY_NS), so the memo may record them
     return folder
 
 

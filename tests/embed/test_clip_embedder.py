@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from tagscan.embed.embedders import DEFAULT_LABEL_PROMPTS, ClipEmbedder, Embedder, ImageEmbedder
+from tagscan.embed.embedders import ClipEmbedder
 from tagscan.embed.images import load_image
+from tagscan.embed.protocol import DEFAULT_LABEL_PROMPTS, Embedder, ImageEmbedder
 from tagscan.errors import ConfigError, DataError
 
 

@@ -47,7 +47,7 @@ def test_second_call_is_deferred_with_the_same_identity_and_vectors(tmp_path):
 
 
 def test_the_fingerprint_is_unchanged_by_the_shared_file_hashing(tmp_path):
-    """model_fingerprint now hashes through embed.deferred; existing caches must keep their names.
+    """model_fingerprint hashes through embed.identity; existing caches must keep their names.
     The oracle is the previous implementation, verbatim."""
     import hashlib
 
@@ -171,25 +171,25 @@ def test_warm_rescan_imports_no_torch(synth_config):
 
 
 def _count_hashing(monkeypatch) -> list[Path]:
-    import tagscan.embed.deferred as deferred
+    import tagscan.embed.identity as identity
 
     calls: list[Path] = []
-    real = deferred.hash_model_files
+    real = identity.hash_model_files
 
     def counting(digest, model_dir, extra_files=()):
         calls.append(Path(model_dir))
         real(digest, model_dir, extra_files)
 
-    monkeypatch.setattr(deferred, "hash_model_files", counting)
+    monkeypatch.setattr(identity, "hash_model_files", counting)
     return calls
 
 
 def test_an_unchanged_model_folder_is_known_without_reading_its_weights(tmp_path, monkeypatch):
-    import tagscan.embed.deferred as deferred
+    import tagscan.embed.identity as identity
 
     model = _tiny_bert(tmp_path / "m")
     cache = tmp_path / "cache"
-    monkeypatch.setattr(deferred, "_RACY_NS", 0)  # files just written count as settled
+    monkeypatch.setattr(identity, "_RACY_NS", 0)  # files just written count as settled
     first = text_embedder(str(model), cache_root=cache, batch_size=8)
     calls = _count_hashing(monkeypatch)
     for _ in range(2):
@@ -203,11 +203,11 @@ def test_a_rewritten_weight_file_is_hashed_again_even_with_its_old_size_and_mtim
     import os
     import time
 
-    import tagscan.embed.deferred as deferred
+    import tagscan.embed.identity as identity
 
     model = _tiny_bert(tmp_path / "m", seed=0)
     cache = tmp_path / "cache"
-    monkeypatch.setattr(deferred, "_RACY_NS", 0)
+    monkeypatch.setattr(identity, "_RACY_NS", 0)
     first = text_embedder(str(model), cache_root=cache, batch_size=8)
     (weights,) = model.glob("*.safetensors")
     other = _tiny_bert(tmp_path / "other", seed=1)
@@ -226,11 +226,11 @@ def test_a_rewritten_weight_file_is_hashed_again_even_with_its_old_size_and_mtim
 def test_freshly_written_model_files_are_hashed_until_they_settle(tmp_path, monkeypatch):
     """A file changed within _RACY_NS of being hashed could be rewritten again within one tick of a
     coarse file-system clock, keeping its stat: such a state is never remembered."""
-    import tagscan.embed.deferred as deferred
+    import tagscan.embed.identity as identity
 
     model = _tiny_bert(tmp_path / "m")
     cache = tmp_path / "cache"
-    monkeypatch.setattr(deferred, "_RACY_NS", 10**15)  # every file here is "just written" (11 days)
+    monkeypatch.setattr(identity, "_RACY_NS", 10**15)  # every file here is "just written" (11 days)
     text_embedder(str(model), cache_root=cache, batch_size=8)
     calls = _count_hashing(monkeypatch)
     assert isinstance(text_embedder(str(model), cache_root=cache, batch_size=8), DeferredEmbedder)

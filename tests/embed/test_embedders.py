@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from tagscan.embed.embedders import (
-    Embedder,
     TransformersTextEmbedder,
     default_text_model_dir,
     load_text_embedder,
     model_fingerprint,
 )
+from tagscan.embed.protocol import Embedder
 from tagscan.errors import ConfigError, DataError
 
 

@@ -9,15 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tagscan.embed.embedders import (
-    DEFAULT_LABEL_PROMPTS,
-    ClipEmbedder,
-    ImageEmbedder,
-    TransformersTextEmbedder,
-    default_text_model_dir,
-    load_embedder,
-)
+from tagscan.embed.embedders import ClipEmbedder, TransformersTextEmbedder, default_text_model_dir
 from tagscan.embed.images import embed_image_refs
+from tagscan.embed.loader import load_embedder
+from tagscan.embed.protocol import DEFAULT_LABEL_PROMPTS, ImageEmbedder
 from tagscan.errors import ConfigError, DataError
 
 CLIP_FIX = r"set embed\.model to a folder saved with CLIPModel\.save_pretrained\(\)$"

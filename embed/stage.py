@@ -1,0 +1,234 @@
+"""The embedding stage: an audit set's input and label vectors (content-cached) and their saved indexes.
+
+:func:`embed_audit_set` takes the audit set, the ``embed`` settings and three folders (the images'
+root, the embedding cache, the index folder) and returns an :class:`EmbedOutcome` holding live
+objects: the vectors, the indexes (:class:`~tagscan.embed.index.SavedIndex`) and a
+:class:`TermEmbedder` for extra texts in the label space (watchlist terms, a lookup query).
+
+Importing this module imports neither torch, transformers nor faiss: the embedders, images and
+index modules are imported when the stage runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tagscan.embed.cache import EmbeddingCache
+from tagscan.progress import progress_bar
+
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from tagscan.config import EmbedConfig
+    from tagscan.embed.images import SkippedImage
+    from tagscan.embed.index import SavedIndex, VectorIndex
+    from tagscan.embed.protocol import Embedder
+    from tagscan.inputs import AuditSet
+
+__all__ = ["EmbedOutcome", "TermEmbedder", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
+
+log = logging.getLogger(__name__)
+
+
+class TermEmbedder:
+    """Embeds extra texts (watchlist terms, a lookup query) in the label space, through the content cache.
+
+    Args:
+        embedder: the embedder of the label names (loaded on first use if it is deferred).
+        cache_root: the embedding cache folder.
+    """
+
+    def __init__(self, embedder: Embedder, cache_root: Path) -> None:
+        self.embedder = embedder
+        self.cache_root = Path(cache_root)
+
+    def __repr__(self) -> str:
+        return f"TermEmbedder(model={self.name!r}, cache_root='{self.cache_root}')"
+
+    @property
+    def name(self) -> str:
+        """The embedder's name (the cache namespace)."""
+        return self.embedder.name
+
+    def embed(self, terms: Sequence[str]) -> np.ndarray:
+        """The float32 ``(len(terms), dim)`` unit rows of ``terms``, computing only those not cached."""
+        vectors, _ = EmbeddingCache(self.cache_root, self.embedder.name).embed(terms, self.embedder.embed_texts)
+        return vectors
+
+
+@dataclass(frozen=True, eq=False)
+class EmbedOutcome:
+    """What the embedding stage made.
+
+    Attributes:
+        vectors: input vectors, float32 ``(n, d)``, L2-normalised (the kept rows only, see ``kept``).
+        label_vectors: label name vectors, float32 ``(L, d')``; ``None`` when labels were not asked for.
+        input_model: the input embedder's name, or ``precomputed:<12 hex of the vectors file>``.
+        label_model: the label embedder's name; ``None`` without label vectors.
+        computed_inputs: distinct inputs embedded by this call (the rest came from the cache).
+        computed_labels: distinct label names embedded by this call.
+        indexes: the saved indexes by name: ``"inputs"``, and ``"labels"`` with label vectors.
+        terms: embeds more texts in the label space; ``None`` when no text embedder was needed
+            (precomputed input vectors and no labels asked for).
+        kept: the rows of the audit set that were embedded when some images were skipped; ``None``
+            when every row was.
+        skipped: the images left out (``--skip-bad-images``), in samples order.
+    """
+
+    vectors: np.ndarray
+    label_vectors: np.ndarray | None
+    input_model: str
+    label_model: str | None
+    computed_inputs: int = 0
+    computed_labels: int = 0
+    indexes: Mapping[str, SavedIndex] = field(default_factory=dict)
+    terms: TermEmbedder | None = None
+    kept: np.ndarray | None = None
+    skipped: tuple[SkippedImage, ...] = ()
+
+    @property
+    def input_index(self) -> VectorIndex:
+        """The live index of the input vectors."""
+        return self.indexes["inputs"].index
+
+    @property
+    def label_index(self) -> VectorIndex | None:
+        """The live index of the label vectors; ``None`` without label vectors."""
+        saved = self.indexes.get("labels")
+        return None if saved is None else saved.index
+
+    @property
+    def index_paths(self) -> dict[str, Path]:
+        """Where each index is saved, by name."""
+        return {name: saved.path for name, saved in self.indexes.items()}
+
+
+def stage_embedder(spec: str, input_kind: str, *, batch_size: int, cache_root: Path | None = None) -> Embedder:
+    """The embedder named by ``spec``. Hugging Face models come deferred when ``cache_root`` knows
+    them: torch and the weights are then loaded only if some text or image is not in the cache."""
+    if cache_root is not None:
+        from tagscan.embed.deferred import embedder
+
+        return embedder(spec, input_kind=input_kind, cache_root=cache_root, batch_size=batch_size)  # type: ignore[return-value]
+    from tagscan.embed.loader import load_embedder
+
+    return load_embedder(spec, input_kind=input_kind, batch_size=batch_size)  # type: ignore[arg-type]
+
+
+def embed_texts_cached(cache_root: Path, embedder: Embedder, texts: list[str], what: str) -> tuple[np.ndarray, int]:
+    """Embed through the content cache, with a progress bar over what is actually computed.
+
+    Returns ``(vectors, computed)`` as :meth:`tagscan.embed.cache.EmbeddingCache.embed` does.
+    """
+    cache = EmbeddingCache(cache_root, embedder.name)
+    missing = cache.count_missing(texts)
+    if missing:
+        log.info("embedding %d %s with %s (%d cached)", missing, what, embedder.name, len(set(texts)) - missing)
+    step = max(1, embedder.batch_size * 4)  # type: ignore[attr-defined]
+    with progress_bar(missing, f"embedding {what}") as advance:
+
+        def compute(batch: list[str]) -> np.ndarray:
+            parts = []
+            for i in range(0, len(batch), step):
+                parts.append(embedder.embed_texts(batch[i : i + step]))
+                advance(len(parts[-1]))
+            return np.concatenate(parts) if parts else embedder.embed_texts([])
+
+        return cache.embed(texts, compute)
+
+
+def embed_audit_set(
+    audit: AuditSet,
+    settings: EmbedConfig,
+    *,
+    image_root: Path,
+    cache_root: Path,
+    index_dir: Path,
+    need_labels: bool = True,
+    skip_bad_images: bool = False,
+) -> EmbedOutcome:
+    """Embed the inputs (unless precomputed) and the label names, cached by content; save their indexes.
+
+    Args:
+        audit: the audit set (its ``text`` or ``image`` column, or its precomputed ``vectors``, and
+            its label names).
+        settings: the ``embed`` section of the config (``input``, ``model``, ``batch_size``).
+        image_root: relative image paths are resolved against this folder (the samples table's).
+        cache_root: the embedding cache folder (for example ``<workspace>/cache/embeddings``).
+        index_dir: the indexes are saved here as ``inputs.faiss`` and ``labels.faiss``, each with a
+            ``.json`` of its content digest; an index whose vectors did not change is not rebuilt.
+        need_labels: embed the label names too (with the input model, or the default text model
+            when the input vectors are precomputed).
+        skip_bad_images: image inputs that cannot be read are an error, unless this is set: then
+            they are left out and listed in :attr:`EmbedOutcome.skipped`, and ``kept`` holds the
+            rows that were embedded.
+
+    Raises:
+        ConfigError: the embedding model cannot be loaded.
+        DataError: an input cannot be embedded (an unreadable image without ``skip_bad_images``).
+    """
+    from tagscan.embed.index import l2_normalize, save_index
+
+    cache_root = Path(cache_root)
+    batch_size = settings.batch_size
+    emb = None
+    computed_inputs = 0
+    kept, skipped = None, ()
+    if audit.vectors is not None:
+        vectors = l2_normalize(np.ascontiguousarray(audit.vectors, dtype=np.float32))
+        input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
+    elif settings.input == "image":
+        from tagscan.embed.images import ImageEmbeddingJob, resolve_image_refs
+
+        emb = stage_embedder(settings.model, "image", batch_size=batch_size, cache_root=cache_root)
+        refs = resolve_image_refs(audit.samples["image"].tolist(), image_root)
+        job = ImageEmbeddingJob(
+            refs,
+            emb,
+            cache_root,
+            on_error="skip" if skip_bad_images else "raise",
+            sample_ids=audit.samples["sample_id"].tolist(),
+        )
+        with progress_bar(job.n_missing, "embedding images") as advance:
+            res = job.run(progress=advance)
+        vectors, computed_inputs, input_model = res.vectors, res.computed, emb.name
+        if res.skipped:
+            kept, skipped = res.kept, res.skipped
+            log.warning(
+                "skipped %d unreadable image(s) (--skip-bad-images), e.g. %s: %s",
+                len(skipped),
+                skipped[0].ref,
+                skipped[0].reason,
+            )
+    else:
+        emb = stage_embedder(settings.model, "text", batch_size=batch_size, cache_root=cache_root)
+        texts = [str(t) for t in audit.samples["text"].tolist()]
+        vectors, computed_inputs = embed_texts_cached(cache_root, emb, texts, "input texts")
+        input_model = emb.name
+    indexes = {"inputs": save_index(vectors, index_dir, "inputs")}
+    label_vectors, label_model, computed_labels = None, None, 0
+    if need_labels:
+        if emb is None:
+            # Precomputed inputs: label names still need a text space for the label index.
+            emb = stage_embedder("default", "text", batch_size=batch_size, cache_root=cache_root)
+        names = [str(x) for x in audit.label_names]
+        label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names")
+        label_model = emb.name
+        indexes["labels"] = save_index(label_vectors, index_dir, "labels")
+    log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
+    return EmbedOutcome(
+        vectors=vectors,
+        label_vectors=label_vectors,
+        input_model=input_model,
+        label_model=label_model,
+        computed_inputs=computed_inputs,
+        computed_labels=computed_labels,
+        indexes=indexes,
+        terms=None if emb is None else TermEmbedder(emb, cache_root),
+        kept=kept,
+        skipped=tuple(skipped),
+    )
