@@ -1,8 +1,13 @@
 """Push findings to reviewers and pull their verdicts back: the review loop's two library calls.
 
+The service speaks in tagscan's terms only: it builds review items (:func:`~tagscan.review.codec.review_items`),
+keeps its own record of projects, tasks and verdicts (:class:`~tagscan.review.store.ReviewStore`), and asks a
+:class:`~tagscan.review.backend.ReviewBackend` (selected by ``review.backend``) to create and find tasks and
+to fetch answers; what a task looks like on the server is the backend's business.
+
 ``push`` is idempotent and crash-safe:
 
-1. the tasks are built (and the inputs validated) before any request;
+1. the review items are built (and the inputs validated, by the service and the backend) before any request;
 2. the project recorded for the model key is checked on the server (on another server URL it is looked up
    by title instead: an id means nothing elsewhere). If it was **deleted there**, push
    stops with a :class:`ReviewError` (exit 3) and changes nothing, unless ``recreate=True``: then a new
@@ -28,7 +33,7 @@ nothing. A holder that crashes or is killed releases the lock with its process, 
 clean up. The inputs are validated before waiting. The lock covers one workspace: pushes of the same
 model from two workspaces (two machines) are not serialised.
 
-``pull`` exports the annotations, reduces them to votes (``codec``), aggregates them per finding
+``pull`` fetches the answers, reduces them to votes (``codec``), aggregates them per finding
 (``aggregate``), and stores votes and summaries in one transaction. It takes the same lock (with the
 same timeout): its writes are atomic on their own, but a pull in the middle of a push would record that
 push's half-recorded task list (short task counts per finding until the next pull).
@@ -38,20 +43,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 
 from tagscan.errors import DataError, ReviewError, UsageError
 from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
-from tagscan.review.backend import ReviewBackend
-from tagscan.review.codec import finding_to_tasks, labeling_config, votes_from_annotations
+from tagscan.review.backend import ReviewBackend, ReviewItem
+from tagscan.review.codec import is_url, review_items, votes_from_annotations
 from tagscan.review.store import DEFAULT_LOCK_TIMEOUT, ProjectRecord, ReviewStore, TaskRow
 
-__all__ = ["PULL_COLUMNS", "PushReceipt", "local_image_urls", "pull", "push"]
+__all__ = ["PULL_COLUMNS", "PushReceipt", "pull", "push", "resolve_images"]
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +76,15 @@ class PushReceipt:
     n_tasks: int = 0
 
 
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://", "data:"))
+def resolve_images(images: Iterable, *, image_root: str | Path | None) -> dict[str, str]:
+    """Map image values to what a review item shows: URLs (http, https, data) as they are, file paths as
+    absolute paths of existing files (relative ones under ``image_root``, the samples table's folder).
 
-
-def local_image_urls(
-    images: pd.Series, *, image_root: str | Path | None, files_root: str | Path | None
-) -> tuple[Callable[[str], str], list[Path]]:
-    """Map image values to Label Studio local-files URLs, and the folders to attach as local storage.
-
-    ``images`` are the image values of the review examples: http(s)/data URLs (kept as they are),
-    absolute paths, or paths relative to ``image_root``. ``files_root`` is the server's
-    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (``TAGSCAN_LS_FILES_ROOT`` of scripts/labelstudio.sh):
-    every local image must lie in a sub-folder of it. Raises :class:`DataError` naming the image and fix.
+    Raises :class:`DataError` naming the image and the fix.
     """
     mapping: dict[str, str] = {}
-    folders: set[Path] = set()
-    root = Path(files_root).resolve() if files_root is not None else None
     for raw in dict.fromkeys(str(v) for v in images if pd.notna(v)):
-        if _is_url(raw):
+        if is_url(raw):
             mapping[raw] = raw
             continue
         p = Path(raw)
@@ -101,21 +95,8 @@ def local_image_urls(
         p = p.resolve()
         if not p.is_file():
             raise DataError(f"image '{raw}' ({p}) is not a file; fix the samples table's image column")
-        if root is None:
-            raise DataError(
-                f"image {p} is a local file, so Label Studio must serve it: give the server's local-files document "
-                "root (TAGSCAN_LS_FILES_ROOT / LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT) or use http(s) image URLs"
-            )
-        if root not in p.parent.parents:
-            raise DataError(
-                f"image {p} is not inside a sub-folder of Label Studio's local-files document root {root}; "
-                "start the server with TAGSCAN_LS_FILES_ROOT set to a parent folder of the images' folder"
-            )
-        mapping[raw] = "/data/local-files/?d=" + quote(p.relative_to(root).as_posix(), safe="/")
-        folders.add(p.parent)
-    # the fewest folders that cover every image: drop those inside another one
-    minimal = sorted(f for f in folders if not any(o in f.parents for o in folders))
-    return (lambda v: mapping[str(v)]), minimal
+        mapping[raw] = str(p)
+    return mapping
 
 
 def _batches(items: list, size: int):
@@ -134,33 +115,33 @@ def push(
     input_kind: str,
     run_id: str | None,
     image_root: str | Path | None = None,
-    files_root: str | Path | None = None,
     batch_size: int = 500,
     recreate: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> PushReceipt:
     """Send one task per review example of each finding to the model's review project (idempotent).
 
-    Raises :class:`DataError` for bad inputs (before any request) and :class:`ReviewError` (exit 3)
-    when the server is unreachable, rejects the key, or lost the project (see the module notes); holds
-    the model's review lock throughout, waiting up to ``lock_timeout`` seconds for another push or pull
-    to finish (:class:`UsageError` after that).
+    ``input_kind`` is the samples' kind (``text`` or ``image``); relative image paths are read under
+    ``image_root`` (the samples table's folder). Raises :class:`DataError` for bad inputs (before any
+    request; the backend checks that it can show every item) and :class:`ReviewError` (exit 3) when the
+    server is unreachable, rejects the key, or lost the project (see the module notes); holds the model's
+    review lock throughout, waiting up to ``lock_timeout`` seconds for another push or pull to finish
+    (:class:`UsageError` after that).
     """
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1; got {batch_size}")
     if not lock_timeout >= 0:
         raise UsageError(f"lock_timeout must be a number of seconds >= 0; got {lock_timeout}")
     image_fn = None
-    folders: list[Path] = []
     if input_kind == "image" and "image" in samples.columns:
         wanted = {str(s) for ex in findings.get("examples", pd.Series(dtype=object)) for s in _as_list(ex)}
         images = samples.loc[samples["sample_id"].astype(str).isin(wanted), "image"].dropna()
-        image_fn, folders = local_image_urls(images, image_root=image_root, files_root=files_root)
-    tasks = finding_to_tasks(findings, samples, input_kind=input_kind, model_key=model_key, image_url_fn=image_fn)
+        image_fn = resolve_images(images, image_root=image_root).__getitem__
+    items = review_items(findings, samples, input_kind=input_kind, model_key=model_key, image_fn=image_fn)
+    backend.check_items(items)
     with store.lock(model_key, timeout=lock_timeout, purpose="push"):
         return _push_locked(
-            tasks,
-            folders,
+            items,
             backend=backend,
             store=store,
             model_key=model_key,
@@ -173,8 +154,7 @@ def push(
 
 
 def _push_locked(
-    tasks: list[dict],
-    folders: list[Path],
+    items: list[ReviewItem],
     *,
     backend: ReviewBackend,
     store: ReviewStore,
@@ -186,7 +166,7 @@ def _push_locked(
     recreate: bool,
 ) -> PushReceipt:
     """Steps 1-4 of the module notes; the caller holds the model's review lock."""
-    meta = {t["data"]["tagscan_key"]: t for t in tasks}
+    meta = {i.tagscan_key: i for i in items}
 
     # 1. the project
     recreated = False
@@ -202,14 +182,14 @@ def _push_locked(
     if rec is not None and not backend.project_exists(rec.project_id):
         if not recreate:
             raise ReviewError(
-                f"Label Studio project {rec.project_id} ('{rec.title}') at {backend.url} was deleted on the server "
+                f"{backend.display_name} project {rec.project_id} ('{rec.title}') at {backend.url} was deleted on the server "
                 f"with the review tasks of model '{model_key}'; run 'tagscan review push CONFIG --recreate' to push "
                 "the findings into a new project (verdicts pulled before are kept)"
             )
         log.warning("project %d was deleted on the server; creating a new one (--recreate)", rec.project_id)
         rec, recreated = None, True
     if rec is None:
-        pid = backend.ensure_project(project_title, labeling_config(input_kind))
+        pid = backend.ensure_project(project_title, input_kind=input_kind)
         store.save_project(model_key, pid, title=project_title, server_url=backend.url, input_kind=input_kind)
     else:
         pid = rec.project_id
@@ -218,8 +198,7 @@ def _push_locked(
                 f"model '{model_key}' was pushed as {rec.input_kind} reviews to project {pid}; "
                 f"it cannot take {input_kind} reviews (use another model key or project title)"
             )
-    for folder in folders:
-        backend.attach_local_storage(pid, str(folder))
+    backend.prepare_project(pid, items)
 
     # 2. recover imports that were journalled but never recorded
     recovered = 0
@@ -256,7 +235,7 @@ def _push_locked(
                 continue
             fid, sid = info[k]
             if k in meta:
-                fid, sid = meta[k]["data"]["finding_id"], meta[k]["data"]["sample_id"]
+                fid, sid = meta[k].finding_id, meta[k].sample_id
             if fid is None or sid is None:
                 continue
             adopt.append(TaskRow(k, fid, sid, run_id if k in meta else None, tid))
@@ -264,23 +243,22 @@ def _push_locked(
         known = store.task_ids(pid)
 
     # 4. import what is missing, batch by batch, journalled
-    todo = [t for t in tasks if t["data"]["tagscan_key"] not in known]
+    todo = [i for i in items if i.tagscan_key not in known]
     created = 0
     for chunk in _batches(todo, batch_size):
         batch_id = uuid.uuid4().hex
-        chunk = [{**t, "data": {**t["data"], "tagscan_batch": batch_id}} for t in chunk]
-        rows = [TaskRow(t["data"]["tagscan_key"], t["data"]["finding_id"], t["data"]["sample_id"], run_id) for t in chunk]
+        rows = [TaskRow(i.tagscan_key, i.finding_id, i.sample_id, run_id) for i in chunk]
         store.begin_batch(pid, batch_id, rows)
-        ids = backend.import_tasks(pid, chunk)
+        ids = backend.send_items(pid, chunk, batch_id=batch_id)
         created += store.finish_batch(pid, batch_id, ids)
         log.info("imported %d/%d tasks into project %d", created, len(todo), pid)
     receipt = PushReceipt(
         project_id=pid,
         created=created,
-        already_present=len(tasks) - len(todo),
+        already_present=len(items) - len(todo),
         recovered=recovered,
         recreated=recreated,
-        n_tasks=len(tasks),
+        n_tasks=len(items),
     )
     log.info("push: %s", receipt)
     return receipt
@@ -336,7 +314,7 @@ def _pull_locked(
     pid = rec.project_id
     if not backend.project_exists(pid):
         raise ReviewError(
-            f"Label Studio project {pid} ('{rec.title}') at {backend.url} was deleted on the server; the verdicts "
+            f"{backend.display_name} project {pid} ('{rec.title}') at {backend.url} was deleted on the server; the verdicts "
             "pulled before are kept in the workspace; run 'tagscan review push CONFIG --recreate' to review again"
         )
     records = backend.fetch_annotations(pid)

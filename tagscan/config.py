@@ -121,6 +121,9 @@ class ScanConfig(_Section):
 
 
 class ReviewConfig(_Section):
+    # The review backend's name in tagscan.review.backends (checked there when a review command runs:
+    # the config does not import the review stage).
+    backend: str = Field(default="label_studio", min_length=1)
     url: str = "http://127.0.0.1:8080"
     api_key_env: str = Field(default="LABEL_STUDIO_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     examples_per_finding: int = Field(default=8, ge=1, le=200)

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tagscan.review.codec import CHOICE_FOR_VERDICT, finding_to_tasks, labeling_config
-from tagscan.review.label_studio import LabelStudioBackend
+from tagscan.review.backends.label_studio import CHOICE_FOR_VERDICT, LabelStudioBackend, task_payloads
+from tagscan.review.codec import review_items
 from tagscan.review.service import pull, push
 from tagscan.review.store import ReviewStore, TaskRow
 
@@ -57,8 +57,8 @@ class CrashAfterImport:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    def import_tasks(self, project_id, tasks):
-        ids = self.real.import_tasks(project_id, tasks)
+    def send_items(self, project_id, items, **kw):
+        ids = self.real.send_items(project_id, items, **kw)
         self.imports += 1
         if self.imports >= self.after:
             raise Crash(f"simulated kill after import {self.imports}")
@@ -108,7 +108,7 @@ def duplicates_and_missing(backend, project_id: int, expected: set[str]) -> tupl
 def run(url: str, api_key: str, args: argparse.Namespace, work: Path) -> None:
     backend = LabelStudioBackend(url, api_key, timeout=300)
     findings, samples = build(args.tasks, args.examples)
-    tasks = finding_to_tasks(findings, samples, input_kind="text", model_key=MODEL)
+    tasks = task_payloads(review_items(findings, samples, input_kind="text", model_key=MODEL))
     expected = {t["data"]["tagscan_key"] for t in tasks}
     n = len(tasks)
     tag = secrets.token_hex(3)
@@ -155,7 +155,7 @@ def run(url: str, api_key: str, args: argparse.Namespace, work: Path) -> None:
     # pull over fully annotated tasks
     title3 = f"bench pull {tag}"
     store3 = ReviewStore(work / "d.sqlite")
-    pid = backend.ensure_project(title3, labeling_config("text"))
+    pid = backend.ensure_project(title3, input_kind="text")
     store3.save_project(MODEL, pid, title=title3, server_url=url, input_kind="text")
     verdicts = np.random.default_rng(1).choice(["correct", "wrong", "harmful", "unsure"], n, p=[0.6, 0.25, 0.05, 0.1])
     annotated = [

@@ -94,9 +94,9 @@ def ls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def backend(ls_server: Server):
-    from tagscan.review.label_studio import LabelStudioBackend
+    from tagscan.review.backends.label_studio import LabelStudioBackend
 
-    return LabelStudioBackend(ls_server.url, ls_server.api_key)
+    return LabelStudioBackend(ls_server.url, ls_server.api_key, files_root=ls_server.files_root)
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tagscan.errors import ReviewError
-from tagscan.review.codec import labeling_config
-from tagscan.review.label_studio import LabelStudioBackend
+from tagscan.review.backends.label_studio import LabelStudioBackend, labeling_config
+from tagscan.review.codec import review_items
 from tagscan.review.service import PULL_COLUMNS, pull, push
 from tagscan.review.store import ReviewStore
 
@@ -41,9 +41,7 @@ def server_keys(backend, pid) -> Counter:
 
 
 def expected_keys(findings, samples):
-    from tagscan.review.codec import finding_to_tasks
-
-    return {t["data"]["tagscan_key"] for t in finding_to_tasks(findings, samples, input_kind="text", model_key=MODEL)}
+    return {i.tagscan_key for i in review_items(findings, samples, input_kind="text", model_key=MODEL)}
 
 
 # -- push ---------------------------------------------------------------------------------------
@@ -110,8 +108,8 @@ class CrashAfterImport:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    def import_tasks(self, project_id, tasks):
-        ids = self.real.import_tasks(project_id, tasks)
+    def send_items(self, project_id, items, **kw):
+        ids = self.real.send_items(project_id, items, **kw)
         self.imports += 1
         if self.imports >= self.after:
             raise Crash("killed after the import returned")
@@ -121,11 +119,11 @@ class CrashAfterImport:
 class CrashBeforeImport(CrashAfterImport):
     """The n-th import request is never sent (the batch was journalled; earlier batches were recorded)."""
 
-    def import_tasks(self, project_id, tasks):
+    def send_items(self, project_id, items, **kw):
         self.imports += 1
         if self.imports >= self.after:
             raise Crash("killed before the import was sent")
-        return self.real.import_tasks(project_id, tasks)
+        return self.real.send_items(project_id, items, **kw)
 
 
 class StoreCrashOnFinish(ReviewStore):
@@ -214,7 +212,7 @@ def test_images_served_from_local_storage(backend, store, project_title, review_
     samples["image"] = [f"img_{i}.png" for i in range(len(samples))]
     for i, name in enumerate(samples["image"]):
         (folder / name).write_bytes(tiny_png(i))
-    kw = dict(input_kind="image", image_root=folder, files_root=ls_server.files_root)
+    kw = dict(input_kind="image", image_root=folder)  # the backend knows the server's files root
     r = do_push(findings, samples, backend, store, project_title, **kw)
     do_push(findings, samples, backend, store, project_title, **kw)  # storage attached once
     storages = list(backend.sdk.import_storage.local.list(project=r.project_id))

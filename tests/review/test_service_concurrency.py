@@ -26,7 +26,7 @@ runner = CliRunner()
 RACER = """
 import sys, time
 from pathlib import Path
-import tagscan.cli, tagscan.inputs, tagscan.pipeline, tagscan.review, tagscan.review.label_studio  # warm up
+import tagscan.cli, tagscan.inputs, tagscan.pipeline, tagscan.review, tagscan.review.backends.label_studio.transport  # warm up
 ready, go = Path(sys.argv[1]), Path(sys.argv[2])
 ready.touch()
 while not go.exists():

@@ -1,4 +1,5 @@
-"""The Label Studio backend: the only module that imports ``label_studio_sdk`` (SDK v2).
+"""HTTP to a Label Studio server: the only module that imports ``label_studio_sdk`` (SDK v2), inside its
+functions, so that importing tagscan.review never loads it.
 
 Measured against label-studio 1.23.2 (Community edition):
 
@@ -20,19 +21,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
-from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from tagscan.errors import ReviewError
-from tagscan.review.backend import AnnotationRecord, RemoteTask
+from tagscan.review.backend import RemoteTask
+from tagscan.review.backends.label_studio.codec import BATCH_FIELD, remote_task
+from tagscan.review.backends.label_studio.urls import FILES_ROOT_ENV
 
-__all__ = ["LabelStudioBackend", "api_key_from_env"]
+__all__ = ["LabelStudioClient"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,13 @@ _NO_RETRY = {"max_retries": 0}
 _KEY_CHUNK = 20  # keys per OR-filter request (keeps the query string short)
 
 
-def _detail(exc: ApiError) -> str:
+def _api_error() -> type[Exception]:
+    from label_studio_sdk.core.api_error import ApiError
+
+    return ApiError
+
+
+def _detail(exc: Any) -> str:
     body = exc.body
     if isinstance(body, dict):
         text = body.get("detail") or body.get("validation_errors") or body
@@ -50,8 +57,9 @@ def _detail(exc: ApiError) -> str:
     return text[:300]
 
 
-class LabelStudioBackend:
-    """A :class:`tagscan.review.backend.ReviewBackend` over a Label Studio server.
+class LabelStudioClient:
+    """Label Studio's REST API as tagscan uses it: projects, task imports and look-ups, local storages,
+    the annotation export.
 
     ``url`` is the server's base URL (``review.url``), ``api_key`` a legacy token or a personal access
     token, ``api_key_env`` the name of the environment variable it came from (only used in messages).
@@ -74,14 +82,17 @@ class LabelStudioBackend:
                 f"no Label Studio API key: the environment variable {api_key_env} is empty or unset; "
                 f"set {api_key_env} to your token (Label Studio: Account & Settings > Access Token)"
             )
+        from label_studio_sdk import LabelStudio
+
         self._client = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=max_retries)
 
     def __repr__(self) -> str:  # never shows the key
-        return f"LabelStudioBackend(url={self.url!r}, api_key_env={self.api_key_env!r})"
+        return f"LabelStudioClient(url={self.url!r}, api_key_env={self.api_key_env!r})"
 
     # -- error mapping -------------------------------------------------------------------------
     @contextmanager
     def _call(self, what: str, project_id: int | None = None) -> Iterator[None]:
+        api_error = _api_error()
         try:
             yield
         except ReviewError:
@@ -97,8 +108,8 @@ class LabelStudioBackend:
                 f"Label Studio at {self.url} is unreachable ({type(exc).__name__}: {exc}); "
                 "start it (scripts/labelstudio.sh start) or fix review.url in the config"
             ) from exc
-        except ApiError as exc:
-            code = exc.status_code
+        except api_error as exc:
+            code = exc.status_code  # type: ignore[attr-defined]
             if code in (401, 403):
                 raise ReviewError(
                     f"Label Studio at {self.url} rejected the API key from ${self.api_key_env} "
@@ -122,6 +133,7 @@ class LabelStudioBackend:
 
     # -- projects ------------------------------------------------------------------------------
     def ensure_project(self, title: str, label_config: str) -> int:
+        """The id of the project with exactly this title, created with ``label_config`` if absent."""
         with self._call(f"find or create the project '{title}'"):
             same = [p for p in self._client.projects.list(title=title, page_size=100) if p.title == title]
             if same:
@@ -141,23 +153,29 @@ class LabelStudioBackend:
             return int(project.id)
 
     def project_exists(self, project_id: int) -> bool:
+        """Whether the project still exists on the server (False when it was deleted)."""
         try:
             with self._call(f"read project {project_id}"):
                 self._client.projects.get(id=int(project_id))
         except ReviewError as exc:
             cause = exc.__cause__
             # Label Studio answers a JSON 404 for a missing project; anything else is not Label Studio
-            if isinstance(cause, ApiError) and cause.status_code == 404 and isinstance(cause.body, dict):
+            if isinstance(cause, _api_error()) and cause.status_code == 404 and isinstance(cause.body, dict):  # type: ignore[attr-defined]
                 return False
             raise
         return True
 
     def task_count(self, project_id: int) -> int:
+        """How many tasks the project holds on the server."""
         with self._call(f"count the tasks of project {project_id}", project_id):
             return int(self._client.projects.get(id=int(project_id)).task_number or 0)
 
     # -- tasks ---------------------------------------------------------------------------------
     def import_tasks(self, project_id: int, tasks: Sequence[dict]) -> dict[str, int]:
+        """Import tasks (each with ``data.tagscan_key``) in one request: ``{tagscan_key: task_id}``.
+
+        Not idempotent (never retried): the service journals the batch first.
+        """
         if not tasks:
             return {}
         keys = [t["data"]["tagscan_key"] for t in tasks]
@@ -178,17 +196,19 @@ class LabelStudioBackend:
         for t in self._client.tasks.list(
             project=int(project_id), fields="task_only", include="id,data", page_size=1000, query=query
         ):
-            rt = _remote(t.id, t.data)
+            rt = remote_task(t.id, t.data)
             if rt is not None:
                 out.append(rt)
         return out
 
     def find_tasks_by_batch(self, project_id: int, batch_id: str) -> list[RemoteTask]:
-        item = {"filter": "filter:tasks:data.tagscan_batch", "operator": "equal", "type": "String", "value": batch_id}
+        """The tasks whose ``data.tagscan_batch`` equals ``batch_id``."""
+        item = {"filter": f"filter:tasks:data.{BATCH_FIELD}", "operator": "equal", "type": "String", "value": batch_id}
         with self._call(f"look up the tasks of import batch {batch_id} in project {project_id}", project_id):
             return self._filtered(project_id, [item])
 
     def find_tasks_by_keys(self, project_id: int, keys: Sequence[str]) -> list[RemoteTask]:
+        """The tasks whose ``data.tagscan_key`` is one of ``keys``."""
         out: list[RemoteTask] = []
         keys = list(dict.fromkeys(keys))
         with self._call(f"look up {len(keys)} tasks by key in project {project_id}", project_id):
@@ -201,17 +221,20 @@ class LabelStudioBackend:
         return out
 
     def list_tasks(self, project_id: int) -> list[RemoteTask]:
+        """Every task of the project that carries a ``tagscan_key``."""
         with self._call(f"list the tasks of project {project_id}", project_id):
             out = []
             for t in self._client.tasks.list(project=int(project_id), fields="task_only", include="id,data", page_size=1000):
-                rt = _remote(t.id, t.data)
+                rt = remote_task(t.id, t.data)
                 if rt is not None:
                     out.append(rt)
             return out
 
     # -- images --------------------------------------------------------------------------------
     def attach_local_storage(self, project_id: int, path: str) -> None:
+        """Let the project's tasks show images under the absolute folder ``path`` (idempotent)."""
         folder = Path(path)
+        api_error = _api_error()
         with self._call(f"attach the local image folder {folder} to project {project_id}", project_id):
             for s in self._client.import_storage.local.list(project=int(project_id)):
                 if s.path and (folder == Path(s.path) or Path(s.path) in folder.parents):
@@ -223,18 +246,19 @@ class LabelStudioBackend:
                     title=f"tagscan images {folder.name}"[:64],
                     request_options=_NO_RETRY,
                 )
-            except ApiError as exc:
-                if exc.status_code == 400:
+            except api_error as exc:
+                if exc.status_code == 400:  # type: ignore[attr-defined]
                     raise ReviewError(
                         f"Label Studio at {self.url} refused to serve images from {folder} ({_detail(exc)}); "
-                        "start it with TAGSCAN_LS_FILES_ROOT (LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT) set to a "
+                        f"start it with {FILES_ROOT_ENV} (LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT) set to a "
                         "parent folder of the images and LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true"
                     ) from exc
                 raise
             log.info("attached the local image folder %s to project %d", folder, project_id)
 
     # -- annotations ---------------------------------------------------------------------------
-    def fetch_annotations(self, project_id: int) -> list[AnnotationRecord]:
+    def export_annotated_tasks(self, project_id: int) -> list[dict]:
+        """The project's annotated tasks as the ``JSON`` export gives them (data and full annotations)."""
         with self._call(f"export the annotations of project {project_id}", project_id):
             raw = b"".join(
                 self._client.projects.exports.download_sync(
@@ -248,50 +272,10 @@ class LabelStudioBackend:
                 f"Label Studio at {self.url} sent an unreadable export of project {project_id} ({exc}); retry, "
                 "and see the server log if it persists"
             ) from exc
-        out = []
-        for task in tasks:
-            data = task.get("data") or {}
-            for ann in task.get("annotations") or []:
-                who = ann.get("completed_by")
-                if isinstance(who, dict):
-                    who = who.get("id", who.get("email"))
-                out.append(
-                    AnnotationRecord(
-                        task_id=int(task["id"]),
-                        tagscan_key=data.get("tagscan_key"),
-                        finding_id=_opt_str(data.get("finding_id")),
-                        sample_id=_opt_str(data.get("sample_id")),
-                        annotation_id=int(ann["id"]),
-                        annotator=str(who),
-                        updated_at=str(ann.get("updated_at") or ann.get("created_at") or ""),
-                        cancelled=bool(ann.get("was_cancelled", False)),
-                        result=list(ann.get("result") or []),
-                    )
-                )
-        return out
+        return list(tasks)
 
     # -- used by tests and benchmarks ----------------------------------------------------------
     @property
-    def sdk(self) -> LabelStudio:
+    def sdk(self) -> Any:
         """The underlying SDK client (tests create annotations and delete projects with it)."""
         return self._client
-
-
-def _opt_str(v: object) -> str | None:
-    return None if v is None else str(v)
-
-
-def _remote(task_id: object, data: object) -> RemoteTask | None:
-    if not isinstance(data, dict) or not data.get("tagscan_key"):
-        return None
-    return RemoteTask(
-        task_id=int(task_id),  # type: ignore[arg-type]
-        tagscan_key=str(data["tagscan_key"]),
-        finding_id=_opt_str(data.get("finding_id")),
-        sample_id=_opt_str(data.get("sample_id")),
-    )
-
-
-def api_key_from_env(env: str = "LABEL_STUDIO_API_KEY") -> str | None:
-    """The API key from the environment at call time (never cached, never logged)."""
-    return os.environ.get(env) or None
