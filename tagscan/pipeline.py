@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,10 @@ import pandas as pd
 
 from tagscan.config import Config
 from tagscan.config import load_config as _read_config
+from tagscan.embed.stage import EmbedOutcome, embed_audit_set
 from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
-from tagscan.progress import Timer, progress_bar
+from tagscan.progress import Timer
 from tagscan.runs import (
     ClusterInfo,
     Counts,
@@ -63,91 +64,6 @@ def load_config(path: str | Path) -> Config:
     return _read_config(path)
 
 
-@dataclass
-class EmbedOutcome:
-    """Input vectors (n x d, float32, L2-normalised), label vectors (L x d'), and what was computed."""
-
-    vectors: np.ndarray
-    label_vectors: np.ndarray | None
-    input_model: str
-    label_model: str | None
-    computed_inputs: int = 0
-    computed_labels: int = 0
-    index_paths: dict[str, str] = field(default_factory=dict)
-    kept: np.ndarray | None = None  # rows embedded when some images were skipped; None = all
-    skipped: tuple = ()  # tagscan.embed.images.SkippedImage entries
-    _text_embedder: object | None = None
-    _cache_root: Path | None = None
-
-    def embed_terms(self, terms: list[str]) -> np.ndarray:
-        """Embed extra texts (watchlist terms) in the label space, through the same cache."""
-        from tagscan.embed.cache import EmbeddingCache
-
-        assert self._text_embedder is not None and self._cache_root is not None
-        emb = self._text_embedder
-        vecs, _ = EmbeddingCache(self._cache_root, emb.name).embed(terms, emb.embed_texts)
-        return vecs
-
-
-def _embedder(cfg: Config, spec: str, input_kind: str = "text", *, cache_root: Path | None = None):
-    """The embedder named by ``spec``. Hugging Face models come deferred when ``cache_root`` knows
-    them: torch and the weights are then loaded only if some text or image is not in the cache."""
-    if cache_root is not None:
-        from tagscan.embed.deferred import embedder
-
-        return embedder(spec, input_kind=input_kind, cache_root=cache_root, batch_size=cfg.embed.batch_size)
-    from tagscan.embed.embedders import load_embedder
-
-    return load_embedder(spec, input_kind=input_kind, batch_size=cfg.embed.batch_size)
-
-
-def _embed_cached(cache_root: Path, embedder, texts: list[str], what: str) -> tuple[np.ndarray, int]:
-    """Embed through the content cache, with a progress bar over what is actually computed."""
-    from tagscan.embed.cache import EmbeddingCache
-
-    cache = EmbeddingCache(cache_root, embedder.name)
-    missing = cache.count_missing(texts)
-    if missing:
-        log.info("embedding %d %s with %s (%d cached)", missing, what, embedder.name, len(set(texts)) - missing)
-    step = max(1, embedder.batch_size * 4)
-    with progress_bar(missing, f"embedding {what}") as advance:
-
-        def compute(batch: list[str]) -> np.ndarray:
-            parts = []
-            for i in range(0, len(batch), step):
-                parts.append(embedder.embed_texts(batch[i : i + step]))
-                advance(len(parts[-1]))
-            return np.concatenate(parts) if parts else embedder.embed_texts([])
-
-        return cache.embed(texts, compute)
-
-
-def _normalise(v: np.ndarray) -> np.ndarray:
-    from tagscan.embed.index import l2_normalize
-
-    return l2_normalize(np.ascontiguousarray(v, dtype=np.float32))
-
-
-def _save_index(ws: Workspace, name: str, vectors: np.ndarray) -> str:
-    """Persist a FAISS index of ``vectors`` unless an index of the same content is already there."""
-    from tagscan.embed.index import VectorIndex
-
-    digest = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
-    path = ws.index_dir / f"{name}.faiss"
-    meta = ws.index_dir / f"{name}.json"
-    if path.is_file() and meta.is_file():
-        try:
-            if json.loads(meta.read_text()).get("content") == digest:
-                return str(path)
-        except (OSError, ValueError):
-            pass
-    VectorIndex.build(vectors).save(path)
-    tmp = meta.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"content": digest, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1])}))
-    os.replace(tmp, meta)
-    return str(path)
-
-
 def run_embed(
     cfg: Config, *, audit: AuditSet | None = None, need_labels: bool = True, skip_bad_images: bool = False
 ) -> EmbedOutcome:
@@ -158,59 +74,14 @@ def run_embed(
     """
     audit = audit if audit is not None else load_audit_set(cfg)
     ws = Workspace(cfg.workspace_dir)
-    cache_root = ws.cache_dir / "embeddings"
-    emb = None
-    computed_inputs = 0
-    kept, skipped = None, ()
-    if audit.vectors is not None:
-        vectors = _normalise(audit.vectors)
-        input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
-    elif cfg.embed.input == "image":
-        from tagscan.embed.images import ImageEmbeddingJob, resolve_image_refs
-
-        emb = _embedder(cfg, cfg.embed.model, "image", cache_root=cache_root)
-        refs = resolve_image_refs(audit.samples["image"].tolist(), cfg.data.samples.parent)
-        job = ImageEmbeddingJob(
-            refs, emb, cache_root, on_error="skip" if skip_bad_images else "raise",
-            sample_ids=audit.samples["sample_id"].tolist(),
-        )
-        with progress_bar(job.n_missing, "embedding images") as advance:
-            res = job.run(progress=advance)
-        vectors, computed_inputs, input_model = res.vectors, res.computed, emb.name
-        if res.skipped:
-            kept, skipped = res.kept, res.skipped
-            log.warning(
-                "skipped %d unreadable image(s) (--skip-bad-images), e.g. %s: %s",
-                len(skipped), skipped[0].ref, skipped[0].reason,
-            )
-    else:
-        emb = _embedder(cfg, cfg.embed.model, "text", cache_root=cache_root)
-        texts = [str(t) for t in audit.samples["text"].tolist()]
-        vectors, computed_inputs = _embed_cached(cache_root, emb, texts, "input texts")
-        input_model = emb.name
-    paths = {"inputs": _save_index(ws, "inputs", vectors)}
-    label_vectors, label_model, computed_labels = None, None, 0
-    if need_labels:
-        if emb is None:
-            # Precomputed inputs: label names still need a text space for the label index.
-            emb = _embedder(cfg, "default", "text", cache_root=cache_root)
-        names = [str(x) for x in audit.label_names]
-        label_vectors, computed_labels = _embed_cached(cache_root, emb, names, "label names")
-        label_model = emb.name
-        paths["labels"] = _save_index(ws, "labels", label_vectors)
-    log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
-    return EmbedOutcome(
-        vectors=vectors,
-        label_vectors=label_vectors,
-        input_model=input_model,
-        label_model=label_model,
-        computed_inputs=computed_inputs,
-        computed_labels=computed_labels,
-        index_paths=paths,
-        kept=kept,
-        skipped=tuple(skipped),
-        _text_embedder=emb,
-        _cache_root=cache_root,
+    return embed_audit_set(
+        audit,
+        cfg.embed,
+        image_root=cfg.data.samples.parent,
+        cache_root=ws.cache_dir / "embeddings",
+        index_dir=ws.index_dir,
+        need_labels=need_labels,
+        skip_bad_images=skip_bad_images,
     )
 
 
@@ -245,11 +116,7 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
     terms, _ = wl.terms()
     ids = sims = None
     if emb.label_vectors is not None and wl.expand.max_per_term > 0 and len(terms):
-        from tagscan.embed.index import VectorIndex
-
-        tv = emb.embed_terms(terms)
-        index = VectorIndex.load(Path(emb.index_paths["labels"]))  # the label index run_embed persisted
-        sims, ids = index.search(tv, min(wl.expand.max_per_term, L))
+        sims, ids = emb.label_index.search(emb.terms.embed(terms), min(wl.expand.max_per_term, L))
     wa = assign_watch_categories(wl, audit.labels, audit.label_names, neighbor_ids=ids, neighbor_sims=sims)
     info = WatchlistInfo(
         path=str(path),
@@ -410,15 +277,12 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
 
 def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
     """The labels nearest to ``text`` in the output space (the label index of the workspace)."""
-    from tagscan.embed.index import VectorIndex
-
     if not text.strip():
         raise UsageError("--like is empty; pass the text to look up, e.g. --like \"ape\"")
     audit = load_audit_set(cfg)
     emb = run_embed(cfg, audit=audit, need_labels=True)
-    index = VectorIndex.load(Path(emb.index_paths["labels"]))
-    query = emb.embed_terms([text])
-    sims, ids = index.search(query, min(k, index.ntotal))
+    index = emb.label_index
+    sims, ids = index.search(emb.terms.embed([text]), min(k, index.ntotal))
     keep = ids[0] >= 0
     rows = ids[0][keep]
     label_counts = np.asarray(audit.Y.sum(axis=0)).ravel()
@@ -434,8 +298,6 @@ def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
 
 def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample: int = 5) -> pd.DataFrame:
     """The inputs nearest to one sample (the input index of the workspace), with their top labels."""
-    from tagscan.embed.index import VectorIndex
-
     audit = load_audit_set(cfg)
     ids = audit.sample_ids
     hit = np.flatnonzero(ids == str(sample_id))
@@ -444,7 +306,7 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
             f"sample_id '{sample_id}' is not in samples ({cfg.data.samples}); pass a sample_id from that table"
         )
     emb = run_embed(cfg, audit=audit, need_labels=False)
-    index = VectorIndex.load(Path(emb.index_paths["inputs"]))
+    index = emb.input_index
     sims, rows = index.search(emb.vectors[hit], min(k + 1, index.ntotal))
     keep = (rows[0] >= 0) & (rows[0] != hit[0])  # the sample itself is not its own neighbour
     rows, sims = rows[0][keep][:k], sims[0][keep][:k]
