@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tagscan.inputs import AuditSet
 from tagscan.progress import Timer
 from tagscan.scan.clusters import ClusterFit, fit_clusters
 from tagscan.scan.counts import CellCounts, count_cells
-from tagscan.scan.detectors import ScanContext
+from tagscan.scan.detectors import DetectorConfig, ScanContext, resolve
 from tagscan.scan.findings import ScanOutcome, scan
 from tagscan.scan.groups import Groups, build_groups
 from tagscan.scan.watchlist import WatchAssignment, normalise_term
@@ -58,6 +59,7 @@ def analyse(
     person_rows: np.ndarray,
     groups_cfg: GroupsConfig,
     scan_cfg: ScanConfig,
+    detectors: Mapping[str, DetectorConfig] | None = None,
     examples_per_finding: int = 8,
     shared_space: bool = False,
     timer: Timer | None = None,
@@ -65,8 +67,13 @@ def analyse(
 ) -> Analysis:
     """Clusters, groups, counts and detectors over in-memory inputs: the scan without any files.
 
+    ``detectors``: the detectors to run with their settings (:func:`tagscan.scan.detectors.resolve`);
+    None resolves them from ``scan_cfg`` (``config_path`` names the file in errors). ``scan_cfg`` also
+    gives the FDR and the correction; ``shared_space``: inputs and labels were embedded by one model.
     :func:`run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
     """
+    if detectors is None:
+        detectors = resolve(scan_cfg, config_path=config_path)
     t = timer or Timer()
     with t("clusters"):
         try:
@@ -95,15 +102,11 @@ def analyse(
         watch_weight=watch.weight,
         watch_category=watch.category,
         fdr=scan_cfg.fdr,
+        correction=scan_cfg.correction,
         truth=audit.truth,
         vectors=vectors,
         label_vectors=label_vectors,
-        options={
-            "correction": scan_cfg.correction,
-            "under_representation": scan_cfg.under_representation,
-            "family_similarity": scan_cfg.family_similarity,
-            "shared_space": shared_space,
-        },
+        shared_space=shared_space,
     )
     text_col = "text" if "text" in audit.samples.columns else None
     medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
@@ -114,7 +117,7 @@ def analyse(
             sample_ids=audit.sample_ids,
             person_rows=person_rows,
             examples_per_finding=examples_per_finding,
-            detectors=scan_cfg.detectors,
+            detectors=detectors,
             attribute_frame=audit.samples[attrs] if attrs else None,
             medoid_text=medoid_text,
             clustering=cl.info["key"],

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from tagscan.scan.detectors.base import ScanContext, available_detectors
+from tagscan.scan.detectors.base import DetectorConfig, ScanContext, available_detectors, get_detector
+from tagscan.scan.detectors.settings import default_settings
 from tagscan.scan.severity import DISCOVERY_HARM, groups_about_people, severity_level, severity_score
 
 __all__ = ["FINDING_COLUMNS", "ScanOutcome", "describe_groups", "finding_id", "pick_examples", "scan"]
@@ -190,22 +192,27 @@ def describe_groups(
 
 @dataclass
 class ScanOutcome:
+    """The ranked findings and, for run.json, every family tested, each detector's status and facts."""
+
     findings: pd.DataFrame
     families: list[dict] = field(default_factory=list)
     detectors: dict[str, str] = field(default_factory=dict)  # name -> "ran" | "skipped: reason" | "failed: error"
-    extra: dict = field(default_factory=dict)  # per-detector facts for run.json (e.g. the GPS prior)
+    extra: dict = field(default_factory=dict)  # "<detector>.<fact>" -> value, for run.json's detector_facts
 
 
-def conservative_effect(f: pd.DataFrame) -> np.ndarray:
+def conservative_effect(f: pd.DataFrame, directions: Mapping[str, str] | None = None) -> np.ndarray:
     """The ratio severity ranks on, >= 1 meaning a stronger harmful effect, from a lower bound.
 
-    Over-representation: the empirical-Bayes EB05 of observed / expected when available, else the
-    lower bound of the lift. Under-representation: the reciprocal of the lift's upper bound.
+    Each row reads its detector's ``direction`` (``directions``: name -> "over" | "under"; default: the
+    registry's). Over-representation: the empirical-Bayes EB05 of observed / expected when available,
+    else the lower bound of the lift. Under-representation: the reciprocal of the lift's upper bound.
     """
+    if directions is None:
+        directions = {name: cls.direction for name, cls in available_detectors().items()}
     lift_low = f["lift_low"].to_numpy(dtype=np.float64)
     eb05 = f["eb05"].to_numpy(dtype=np.float64) if "eb05" in f else np.full(len(f), np.nan)
     eff = np.where(np.isfinite(eb05), eb05, lift_low)
-    under = f["detector"].to_numpy() == "under_representation"
+    under = f["detector"].map(directions).to_numpy() == "under"
     if under.any():
         hi = f["lift_high"].to_numpy(dtype=np.float64)
         eff = np.where(under, np.divide(1.0, hi, out=np.full(len(f), np.inf), where=hi > 0), eff)
@@ -218,37 +225,46 @@ def scan(
     sample_ids: np.ndarray,
     person_rows: np.ndarray,
     examples_per_finding: int = 8,
-    detectors: list[str] | None = None,
+    detectors: Mapping[str, DetectorConfig] | None = None,
     attribute_frame: pd.DataFrame | None = None,
     medoid_text: dict[str, str] | None = None,
     clustering: str | None = None,
 ) -> ScanOutcome:
-    """Run the detectors over the context and assemble the ranked findings table. ``clustering`` keys the
-    finding ids of cluster groups (see :func:`finding_id`)."""
-    reg = available_detectors()
-    names = detectors or sorted(reg)
+    """Run the detectors over the context and assemble the ranked findings table.
+
+    ``detectors``: name -> settings, in run order (:func:`tagscan.scan.detectors.resolve` gives them from
+    the config); None runs every registered detector with its defaults. ``clustering`` keys the finding
+    ids of cluster groups (see :func:`finding_id`).
+    """
+    settings = default_settings() if detectors is None else dict(detectors)
     people = groups_about_people(ctx.groups.membership, ctx.groups.kinds, person_rows)
     ctx = replace(ctx, group_about_people=people)
     frames, families, status, extra = [], [], {}, {}
-    for name in names:
-        det = reg[name]()
-        missing = det.missing(ctx)
+    for name, config in settings.items():
+        cls = get_detector(name)
+        if not isinstance(config, cls.Config):
+            raise TypeError(
+                f"detector '{name}': settings must be a {cls.Config.__name__}, found {type(config).__name__}; "
+                "build them with tagscan.scan.detectors.resolve or default_settings"
+            )
+        det = cls()
+        missing = det.missing(ctx, config)
         if missing:
             status[name] = f"skipped: needs {', '.join(missing)}"
             log.info("detector %s skipped: needs %s", name, ", ".join(missing))
             continue
         try:
-            rows = det.run(ctx)
+            res = det.run(ctx, config)
         except Exception as exc:  # noqa: BLE001 - recorded and reported, never swallowed silently
             status[name] = f"failed: {type(exc).__name__}: {exc}"
             log.error("detector %s failed (recorded in run.json): %s: %s", name, type(exc).__name__, exc)
             log.debug("detector %s traceback", name, exc_info=True)
             continue
         status[name] = "ran"
-        families.extend(rows.attrs.get("families", []))
-        extra.update({f"{name}.{k}": v for k, v in rows.attrs.items() if k != "families"})
-        if len(rows):
-            frames.append(rows)
+        families.extend(asdict(fam) if is_dataclass(fam) else dict(fam) for fam in res.families)
+        extra.update({f"{name}.{k}": v for k, v in res.facts.items()})
+        if len(res.findings):
+            frames.append(res.findings)
     if not frames:
         return ScanOutcome(pd.DataFrame(columns=FINDING_COLUMNS), families, status, extra)
     f = pd.concat(frames, ignore_index=True)

@@ -6,9 +6,10 @@ severity = 100 x harm x sensitivity x (0.5 + 0.5 x effect), in [0, 100]:
 - sensitivity: 1 for a group of people (configured attribute groups and their intersections are
   protected; a cluster is about people when most of its members carry a protected attribute value
   or a configured person label), ``NON_PERSON_SENSITIVITY`` otherwise.
-- effect: the conservative effect ratio (``findings.conservative_effect``: DuMouchel's EB05 of
-  observed / expected, the 5th posterior percentile of the shrunk ratio, or the lower confidence
-  bound of the lift), scaled so that 16x or more counts fully: clip(log2(ratio) / 4, 0, 1). Being a
+- effect: the conservative effect ratio (``findings.conservative_effect``, in the ``direction`` each
+  detector declares: for "over", DuMouchel's EB05 of observed / expected, the 5th posterior
+  percentile of the shrunk ratio, or the lower confidence bound of the lift; for "under", the
+  reciprocal of the lift's upper bound), scaled so that 16x or more counts fully: clip(log2(ratio) / 4, 0, 1). Being a
   lower bound after shrinkage, one hit where 0.01 were expected scores no effect at all.
 
 A watchlist label on a group of people scores above the same label on a group that is not about

@@ -109,6 +109,11 @@ class GroupsConfig(_Section):
 
 
 class ScanConfig(_Section):
+    """``scan:``. ``detectors``: None = every registered detector; a list = only those; a mapping
+    ``{name: {setting: value}}`` = only those, with their settings (validated by the scan layer:
+    :func:`tagscan.scan.detectors.resolve`). ``under_representation`` and ``family_similarity`` are the
+    older spellings of ``detectors.under_representation.labels`` and ``detectors.label_family.similarity``."""
+
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     fdr: float = Field(default=0.05, gt=0.0, lt=1.0)
     correction: Literal["bh", "by"] = "bh"  # Benjamini-Hochberg, or Benjamini-Yekutieli (any dependence)
@@ -116,8 +121,42 @@ class ScanConfig(_Section):
     # Labels that should apply equally across groups: test them for under-representation too
     # (true = every label; a list = those labels; false = none).
     under_representation: bool | list[str] = False
-    detectors: list[str] | None = Field(default=None, min_length=1)  # None = every registered detector
+    detectors: list[str] | dict[str, dict | None] | None = None
     family_similarity: float = Field(default=0.8, gt=0.0, le=1.0)
+
+    @field_validator("detectors", mode="before")
+    @classmethod
+    def _detectors_shape(cls, v: object) -> object:
+        if v is None:
+            return v
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("lists no detector; name at least one, or leave the key out to run every detector")
+            bad = next((x for x in v if not isinstance(x, str)), None)
+            if bad is not None:
+                raise ValueError(f"must list detector names, found {bad!r}")
+            return _unique(v)
+        if isinstance(v, dict):
+            if not v:
+                raise ValueError("names no detector; name at least one, or leave the key out to run every detector")
+            for name, settings in v.items():
+                if not isinstance(settings, dict | None):
+                    raise ValueError(
+                        f"detector '{name}' must map to its settings ({name}: {{key: value}}) or to nothing, "
+                        f"found {settings!r}"
+                    )
+            return v
+        raise ValueError(
+            "must be a list of detector names or a mapping of detector names to their settings"
+        )
+
+    def detector_setting(self, detector: str, key: str, *, legacy: str) -> tuple[str, object]:
+        """A detector setting and the config key it was read from: ``scan.detectors.<detector>.<key>``
+        when the mapping sets it, else the older top-level ``scan.<legacy>``."""
+        settings = self.detectors.get(detector) if isinstance(self.detectors, dict) else None
+        if settings and key in settings:
+            return f"scan.detectors.{detector}.{key}", settings[key]
+        return f"scan.{legacy}", getattr(self, legacy)
 
 
 class ReviewConfig(_Section):

@@ -132,8 +132,66 @@ def test_review_settings_are_checked_before_any_request(tmp_path, review, needle
 
 
 def test_empty_detector_list(tmp_path):
-    with pytest.raises(ConfigError, match=r"key 'scan\.detectors'"):
+    with pytest.raises(ConfigError, match=r"key 'scan\.detectors': lists no detector; name at least one, or leave"):
         load_config(_write(tmp_path, {**BASE, "scan": {"detectors": []}}))
+
+
+@pytest.mark.parametrize(
+    ("detectors", "needle"),
+    [
+        ({}, r"key 'scan\.detectors': names no detector"),
+        (["association", "association"], r"key 'scan\.detectors': 'association' is listed twice; list each once"),
+        ({"label_family": 0.85}, r"key 'scan\.detectors': detector 'label_family' must map to its settings \(label_family: "),
+        ("association", r"key 'scan\.detectors': must be a list of detector names or a mapping"),
+    ],
+)
+def test_detectors_key_shape(tmp_path, detectors, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(_write(tmp_path, {**BASE, "scan": {"detectors": detectors}}))
+
+
+def test_detectors_mapping_with_settings(tmp_path):
+    text = (
+        "name: x\ndata: {samples: s.csv, predictions: p.csv}\nscan:\n  detectors:\n    association:\n"
+        "    under_representation: {labels: [doctor]}\n    label_family: {similarity: 0.85}\n"
+    )
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.scan.detectors == {
+        "association": None, "under_representation": {"labels": ["doctor"]}, "label_family": {"similarity": 0.85}
+    }
+    assert cfg.scan.detector_setting("under_representation", "labels", legacy="under_representation") == (
+        "scan.detectors.under_representation.labels", ["doctor"]
+    )
+    assert cfg.scan.detector_setting("label_family", "max_size", legacy="family_similarity")[0] == "scan.family_similarity"
+
+
+def test_older_scan_keys_keep_their_place_in_the_dump(tmp_path):
+    cfg = load_config(_write(tmp_path, {**BASE, "scan": {"under_representation": ["doctor"], "detectors": ["association"]}}))
+    assert cfg.scan.model_dump() == {
+        "threshold": 0.5, "fdr": 0.05, "correction": "bh", "watchlist": "default",
+        "under_representation": ["doctor"], "detectors": ["association"], "family_similarity": 0.8,
+    }
+    assert list(cfg.scan.model_dump()) == list(load_config(_write(tmp_path, BASE)).scan.model_dump())
+    assert cfg.scan.detector_setting("under_representation", "labels", legacy="under_representation") == (
+        "scan.under_representation", ["doctor"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("scan", "key"),
+    [
+        ({"under_representation": ["dog", "doctor"]}, "scan.under_representation"),
+        ({"detectors": {"under_representation": {"labels": ["dog", "doctor"]}}}, "scan.detectors.under_representation.labels"),
+    ],
+)
+def test_under_representation_labels_must_exist_in_either_spelling(tmp_path, scan, key):
+    from tagscan.inputs import load_audit_set
+
+    (tmp_path / "s.csv").write_text("sample_id,text\ns1,a\ns2,b\n")
+    (tmp_path / "p.csv").write_text("sample_id,label,score\ns1,dog,0.9\ns2,cat,0.8\n")
+    cfg = load_config(_write(tmp_path, {"name": "x", "data": {"samples": "s.csv", "predictions": "p.csv"}, "scan": scan}))
+    with pytest.raises(ConfigError, match=rf"c\.yaml: key '{key}' lists 'doctor', which is not a label \(1 of 2 unknown"):
+        load_audit_set(cfg)
 
 
 @pytest.mark.parametrize("name", ["..", "a/b"])

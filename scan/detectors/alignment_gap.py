@@ -2,7 +2,7 @@
 
 Only meaningful when inputs and label names live in one embedding space (the same text model
 embedded both, or a CLIP-style pair): the detector requires ``vectors``, ``label_vectors`` and
-``ctx.options["shared_space"]`` true, and is skipped with that reason otherwise.
+``ctx.shared_space`` true, and is skipped with that reason otherwise.
 
 For every positive prediction (sample i received label l) the cosine similarity
 ``s_il = <v_i, w_l> / (|v_i| |w_l|)`` is computed once, in blocks over the non-zeros of ``Y``.
@@ -26,7 +26,7 @@ Policies:
   similarity identical on both sides). Other cells are not hypotheses. The rule depends only on
   the counts, and the test is conditional on who received the label, so it is a valid selection.
 - **Multiplicity**: Benjamini-Hochberg (or Benjamini-Yekutieli with
-  ``ctx.options["correction"] == "by"``) over the tested cells, per budget (``alignment_gap:watchlist``:
+  ``ctx.correction == "by"``) over the tested cells, per budget (``alignment_gap:watchlist``:
   watchlist labels on groups about people; ``alignment_gap:discovery``: every other pair; as given
   by ``ScanContext.family_blocks``). No Tarone filter:
   the t-test is continuous, every tested cell can reach any p-value; ``tarone_level`` is None.
@@ -52,7 +52,15 @@ from scipy import special
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register, sparse_values_at
+from tagscan.scan.detectors.base import (
+    Detector,
+    DetectorConfig,
+    DetectorResult,
+    ScanContext,
+    cell_table,
+    register,
+    sparse_values_at,
+)
 
 __all__ = ["AlignmentGapDetector", "MIN_PER_SIDE", "positive_similarities"]
 
@@ -140,14 +148,10 @@ class AlignmentGapDetector(Detector):
 
     name = NAME
     requires = ("vectors", "label_vectors", "shared_space")
+    direction = "over"  # rows carry the label's own rates; the tested effect is in ``detail``
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:
-        correction = ctx.options.get("correction", "bh")
-        if correction not in ("bh", "by"):
-            raise ValueError(
-                f"options['correction'] must be 'bh' or 'by'; found {correction!r}. Use 'bh' "
-                "(Benjamini-Hochberg) or 'by' (Benjamini-Yekutieli, for arbitrary dependence)."
-            )
+    def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
+        correction = ctx.correction
         Y = sp.csr_matrix(ctx.Y)  # read only
         sim, defined = positive_similarities(Y, ctx.vectors, ctx.label_vectors)
         w = defined & (Y.data != 0)  # a stored zero is not a positive
@@ -205,8 +209,7 @@ class AlignmentGapDetector(Detector):
             rows["example_rows"] = _examples(ctx, by_label, idx)
             frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        out.attrs["families"] = fams
-        return out
+        return DetectorResult(out, tuple(fams))
 
     @staticmethod
     def _rows(ctx, name, idx, p, q, m, k1, k2, m1, m2, se2, df, t) -> pd.DataFrame:

@@ -4,14 +4,15 @@ Every (group, label) cell gets a one-sided exact hypergeometric test within the 
 Two families share out the error budget separately: ``watchlist`` (labels of the watchlist and its
 expansion, on groups about people: where they do harm) and ``discovery`` (every other pair,
 including a watchlist label on a group that is not about people), each with Benjamini-Hochberg (or
-Benjamini-Yekutieli, ``ctx.options["correction"] == "by"``) at ``ctx.fdr`` after Tarone's
+Benjamini-Yekutieli, ``ctx.correction == "by"``) at ``ctx.fdr`` after Tarone's
 testability filter: a (group, label) pair whose margins cannot give a p-value small enough to be
 significant is not counted as a hypothesis. Zero cells are hypotheses too when testable.
 
 - ``association`` tests over-representation on the non-zero cells (a zero cell has p = 1 there,
   so it only counts in the family size).
-- ``under_representation`` (only when ``ctx.options["under_representation"]`` is true or a list of
-  labels) tests the lower tail, where zero cells matter most: the testable pairs are enumerated
+- ``under_representation`` (only when its setting ``labels`` is true or a list of labels:
+  ``scan.detectors.under_representation.labels``, or the older ``scan.under_representation``) tests
+  the lower tail, where zero cells matter most: the testable pairs are enumerated
   from the margins (for each group, a contiguous run of the sorted label counts), never from a
   dense table.
 
@@ -20,32 +21,37 @@ interval, and the empirical-Bayes shrunk lift: DuMouchel's Gamma-Poisson shrinke
 count in the group against the count the group would have at the outside rate
 (:func:`lift_baseline`), giving ``eb05`` (5th posterior percentile) and ``ebgm``, with one prior
 fitted on all non-zero cells of the scan (left-truncated likelihood). ``eb05`` is what severity
-ranks on, so one hit where 0.01 were expected never tops the list.
+ranks on, so one hit where 0.01 were expected never tops the list. The prior goes to run.json's
+``detector_facts`` as ``association.gps_prior``; ``ctx.gps_prior``, when given, is used instead of fitting.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
+from pydantic import field_validator
 
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register
+from tagscan.scan.detectors.base import (
+    Detector,
+    DetectorConfig,
+    DetectorResult,
+    FamilyRecord,
+    ScanContext,
+    cell_table,
+    register,
+)
 
-__all__ = ["AssociationDetector", "FamilyResult", "UnderRepresentationDetector", "fit_prior", "lift_baseline", "run_family"]
-
-
-@dataclass(frozen=True)
-class FamilyResult:
-    name: str
-    n_labels: int
-    n_pairs: int  # every (tested group, label with K > 0 in the universe) pair
-    n_testable: int  # after Tarone's filter: the family size used by the correction
-    tarone_level: float
-    n_significant: int
-    correction: str = "bh"
-    alternative: str = "greater"
+__all__ = [
+    "AssociationDetector",
+    "UnderRepresentationConfig",
+    "UnderRepresentationDetector",
+    "fit_prior",
+    "lift_baseline",
+    "run_family",
+]
 
 
 Blocks = list  # list[tuple[label_mask, group_mask]]: a family is the union of its blocks' products
@@ -130,8 +136,8 @@ def lift_baseline(k: np.ndarray, n: np.ndarray, K: np.ndarray, N: np.ndarray) ->
 def fit_prior(ctx: ScanContext) -> stats.GPSPrior | None:
     """DuMouchel's prior fitted once per scan on all non-zero cells (left-truncated at 1)."""
     c = ctx.counts
-    if "gps_prior" in ctx.options:
-        return ctx.options["gps_prior"]
+    if ctx.gps_prior is not None:
+        return ctx.gps_prior
     E = lift_baseline(c.count, c.group_size, c.label_count, c.total)
     ok = E > 0
     if ok.sum() < 10:
@@ -150,15 +156,15 @@ def run_family(
     *,
     alternative: str = "greater",
     prior: stats.GPSPrior | None = None,
-) -> tuple[pd.DataFrame, FamilyResult]:
-    """Test one family; return its significant rows and its FamilyResult.
+) -> tuple[pd.DataFrame, FamilyRecord]:
+    """Test one family; return its significant rows and its FamilyRecord.
 
     ``blocks`` is a list of (label mask, group mask) whose products make up the family; a bare label
     mask means that label set on every group.
     """
     if isinstance(blocks, np.ndarray):
         blocks = [(blocks, np.ones(len(ctx.groups), dtype=bool))]
-    correction = ctx.options.get("correction", "bh")
+    correction = ctx.correction
     level, m_eff, n_pairs = _tarone(ctx, blocks, ctx.fdr, alternative)
     live = [lm for lm, gm in blocks if gm.any()]
     n_labels = int(np.logical_or.reduce(live).sum()) if live else 0
@@ -180,7 +186,7 @@ def run_family(
         adjust = stats.benjamini_yekutieli if correction == "by" else stats.benjamini_hochberg
         q[testable] = adjust(p[testable], m=max(m_eff, int(testable.sum())))
     hit = testable & (q <= ctx.fdr)
-    fam = FamilyResult(name, n_labels, n_pairs, m_eff, float(level), int(hit.sum()), correction, alternative)
+    fam = FamilyRecord(name, n_labels, n_pairs, m_eff, float(level), int(hit.sum()), correction, alternative)
     if not hit.any():
         return pd.DataFrame(), fam
     k, n, K, N, g, lab, p, q = (a[hit] for a in (k, n, K, N, g, lab, p, q))
@@ -197,7 +203,7 @@ def run_family(
     return rows, fam
 
 
-def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, alternative: str) -> pd.DataFrame:
+def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, alternative: str) -> DetectorResult:
     prior = fit_prior(ctx) if alternative == "greater" else None
     frames, fams = [], []
     for fam_name, blocks in ctx.family_blocks(label_mask).items():
@@ -206,10 +212,10 @@ def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, al
             frames.append(rows)
         fams.append(fam)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out.attrs["families"] = [asdict(f) for f in fams]
+    facts = {}
     if prior is not None:
-        out.attrs["gps_prior"] = {k: float(v) if not isinstance(v, bool) else v for k, v in asdict(prior).items()}
-    return out
+        facts["gps_prior"] = {k: float(v) if not isinstance(v, bool) else v for k, v in asdict(prior).items()}
+    return DetectorResult(out, tuple(fams), facts)
 
 
 @register
@@ -218,9 +224,24 @@ class AssociationDetector(Detector):
 
     name = "association"
     requires = ()
+    direction = "over"
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:
+    def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         return _run_both_families(ctx, "", np.ones(len(ctx.labels), dtype=bool), "greater")
+
+
+class UnderRepresentationConfig(DetectorConfig):
+    """``labels``: the labels that should apply equally across groups, tested for under-representation
+    (true = every label; a list = those labels; false = none, and the detector is skipped)."""
+
+    labels: bool | list[str] = False
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, v: object) -> object:
+        if isinstance(v, bool) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            return v
+        raise ValueError("must be true (every label), false (none) or a list of label ids")
 
 
 @register
@@ -228,12 +249,18 @@ class UnderRepresentationDetector(Detector):
     """Labels that should apply equally across groups but are applied less often to one (lower tail)."""
 
     name = "under_representation"
-    requires = ("under_representation",)
+    Config = UnderRepresentationConfig
+    requires = ()
+    direction = "under"
+    legacy = {"labels": "under_representation"}
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:
-        opt = ctx.options.get("under_representation")
-        if opt is True:
+    def missing(self, ctx: ScanContext, config: UnderRepresentationConfig) -> list[str]:
+        off = [] if config.labels else ["scan.under_representation switched on"]
+        return [*super().missing(ctx, config), *off]
+
+    def run(self, ctx: ScanContext, config: UnderRepresentationConfig) -> DetectorResult:
+        if config.labels is True:
             mask = np.ones(len(ctx.labels), dtype=bool)
         else:
-            mask = np.isin(ctx.labels, np.asarray(list(opt), dtype=object))
+            mask = np.isin(ctx.labels, np.asarray(list(config.labels), dtype=object))
         return _run_both_families(ctx, "under:", mask, "less")

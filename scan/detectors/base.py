@@ -1,25 +1,38 @@
-"""Detector protocol, scan context and the registry.
+"""Detector protocol, scan context, typed results and the registry.
 
-A detector is a class with a unique ``name``, the inputs it ``requires``, and a
-``run(context) -> DataFrame`` that returns candidate findings and mutates nothing. Registration
-refuses duplicate names; asking for an unknown name lists the valid ones.
+A detector is a class with a unique ``name``, a pydantic ``Config`` (its settings, read from
+``scan.detectors.<name>`` in the YAML config; defaults are what it does when nothing is set), the
+inputs it ``requires``, the ``direction`` of the effect its rows carry (``"over"``: severity reads the
+lower bound of the ratio; ``"under"``: the reciprocal of its upper bound), and a
+``run(context, config) -> DetectorResult`` that mutates nothing. Registration refuses duplicate
+names; asking for an unknown name lists the valid ones.
+
+Adding a detector is one module in this package (the class, decorated with :func:`register`) and one
+import in the package ``__init__``: its settings are validated by :func:`tagscan.scan.detectors.resolve`,
+it is run by :func:`tagscan.scan.findings.scan`, and its families and facts land in run.json.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict
 
 from tagscan.scan.counts import CellCounts
 from tagscan.scan.groups import Groups
+from tagscan.scan.stats import GPSPrior
 
 __all__ = [
     "Detector",
+    "DetectorConfig",
+    "DetectorResult",
+    "Direction",
+    "FamilyRecord",
+    "NEEDS",
     "ScanContext",
     "available_detectors",
     "cell_table",
@@ -28,12 +41,29 @@ __all__ = [
     "sparse_values_at",
 ]
 
+Direction = Literal["over", "under"]
+
+#: What a detector may require, and how a skipped detector names it to the user.
+NEEDS = {
+    "truth": "ground truth (data.truth)",
+    "vectors": "input embeddings",
+    "label_vectors": "label embeddings",
+    "shared_space": "inputs and labels embedded by the same model",
+}
+
+CORRECTIONS = ("bh", "by")
+
 
 @dataclass(frozen=True, eq=False)
 class ScanContext:
     """Everything a detector may read. Arrays are shared: detectors must not modify them.
 
-    ``watch_weight`` / ``watch_category`` are per label (0 / None outside the watchlist).
+    ``watch_weight`` / ``watch_category`` are per label (0 / None outside the watchlist). Shared by every
+    detector: ``fdr`` and ``correction`` (``"bh"`` Benjamini-Hochberg, ``"by"`` Benjamini-Yekutieli) of
+    each family, and ``shared_space`` (inputs and labels were embedded by the same model, so their
+    vectors can be compared). ``truth_rows`` (bool per sample, optional) marks the samples that have
+    ground truth (None: every sample). ``gps_prior`` (optional) is a DuMouchel prior fitted elsewhere,
+    used instead of fitting one on this scan's cells.
     """
 
     Y: sp.csr_matrix
@@ -45,11 +75,21 @@ class ScanContext:
     watch_weight: np.ndarray
     watch_category: np.ndarray
     fdr: float = 0.05
+    correction: str = "bh"
     truth: sp.csr_matrix | None = None
+    truth_rows: np.ndarray | None = None
     vectors: np.ndarray | None = None
     label_vectors: np.ndarray | None = None
+    shared_space: bool = False
     group_about_people: np.ndarray | None = None  # bool per group; None = every group
-    options: dict = field(default_factory=dict)
+    gps_prior: GPSPrior | None = None
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise ValueError(
+                f"ScanContext.correction must be 'bh' or 'by'; found {self.correction!r}. Use 'bh' "
+                "(Benjamini-Hochberg) or 'by' (Benjamini-Yekutieli, for arbitrary dependence)."
+            )
 
     def people_groups(self) -> np.ndarray:
         """Bool per group: is the group about people (set by the engine before detectors run)."""
@@ -73,15 +113,14 @@ class ScanContext:
         }
 
     def has(self, need: str) -> bool:
-        """Whether an input (truth, vectors, label_vectors) or a switched-on option is present."""
-        inputs = {
+        """Whether an input (one of :data:`NEEDS`) is present."""
+        present = {
             "truth": self.truth is not None,
             "vectors": self.vectors is not None,
             "label_vectors": self.label_vectors is not None,
+            "shared_space": bool(self.shared_space),
         }
-        if need in inputs:
-            return inputs[need]
-        return bool(self.options.get(need))
+        return present[need]
 
 
 def sparse_values_at(M: sp.spmatrix, rows: np.ndarray, cols: np.ndarray, *, dtype=np.float64) -> np.ndarray:
@@ -154,41 +193,96 @@ def cell_table(
     )
 
 
+@dataclass(frozen=True)
+class FamilyRecord:
+    """One family of hypotheses, as recorded in run.json's ``families``.
+
+    ``n_pairs``: every (tested group, label with K > 0 in the universe) pair; ``n_testable``: after
+    Tarone's filter, the family size used by the correction (``tarone_level`` None for a test without
+    that filter).
+    """
+
+    name: str
+    n_labels: int
+    n_pairs: int
+    n_testable: int
+    tarone_level: float | None
+    n_significant: int
+    correction: str = "bh"
+    alternative: str = "greater"
+
+
+@dataclass(frozen=True, eq=False)
+class DetectorResult:
+    """What one detector found.
+
+    ``findings``: its significant cells (:func:`cell_table` rows plus any extra columns); ``families``:
+    one record per family it tested (a :class:`FamilyRecord` or a dict with its keys and any more), in
+    run.json's ``families``; ``facts``: anything else worth recording (a fitted prior, a summary), in
+    run.json's ``detector_facts`` as ``<detector>.<key>``.
+    """
+
+    findings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    families: tuple[FamilyRecord | dict, ...] = ()
+    facts: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.findings)
+
+
+class DetectorConfig(BaseModel):
+    """Settings of a detector (``scan.detectors.<name>``): unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Detector:
-    """Base class. Subclasses set ``name`` and ``requires`` and implement ``run``."""
+    """Base class. Subclasses set ``name`` (and ``Config``, ``requires``, ``direction``, ``legacy`` when
+    they have them) and implement ``run``.
+
+    ``legacy`` maps a setting to the top-level ``scan.<key>`` that set it before detectors had their own
+    settings; that key keeps working, and setting both is an error.
+    """
 
     name: ClassVar[str] = ""
+    Config: ClassVar[type[DetectorConfig]] = DetectorConfig
     requires: ClassVar[tuple[str, ...]] = ()
+    direction: ClassVar[Direction] = "over"
+    legacy: ClassVar[dict[str, str]] = {}
 
-    def missing(self, ctx: ScanContext) -> list[str]:
-        """What this detector needs and the context lacks, in words a user can act on."""
-        return [_NEEDS.get(r, r) for r in self.requires if not ctx.has(r)]
+    def missing(self, ctx: ScanContext, config: DetectorConfig) -> list[str]:
+        """What this detector needs and the context (or its settings) lack, in words a user can act on."""
+        return [NEEDS[r] for r in self.requires if not ctx.has(r)]
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:  # pragma: no cover - abstract
+    def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
-
-_NEEDS = {
-    "truth": "ground truth (data.truth)",
-    "vectors": "input embeddings",
-    "label_vectors": "label embeddings",
-    "under_representation": "scan.under_representation switched on",
-    "shared_space": "inputs and labels embedded by the same model",
-}
 
 _REGISTRY: dict[str, type[Detector]] = {}
 
 
 def register(cls: type[Detector]) -> type[Detector]:
+    """Add a detector class to the registry (a class decorator). Refuses a second class of the same name."""
     if not cls.name:
         raise ValueError(f"detector class {cls.__name__} has no name")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"a detector named '{cls.name}' is already registered ({_REGISTRY[cls.name].__name__})")
+    unknown = [r for r in cls.requires if r not in NEEDS]
+    if unknown:
+        raise ValueError(
+            f"detector '{cls.name}' requires {unknown[0]!r}, which is not an input; requires lists inputs "
+            f"only ({', '.join(NEEDS)}); a switch belongs in its Config"
+        )
+    if cls.direction not in ("over", "under"):
+        raise ValueError(f"detector '{cls.name}': direction must be 'over' or 'under', found {cls.direction!r}")
+    if not (isinstance(cls.Config, type) and issubclass(cls.Config, DetectorConfig)):
+        raise ValueError(f"detector '{cls.name}': Config must be a subclass of DetectorConfig")
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def get_detector(name: str) -> type[Detector]:
+    """The registered class of that name; a KeyError lists the valid names."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -197,7 +291,5 @@ def get_detector(name: str) -> type[Detector]:
 
 
 def available_detectors() -> dict[str, type[Detector]]:
+    """Every registered detector class by name."""
     return dict(_REGISTRY)
-
-
-DetectorFactory = Callable[[], Detector]

@@ -25,7 +25,7 @@ Multiplicity: per budget (``error_gap:watchlist``: watchlist labels on groups ab
 ``error_gap:discovery``: every other pair, as given by ``ScanContext.family_blocks``) one family
 holds both kinds of hypotheses, with Tarone's
 testability filter and then Benjamini-Hochberg (or Benjamini-Yekutieli with
-``ctx.options["correction"] == "by"``) at ``ctx.fdr``.
+``ctx.correction == "by"``) at ``ctx.fdr``.
 Tarone's count covers every FPR pair of the family, zero cells included, without the dense
 table: pairs where the group has neither a truth positive nor a false positive have margins
 (n = group size, K, N = universe size - truth positives), whose minimum attainable p-value is at
@@ -42,7 +42,7 @@ Policies for undefined statistics:
   :func:`stats.rate_ratio_ci` (NaN for an empty side, which cannot be testable anyway).
 - One row per (group, label): when both tests are significant, the row reports the FPR excess (the
   over-application this tool is about) and ``detail`` names the TPR shortfall too.
-- ``ctx.options["truth_rows"]`` (bool per sample, optional): the samples that have ground truth.
+- ``ctx.truth_rows`` (bool per sample, optional): the samples that have ground truth.
   Default: every sample (a sample without truth rows has no true labels). When given, groups and
   universes are restricted to those samples.
 
@@ -70,7 +70,15 @@ import scipy.sparse as sp
 
 from tagscan.errors import DataError
 from tagscan.scan import stats
-from tagscan.scan.detectors.base import Detector, ScanContext, cell_table, register, sparse_values_at
+from tagscan.scan.detectors.base import (
+    Detector,
+    DetectorConfig,
+    DetectorResult,
+    ScanContext,
+    cell_table,
+    register,
+    sparse_values_at,
+)
 
 __all__ = ["ErrorGapDetector"]
 
@@ -98,7 +106,7 @@ def _adjust(p: np.ndarray, m: int, correction: str) -> np.ndarray:
         return stats.benjamini_yekutieli(p, m=m)
     if correction != "bh":
         raise ValueError(
-            f"options['correction'] must be 'bh' or 'by'; found {correction!r}. Use 'bh' (Benjamini-Hochberg) "
+            f"correction must be 'bh' or 'by'; found {correction!r}. Use 'bh' (Benjamini-Hochberg) "
             "or 'by' (Benjamini-Yekutieli, for arbitrary dependence)."
         )
     return stats.benjamini_hochberg(p, m=m)
@@ -151,12 +159,12 @@ class _Cells:
         groups = ctx.groups
         G = sp.csc_matrix(groups.membership, dtype=np.int64)
         U = sp.csc_matrix(groups.universes, dtype=np.int64)
-        rows = ctx.options.get("truth_rows")
+        rows = ctx.truth_rows
         if rows is not None:
             rows = np.asarray(rows)
             if rows.shape != (n_s,) or rows.dtype != bool:
                 raise DataError(
-                    f"options['truth_rows']: expected a bool array with one entry per sample ({n_s}), "
+                    f"ScanContext.truth_rows: expected a bool array with one entry per sample ({n_s}), "
                     f"found dtype {rows.dtype} and shape {rows.shape}; pass a mask of the samples that have truth"
                 )
             D = sp.diags(rows.astype(np.int64), dtype=np.int64)
@@ -368,10 +376,10 @@ class ErrorGapDetector(Detector):
 
     name = NAME
     requires = ("truth",)
+    direction = "over"  # FPR rows carry false positives, TPR rows the misses: lift > 1 is worse in both
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:
-        correction = ctx.options.get("correction", "bh")
-        _adjust(np.zeros(0), 0, correction)  # validates the option before any work
+    def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
+        correction = ctx.correction
         cells = _Cells(ctx)
         frames, fams = [], []
         for budget, blocks in ctx.family_blocks().items():
@@ -380,5 +388,4 @@ class ErrorGapDetector(Detector):
             if len(rows):
                 frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        out.attrs["families"] = fams
-        return out
+        return DetectorResult(out, tuple(fams))

@@ -2,14 +2,14 @@
 
 Families come from the label embeddings (``ctx.label_vectors``):
 
-- Neighbours: every label's ``family_max_size`` nearest labels by cosine similarity, through
+- Neighbours: every label's ``max_size`` nearest labels by cosine similarity, through
   :class:`tagscan.embed.index.VectorIndex` (exact inner product on L2-normalised rows).
-- Clusters: single linkage at cosine >= ``family_similarity`` (connected components of the
+- Clusters: single linkage at cosine >= ``similarity`` (connected components of the
   neighbour graph, computed on its maximum spanning forest, which carries the whole single-linkage
-  hierarchy). A cluster with more than ``family_max_size`` labels is split at its weakest link, level
+  hierarchy). A cluster with more than ``max_size`` labels is split at its weakest link, level
   by level (all oversized clusters at once per round), until every piece fits: the families are the
-  maximal single-linkage clusters of at most ``family_max_size`` labels, so a chain of loosely
-  related labels falls apart into its tight cores. Keeping each label's ``family_max_size`` nearest
+  maximal single-linkage clusters of at most ``max_size`` labels, so a chain of loosely
+  related labels falls apart into its tight cores. Keeping each label's ``max_size`` nearest
   neighbours loses no edge a family needs: a label with more neighbours above a threshold sits in
   a cluster that is too big at that threshold. Labels that end alone are not in any family (the
   count of those that had a neighbour above the threshold is ``left_out``); labels whose vector is
@@ -36,7 +36,9 @@ in the group and the best single-member p-value. Extra columns: ``family_index``
 ``example_rows`` (sample row numbers for review: group members carrying any member label, best
 score first).
 
-Options: ``family_similarity`` (default 0.8), ``family_max_size`` (default 25).
+Settings (``scan.detectors.label_family``): ``similarity`` (default 0.8; also the older
+``scan.family_similarity``), ``max_size`` (default 25). A summary of the families goes to run.json's
+``detector_facts`` as ``label_family.label_families``.
 """
 
 from __future__ import annotations
@@ -47,15 +49,16 @@ import logging
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from tagscan.errors import ConfigError, DataError
 from tagscan.scan import stats
 from tagscan.scan.counts import count_cells
 from tagscan.scan.detectors.association import run_family
-from tagscan.scan.detectors.base import Detector, ScanContext, register
+from tagscan.scan.detectors.base import Detector, DetectorConfig, DetectorResult, ScanContext, register
 
-__all__ = ["LabelFamilies", "LabelFamilyDetector", "label_families"]
+__all__ = ["LabelFamilies", "LabelFamilyConfig", "LabelFamilyDetector", "label_families"]
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +91,10 @@ def _check_options(similarity: object, max_size: object) -> tuple[float, int]:
         sim = float("nan")
     if not 0.0 < sim <= 1.0:
         raise ConfigError(
-            f"option family_similarity must be a cosine in (0, 1]; found {similarity!r}. Use e.g. 0.8."
+            f"similarity must be a cosine in (0, 1]; found {similarity!r}. Use e.g. 0.8."
         )
     if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 2:
-        raise ConfigError(f"option family_max_size must be an integer >= 2; found {max_size!r}. Use e.g. 25.")
+        raise ConfigError(f"max_size must be an integer >= 2; found {max_size!r}. Use e.g. 25.")
     return sim, int(max_size)
 
 
@@ -261,17 +264,26 @@ def _examples(ctx: ScanContext, fams: LabelFamilies, rows: pd.DataFrame) -> list
     return out
 
 
+class LabelFamilyConfig(DetectorConfig):
+    """``similarity``: the cosine at which two labels are near-synonyms; ``max_size``: the most labels in
+    one family."""
+
+    similarity: float = Field(default=DEFAULT_SIMILARITY, gt=0.0, le=1.0)
+    max_size: int = Field(default=DEFAULT_MAX_SIZE, ge=2)
+
+
 @register
 class LabelFamilyDetector(Detector):
     """Families of near-synonym labels over-represented in a group, when no member alone explains it."""
 
     name = NAME
+    Config = LabelFamilyConfig
     requires = ("label_vectors",)
+    direction = "over"
+    legacy = {"similarity": "family_similarity"}
 
-    def run(self, ctx: ScanContext) -> pd.DataFrame:
-        sim = ctx.options.get("family_similarity", DEFAULT_SIMILARITY)
-        max_size = ctx.options.get("family_max_size", DEFAULT_MAX_SIZE)
-        sim, max_size = _check_options(sim, max_size)
+    def run(self, ctx: ScanContext, config: LabelFamilyConfig) -> DetectorResult:
+        sim, max_size = _check_options(config.similarity, config.max_size)
         L = len(ctx.labels)
         lv = np.asarray(ctx.label_vectors)
         if lv.ndim != 2 or lv.shape[0] != L:
@@ -295,8 +307,7 @@ class LabelFamilyDetector(Detector):
             "left_out": fams.left_out,
         }
         if nf == 0:
-            out = pd.DataFrame()
-            out.attrs["families"] = [
+            empty = [
                 {
                     "name": f"{NAME}:{b}",
                     "n_labels": 0,
@@ -305,13 +316,12 @@ class LabelFamilyDetector(Detector):
                     "tarone_level": 0.0,
                     "n_significant": 0,
                     "n_reported": 0,
-                    "correction": ctx.options.get("correction", "bh"),
+                    "correction": ctx.correction,
                     "alternative": "greater",
                 }
                 for b in ("watchlist", "discovery")
             ]
-            out.attrs["label_families"] = summary
-            return out
+            return DetectorResult(pd.DataFrame(), tuple(empty), {"label_families": summary})
         Yf = _binary_csr(ctx.Y) @ fams.members.tocsr()
         Yf = sp.csr_matrix(Yf)
         Yf.data = (Yf.data > 0).astype(np.int8)
@@ -340,9 +350,7 @@ class LabelFamilyDetector(Detector):
             if len(rows):
                 frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        out.attrs["families"] = records
-        out.attrs["label_families"] = summary
-        return out
+        return DetectorResult(out, tuple(records), {"label_families": summary})
 
     @staticmethod
     def _keep_informative(

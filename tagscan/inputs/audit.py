@@ -503,13 +503,13 @@ def _check_vectors(vec: np.ndarray, path: Path, source: np.ndarray | None = None
 
 def _check_label_options(cfg: Config, labels: np.ndarray, where: Path) -> None:
     """Config keys that name labels must name labels that exist (a typo would silently test nothing)."""
-    wanted = cfg.scan.under_representation
+    key, wanted = cfg.scan.detector_setting("under_representation", "labels", legacy="under_representation")
     if isinstance(wanted, list):
         known = set(labels.tolist())
         unknown = [x for x in wanted if x not in known]
         if unknown:
             raise ConfigError(
-                f"{cfg.path}: key 'scan.under_representation' lists '{unknown[0]}', which is not a label "
+                f"{cfg.path}: key '{key}' lists '{unknown[0]}', which is not a label "
                 f"({len(unknown)} of {len(wanted)} unknown; labels come from {where}); use the label ids as written there"
             )
 

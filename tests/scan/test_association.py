@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from scipy.stats import fisher_exact
 
 from tagscan.scan.counts import count_cells
-from tagscan.scan.detectors import ScanContext
-from tagscan.scan.detectors.association import AssociationDetector, run_family
+from tagscan.scan.detectors import ScanContext, default_settings
+from tagscan.scan.detectors.association import AssociationDetector, UnderRepresentationDetector, run_family
 from tagscan.scan.findings import scan
 from tagscan.scan.groups import build_groups
 
@@ -37,6 +37,10 @@ def _context(seed=0, n=600, L=12, fdr=0.05, watch=(0,), plant=True):
         watch_weight=w, watch_category=cat, fdr=fdr,
     )
     return ctx, df, Y
+
+
+def _run(ctx):
+    return AssociationDetector().run(ctx, AssociationDetector.Config()).findings
 
 
 def _fisher(k, n, K, N):
@@ -96,7 +100,7 @@ def test_null_data_gives_few_false_findings():
     hits = 0
     for seed in range(20):
         ctx, *_ = _context(seed=seed, plant=False)
-        hits += len(AssociationDetector().run(ctx)) > 0
+        hits += len(_run(ctx)) > 0
     assert hits <= 4  # FDR 0.05 under the global null bounds the chance of any finding at ~5%
 
 
@@ -113,14 +117,14 @@ def test_stronger_effect_never_raises_p():
 
 def test_row_order_invariance():
     ctx, df, Y = _context(fdr=0.2)
-    base = AssociationDetector().run(ctx)
+    base = _run(ctx)
     perm = np.random.default_rng(1).permutation(len(df))
     df2 = df.iloc[perm].reset_index(drop=True)
     Y2 = Y[perm]
     groups = build_groups(df2, attributes=["a", "b"], intersections=[["a", "b"]], min_group_size=10)
     ctx2 = ScanContext(**{**ctx.__dict__, "Y": Y2, "scores": Y2.astype(np.float32), "groups": groups,
                           "counts": count_cells(groups, Y2)})
-    other = AssociationDetector().run(ctx2)
+    other = _run(ctx2)
     key = ["group_index", "label_index"]
     assert np.allclose(base.sort_values(key)["p_value"], other.sort_values(key)["p_value"])
 
@@ -134,10 +138,10 @@ def test_under_representation_finds_zero_cells_against_fisher_less():
     Yd[:, 4] = np.where(a == "y", rng.random(len(a)) < 0.05, rng.random(len(a)) < 0.35)  # rarely on a=y
     Y = sp.csr_matrix(Yd.astype(np.int8))
     counts = count_cells(ctx.groups, Y)
-    ctx2 = ScanContext(**{**ctx.__dict__, "Y": Y, "scores": Y.astype(np.float32), "counts": counts,
-                          "options": {"under_representation": True}})
+    ctx2 = ScanContext(**{**ctx.__dict__, "Y": Y, "scores": Y.astype(np.float32), "counts": counts})
+    every = {"under_representation": UnderRepresentationDetector.Config(labels=True)}
     out = scan(ctx2, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
-               detectors=["under_representation"])
+               detectors=every)
     f = out.findings
     assert out.detectors == {"under_representation": "ran"}
     assert set(f["detector"]) == {"under_representation"}
@@ -153,16 +157,20 @@ def test_under_representation_finds_zero_cells_against_fisher_less():
         assert r.lift_high < 1
     assert {x["name"] for x in out.families} == {"under:watchlist", "under:discovery"}
     # Restricted to a list of labels: only those are tested.
-    ctx3 = ScanContext(**{**ctx2.__dict__, "options": {"under_representation": ["l4"]}})
-    f3 = scan(ctx3, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
-              detectors=["under_representation"]).findings
+    only_l4 = {"under_representation": UnderRepresentationDetector.Config(labels=["l4"])}
+    f3 = scan(ctx2, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
+              detectors=only_l4).findings
     assert set(f3["label"]) == {"l4"}
+    # Switched off (the default), it is skipped with the reason.
+    off = scan(ctx2, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
+               detectors=default_settings(["under_representation"]))
+    assert off.detectors == {"under_representation": "skipped: needs scan.under_representation switched on"}
 
 
 def test_by_correction_is_more_conservative():
     ctx, *_ = _context(fdr=0.3)
     bh, _ = run_family(ctx, "discovery", np.ones(len(ctx.labels), dtype=bool))
-    ctx_by = ScanContext(**{**ctx.__dict__, "options": {"correction": "by"}})
+    ctx_by = ScanContext(**{**ctx.__dict__, "correction": "by"})
     by, fam = run_family(ctx_by, "discovery", np.ones(len(ctx.labels), dtype=bool))
     assert fam.correction == "by"
     assert len(by) <= len(bh)

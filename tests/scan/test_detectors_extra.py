@@ -19,6 +19,7 @@ from tagscan.scan.detectors import (
     LabelFamilyDetector,
     ScanContext,
     available_detectors,
+    default_settings,
 )
 from tagscan.scan.detectors.alignment_gap import MIN_PER_SIDE
 from tagscan.scan.detectors.label_family import label_families
@@ -37,7 +38,7 @@ def _frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     return pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "a": a, "b": b})
 
 
-def _context(df, Y, *, truth=None, vectors=None, label_vectors=None, watch=(), fdr=0.05, options=None):
+def _context(df, Y, *, truth=None, vectors=None, label_vectors=None, watch=(), fdr=0.05, **fields):
     Y = sp.csr_matrix(np.asarray(Y, dtype=np.int8))
     L = Y.shape[1]
     groups = build_groups(df, attributes=["a", "b"], intersections=[["a", "b"]], min_group_size=10)
@@ -58,8 +59,13 @@ def _context(df, Y, *, truth=None, vectors=None, label_vectors=None, watch=(), f
         truth=None if truth is None else sp.csr_matrix(np.asarray(truth, dtype=np.int8)),
         vectors=vectors,
         label_vectors=label_vectors,
-        options=dict(options or {}),
+        **fields,
     )
+
+
+def _run(detector, ctx, **settings):
+    """One detector run directly, with its settings (defaults unless given)."""
+    return detector().run(ctx, detector.Config(**settings))
 
 
 def _scan(ctx, df, name):
@@ -68,7 +74,7 @@ def _scan(ctx, df, name):
         sample_ids=df["sample_id"].to_numpy(dtype=object),
         person_rows=np.ones(len(df), dtype=bool),
         examples_per_finding=3,
-        detectors=[name],
+        detectors=default_settings([name]),
     )
 
 
@@ -132,7 +138,7 @@ def test_error_gap_finds_planted_fpr_excess_and_tpr_shortfall():
     x = (df["a"] == "x").to_numpy()
     assert row["count"] == int((Y[:, 0] & ~T[:, 0] & x).sum())
     assert row["group_size"] == int((~T[:, 0] & x).sum())
-    raw = ErrorGapDetector().run(ctx)
+    raw = _run(ErrorGapDetector, ctx).findings
     g = ctx.groups.index("a=x")
     raw_row = raw[(raw["label_index"] == 0) & (raw["group_index"] == g)].iloc[0]
     assert raw_row["universe_size"] == int((~T[:, 0] & df["a"].notna().to_numpy()).sum())
@@ -149,7 +155,7 @@ def test_error_gap_finds_planted_fpr_excess_and_tpr_shortfall():
 def test_error_gap_p_values_match_fisher_exact_on_the_negatives_and_positives():
     df, Y, T = _error_data(1)
     ctx = _context(df, Y, truth=T, fdr=1.0)  # every testable cell is reported
-    out = ErrorGapDetector().run(ctx)
+    out = _run(ErrorGapDetector, ctx).findings
     assert len(out) > 30
     checked = {"fpr": 0, "tpr": 0}
     for r in out.itertuples():
@@ -181,7 +187,7 @@ def test_error_gap_tarone_family_size_never_undercounts_the_testable_pairs():
     """The family size may over-count (conservative bound for empty cells) but never under-count."""
     df, Y, T = _error_data(2, plant=False)
     ctx = _context(df, Y, truth=T)
-    fams = {f["name"]: f for f in ErrorGapDetector().run(ctx).attrs["families"]}
+    fams = {f["name"]: f for f in _run(ErrorGapDetector, ctx).families}
     fam = fams["error_gap:discovery"]
     level, m_eff = fam["tarone_level"], fam["n_testable"]
     exact = 0
@@ -207,7 +213,7 @@ def test_error_gap_quiet_on_null_data():
     hits = 0
     for s in range(20):
         df, Y, T = _error_data(s, plant=False)
-        hits += len(ErrorGapDetector().run(_context(df, Y, truth=T))) > 0
+        hits += len(_run(ErrorGapDetector, _context(df, Y, truth=T)).findings) > 0
     assert hits <= 4  # FDR 0.05 under the global null bounds the chance of any finding at ~5%
 
 
@@ -221,8 +227,8 @@ def test_error_gap_skipped_without_truth():
 def test_error_gap_truth_rows_restrict_the_universe():
     df, Y, T = _error_data(0)
     rows = np.random.default_rng(5).random(len(df)) < 0.6
-    ctx = _context(df, Y, truth=T, watch=(0,), fdr=1.0, options={"truth_rows": rows})
-    out = ErrorGapDetector().run(ctx)
+    ctx = _context(df, Y, truth=T, watch=(0,), fdr=1.0, truth_rows=rows)
+    out = _run(ErrorGapDetector, ctx).findings
     r = out[(out["label_index"] == 0) & (out["error_kind"] == "fpr")].iloc[0]
     mem, uni = _member_mask(ctx, r["group_index"]) & rows, _universe(ctx, r["group_index"]) & rows
     assert r["group_size"] == int((mem & ~T[:, 0]).sum())
@@ -250,7 +256,7 @@ def _align_data(seed, *, plant=True, n=1500, L=12, d=16):
 
 def _align_ctx(seed, plant=True, **kw):
     df, Y, V, W = _align_data(seed, plant=plant)
-    return df, Y, V, W, _context(df, Y, vectors=V, label_vectors=W, options={"shared_space": True}, **kw)
+    return df, Y, V, W, _context(df, Y, vectors=V, label_vectors=W, shared_space=True, **kw)
 
 
 def test_alignment_gap_finds_planted_misaligned_label():
@@ -267,7 +273,8 @@ def test_alignment_gap_finds_planted_misaligned_label():
 
 def test_alignment_gap_p_values_match_brute_force_welch_with_hsu_df():
     df, Y, V, W, ctx = _align_ctx(1, fdr=1.0)  # every tested cell is reported
-    out = AlignmentGapDetector().run(ctx)
+    res = _run(AlignmentGapDetector, ctx)
+    out = res.findings
     V64, W64 = V.astype(np.float64), W.astype(np.float64)
     sims = (V64 @ W64.T) / np.outer(np.linalg.norm(V64, axis=1), np.linalg.norm(W64, axis=1))
     got = {(r.group_index, r.label_index): r for r in out.itertuples()}
@@ -292,7 +299,7 @@ def test_alignment_gap_p_values_match_brute_force_welch_with_hsu_df():
     assert expected_tested == len(out) > 50
     p, q = np.array(p_all).T
     assert np.allclose(q, _bh(p, len(p)), rtol=1e-12)
-    fam = {f["name"]: f for f in out.attrs["families"]}["alignment_gap:discovery"]
+    fam = {f["name"]: f for f in res.families}["alignment_gap:discovery"]
     assert fam["n_testable"] == expected_tested and fam["tarone_level"] is None
 
 
@@ -312,7 +319,7 @@ def test_alignment_gap_p_values_stay_calibrated_in_the_far_tail_with_few_inputs(
 
 
 def test_alignment_gap_quiet_on_null_data():
-    hits = sum(len(AlignmentGapDetector().run(_align_ctx(s, plant=False)[-1])) > 0 for s in range(20))
+    hits = sum(len(_run(AlignmentGapDetector, _align_ctx(s, plant=False)[-1]).findings) > 0 for s in range(20))
     assert hits <= 4
 
 
@@ -321,7 +328,7 @@ def test_alignment_gap_skipped_without_shared_space_or_vectors():
     out = _scan(_context(df, Y, vectors=V, label_vectors=W), df, "alignment_gap")
     status = out.detectors["alignment_gap"]
     assert status.startswith("skipped") and "same model" in status
-    out = _scan(_context(df, Y, label_vectors=W, options={"shared_space": True}), df, "alignment_gap")
+    out = _scan(_context(df, Y, label_vectors=W, shared_space=True), df, "alignment_gap")
     assert (
         out.detectors["alignment_gap"].startswith("skipped")
         and "input embeddings" in out.detectors["alignment_gap"]
@@ -331,7 +338,7 @@ def test_alignment_gap_skipped_without_shared_space_or_vectors():
 def test_alignment_gap_does_not_modify_its_inputs():
     df, Y, V, W, ctx = _align_ctx(0)
     before = (ctx.Y.data.copy(), ctx.vectors.copy(), ctx.label_vectors.copy())
-    AlignmentGapDetector().run(ctx)
+    _run(AlignmentGapDetector, ctx)
     assert all(np.array_equal(a, b) for a, b in zip(before, (ctx.Y.data, ctx.vectors, ctx.label_vectors)))
 
 
@@ -402,14 +409,14 @@ def test_label_family_finds_a_bug_spread_thin_over_synonyms_that_association_mis
     assert "family of 4 near-synonyms" in row["detail"]
     x = (df["a"] == "x").to_numpy()
     assert row["count"] == int((Y[:, SYN].any(axis=1) & x).sum())
-    assoc = AssociationDetector().run(ctx)
+    assoc = _run(AssociationDetector, ctx).findings
     assert not (len(assoc) and np.isin(assoc["label_index"], SYN).any())
 
 
 def test_label_family_p_values_match_brute_force_fisher_on_the_union():
     df, Y, W = _family_data(1)
     ctx = _context(df, Y, label_vectors=W, fdr=1.0)
-    out = LabelFamilyDetector().run(ctx)
+    out = _run(LabelFamilyDetector, ctx).findings
     assert len(out) >= 1
     union = Y[:, SYN].any(axis=1)
     for r in out.itertuples():
@@ -429,20 +436,22 @@ def test_label_family_p_values_match_brute_force_fisher_on_the_union():
 def test_label_family_stays_silent_when_one_member_explains_it():
     df, Y, W = _family_data(2, plant=False, strong_member=True)
     ctx = _context(df, Y, label_vectors=W)
-    assoc = AssociationDetector().run(ctx)
+    assoc = _run(AssociationDetector, ctx).findings
     assert ((assoc["label_index"] == 0) & (ctx.groups.ids[assoc["group_index"]] == "a=x")).any()
-    out = LabelFamilyDetector().run(ctx)
+    res = _run(LabelFamilyDetector, ctx)
+    out = res.findings
     reported = set(ctx.groups.ids[out["group_index"]]) if len(out) else set()
     assert not reported & {"a=x", "a=x & b=p", "a=x & b=q"}  # association already says it
-    fam = {f["name"]: f for f in out.attrs["families"]}["label_family:discovery"]
+    fam = {f["name"]: f for f in res.families}["label_family:discovery"]
     assert fam["n_significant"] >= 3 and fam["n_reported"] == len(out) < fam["n_significant"]
 
 
 def test_label_family_watchlist_family_uses_the_watchlist_budget_and_label():
     df, Y, W = _family_data(0)
     ctx = _context(df, Y, label_vectors=W, watch=(2,))
-    out = LabelFamilyDetector().run(ctx)
-    fams = {f["name"]: f for f in out.attrs["families"]}
+    res = _run(LabelFamilyDetector, ctx)
+    out = res.findings
+    fams = {f["name"]: f for f in res.families}
     assert fams["label_family:watchlist"]["n_labels"] == 1 and fams["label_family:discovery"]["n_labels"] == 0
     assert len(out) >= 1
     assert set(out["family"]) == {"label_family:watchlist"} and set(out["label_index"]) == {2}
@@ -452,7 +461,7 @@ def test_label_family_quiet_on_null_data():
     hits = 0
     for s in range(20):
         df, Y, W = _family_data(s, plant=False, n=1500, L=60)
-        hits += len(LabelFamilyDetector().run(_context(df, Y, label_vectors=W))) > 0
+        hits += len(_run(LabelFamilyDetector, _context(df, Y, label_vectors=W)).findings) > 0
     assert hits <= 4
 
 
@@ -468,15 +477,35 @@ def test_label_family_skipped_without_label_vectors():
 @pytest.mark.parametrize(
     ("key", "value", "match"),
     [
-        ("family_similarity", 1.5, "family_similarity must be a cosine in \\(0, 1\\]"),
-        ("family_max_size", 1, "family_max_size must be an integer >= 2"),
+        ("similarity", 1.5, r"key 'scan\.detectors\.label_family\.similarity': .*less than or equal to 1 \(found 1\.5\)"),
+        ("max_size", 1, r"key 'scan\.detectors\.label_family\.max_size': .*greater than or equal to 2 \(found 1\)"),
     ],
 )
-def test_label_family_bad_options_are_named(key, value, match):
+def test_label_family_bad_settings_are_named(key, value, match):
+    from tagscan.config import ScanConfig
+    from tagscan.errors import ConfigError
+    from tagscan.scan.detectors import resolve
+
+    with pytest.raises(ConfigError, match=match):
+        resolve(ScanConfig(detectors={"label_family": {key: value}}))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [("similarity", 1.5, r"similarity must be a cosine in \(0, 1\]"), ("max_size", 1, "max_size must be an integer >= 2")],
+)
+def test_label_families_bad_arguments_are_named(key, value, match):
+    from tagscan.errors import ConfigError
+
     df, Y, W = _family_data(0, n=500, L=20)
-    ctx = _context(df, Y, label_vectors=W, options={key: value})
-    with pytest.raises(Exception, match=match):
-        LabelFamilyDetector().run(ctx)
+    with pytest.raises(ConfigError, match=match):
+        label_families(W, **{key: value})
+
+
+def test_label_family_max_size_setting_caps_the_families():
+    df, Y, W = _family_data(0)
+    res = _run(LabelFamilyDetector, _context(df, Y, label_vectors=W), max_size=3)
+    assert res.facts["label_families"]["max_size"] == 3 and res.facts["label_families"]["largest"] <= 3
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,7 +516,7 @@ def test_label_family_bad_options_are_named(key, value, match):
 def test_example_rows_are_the_cases_behind_each_finding():
     df, Y, T = _error_data(0)
     ctx = _context(df, Y, truth=T, watch=(0,))
-    out = ErrorGapDetector().run(ctx)
+    out = _run(ErrorGapDetector, ctx).findings
     for r in out.itertuples():
         mem = _member_mask(ctx, r.group_index)
         ex = np.asarray(r.example_rows)
@@ -496,7 +525,7 @@ def test_example_rows_are_the_cases_behind_each_finding():
         assert want[ex, r.label_index].all() and mem[ex].all()
 
     df, Y, V, W, ctx = _align_ctx(0)
-    out = AlignmentGapDetector().run(ctx)
+    out = _run(AlignmentGapDetector, ctx).findings
     r = out.iloc[0]
     ex = np.asarray(r["example_rows"])
     sims = (V[ex].astype(float) @ W[r["label_index"]].astype(float)) / np.linalg.norm(V[ex], axis=1)
@@ -505,7 +534,7 @@ def test_example_rows_are_the_cases_behind_each_finding():
 
     df, Y, W = _family_data(0)
     ctx = _context(df, Y, label_vectors=W)
-    r = LabelFamilyDetector().run(ctx).iloc[0]
+    r = _run(LabelFamilyDetector, ctx).findings.iloc[0]
     ex = np.asarray(r["example_rows"])
     assert len(ex) and Y[np.ix_(ex, SYN)].any(axis=1).all() and _member_mask(ctx, r["group_index"])[ex].all()
 
@@ -514,12 +543,12 @@ def test_detectors_do_not_modify_the_context_and_ignore_sample_order():
     df, Y, T = _error_data(0)
     ctx = _context(df, Y, truth=T, watch=(0,), fdr=0.2)
     snap = (ctx.Y.data.copy(), ctx.truth.data.copy(), ctx.counts.count.copy(), ctx.watch_weight.copy())
-    base = ErrorGapDetector().run(ctx)
+    base = _run(ErrorGapDetector, ctx).findings
     after = (ctx.Y.data, ctx.truth.data, ctx.counts.count, ctx.watch_weight)
     assert all(np.array_equal(a, b) for a, b in zip(snap, after))
     perm = np.random.default_rng(9).permutation(len(df))
     ctx2 = _context(df.iloc[perm].reset_index(drop=True), Y[perm], truth=T[perm], watch=(0,), fdr=0.2)
-    again = ErrorGapDetector().run(ctx2)
+    again = _run(ErrorGapDetector, ctx2).findings
     key = ["group_index", "label_index", "error_kind"]
     a, b = base.sort_values(key).reset_index(drop=True), again.sort_values(key).reset_index(drop=True)
     assert np.array_equal(a[key].to_numpy(), b[key].to_numpy())
@@ -533,22 +562,18 @@ def _bad(case):
     W = rng.normal(size=(6, 8)).astype(np.float32)
     ss = {"shared_space": True}
     if case == "truth shape":
-        return ErrorGapDetector(), _context(df, Y, truth=T[:, :5])
+        return ErrorGapDetector, _context(df, Y, truth=T[:, :5])
     if case == "truth_rows":
-        return ErrorGapDetector(), _context(df, Y, truth=T, options={"truth_rows": np.ones(10, dtype=bool)})
+        return ErrorGapDetector, _context(df, Y, truth=T, truth_rows=np.ones(10, dtype=bool))
     if case == "correction":
-        return ErrorGapDetector(), _context(df, Y, truth=T, options={"correction": "holm"})
+        return ErrorGapDetector, _context(df, Y, truth=T, correction="holm")
     if case == "vectors shape":
-        return AlignmentGapDetector(), _context(df, Y, vectors=V[:20], label_vectors=W, options=ss)
+        return AlignmentGapDetector, _context(df, Y, vectors=V[:20], label_vectors=W, **ss)
     if case == "vectors nan":
         V[3, 1] = np.nan
-        return AlignmentGapDetector(), _context(df, Y, vectors=V, label_vectors=W, options=ss)
-    if case == "alignment correction":
-        return AlignmentGapDetector(), _context(
-            df, Y, vectors=V, label_vectors=W, options={**ss, "correction": "holm"}
-        )
+        return AlignmentGapDetector, _context(df, Y, vectors=V, label_vectors=W, **ss)
     if case == "label vectors rows":
-        return LabelFamilyDetector(), _context(df, Y, label_vectors=W[:4])
+        return LabelFamilyDetector, _context(df, Y, label_vectors=W[:4])
     raise AssertionError(case)
 
 
@@ -556,18 +581,17 @@ def _bad(case):
     ("case", "match"),
     [
         ("truth shape", r"truth: expected a samples x labels matrix of shape \(300, 6\).*found \(300, 5\)"),
-        ("truth_rows", r"options\['truth_rows'\]: expected a bool array with one entry per sample \(300\)"),
-        ("correction", r"options\['correction'\] must be 'bh' or 'by'; found 'holm'"),
+        ("truth_rows", r"ScanContext.truth_rows: expected a bool array with one entry per sample \(300\)"),
+        ("correction", r"ScanContext.correction must be 'bh' or 'by'; found 'holm'"),
         ("vectors shape", r"vectors: expected a \(300, dim\) array, found shape \(20, 8\)"),
         ("vectors nan", r"vectors: holds NaN or infinite values"),
-        ("alignment correction", r"options\['correction'\] must be 'bh' or 'by'; found 'holm'"),
         ("label vectors rows", r"label_vectors: expected one row per label \(6\), found shape \(4, 8\)"),
     ],
 )
 def test_bad_inputs_are_named(case, match):
-    det, ctx = _bad(case)
     with pytest.raises(Exception, match=match):
-        det.run(ctx)
+        det, ctx = _bad(case)
+        det().run(ctx, det.Config())
 
 
 def test_watchlist_budget_is_watchlist_labels_on_groups_about_people():
@@ -577,14 +601,14 @@ def test_watchlist_budget_is_watchlist_labels_on_groups_about_people():
     ctx = _context(df, Y, truth=T, watch=(0,))
     not_people = np.isin(ctx.groups.ids, ["a=x", "a=x & b=p", "a=x & b=q"])
     ctx = dataclasses.replace(ctx, group_about_people=~not_people)
-    out = ErrorGapDetector().run(ctx)
+    out = _run(ErrorGapDetector, ctx).findings
     row = out[(out["label_index"] == 0) & (out["group_index"] == ctx.groups.index("a=x"))]
     assert list(row["family"]) == ["error_gap:discovery"]  # a watch label on a group not about people
 
     df, Y, W = _family_data(0)
     ctx = _context(df, Y, label_vectors=W, watch=(2,))
     ctx = dataclasses.replace(ctx, group_about_people=~np.isin(ctx.groups.ids, ["a=x"]))
-    out = LabelFamilyDetector().run(ctx)
+    out = _run(LabelFamilyDetector, ctx).findings
     on_x = out[out["group_index"] == ctx.groups.index("a=x")]
     assert list(on_x["family"]) == ["label_family:discovery"] and list(on_x["label_index"]) == [2]
     assert (

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from tagscan.scan.counts import count_cells
-from tagscan.scan.detectors import ScanContext
+from tagscan.scan.detectors import ScanContext, default_settings
 from tagscan.scan.detectors.base import _REGISTRY, Detector, get_detector, register
 from tagscan.scan.detectors.label_family import _capped_single_linkage
 from tagscan.scan.findings import scan
@@ -33,14 +33,14 @@ def test_failed_detector_is_recorded_and_others_still_report():
     class Broken(Detector):
         name = "broken_for_test"
 
-        def run(self, ctx):
+        def run(self, ctx, config):
             raise RuntimeError("boom")
 
     register(Broken)
     try:
         df, ctx = _ctx()
         out = scan(ctx, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),
-                   detectors=["association", "broken_for_test"])
+                   detectors=default_settings(["association", "broken_for_test"]))
         assert out.detectors["broken_for_test"] == "failed: RuntimeError: boom"
         assert out.detectors["association"] == "ran"
         assert ((out.findings["label"] == "l0") & (out.findings["group"] == "a=x")).any()
