@@ -218,8 +218,8 @@ def test_every_group_too_small_warns_and_says_why(audit):
 
 
 def test_untested_groups_are_counted_by_reason():
-    from tagscan.scan.groups import untested_by_reason as _untested_by_reason
     from tagscan.render import _untested_note
+    from tagscan.scan.groups import untested_by_reason as _untested_by_reason
 
     untested = (
         ("gender=x", "below min_group_size (3 < 30)"),
