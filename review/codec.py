@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tagscan.constants import INPUT_KINDS
 from tagscan.errors import DataError
 from tagscan.review.backend import ReviewItem
 
@@ -43,9 +44,6 @@ __all__ = [
 
 #: verdict codes in order of severity
 VERDICTS = ("correct", "unsure", "wrong", "harmful")
-#: the input kinds reviewers can be shown
-INPUT_KINDS = ("text", "image")
-
 #: columns of the votes table (one row per annotator and task that voted)
 VOTE_COLUMNS = [
     "task_id",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +57,13 @@ log = logging.getLogger(__name__)
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a scan config: the YAML and every section's settings, before any work is done.
+    """Read and validate a scan config: the YAML and every section's settings (each detector's under
+    ``scan.detectors``), before any work is done. Raises ConfigError naming the file and the key."""
+    from tagscan.scan.detectors import resolve
 
-    Raises ConfigError naming the file and the key."""
-    return _read_config(path)
+    cfg = _read_config(path)
+    resolve(cfg.scan, config_path=cfg.path)
+    return cfg
 
 
 def run_embed(
@@ -130,13 +132,9 @@ def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssign
 def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool = False) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
     from tagscan.review import ReviewStore
-    from tagscan.scan.detectors import get_detector
+    from tagscan.scan.detectors import resolve
 
-    for name in cfg.scan.detectors or ():
-        try:
-            get_detector(name)
-        except KeyError as exc:
-            raise ConfigError(f"{cfg.path}: key 'scan.detectors': {exc.args[0]}; fix the name") from exc
+    detectors = resolve(cfg.scan, config_path=cfg.path)
     g = cfg.groups
     if not (g.attributes or g.clusters):
         raise ConfigError(
@@ -176,6 +174,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         person_rows=person_rows(audit, list(cfg.groups.attributes), person_labels),
         groups_cfg=cfg.groups,
         scan_cfg=cfg.scan,
+        detectors=detectors,
         examples_per_finding=cfg.review.examples_per_finding,
         # Inputs and labels share one space only when both were embedded by the same model.
         shared_space=emb.label_model is not None and emb.label_model == emb.input_model,
@@ -336,18 +335,12 @@ def run_diff(cfg: Config, run_a: str, run_b: str) -> pd.DataFrame:
 # -- review -------------------------------------------------------------------------------------
 
 def _review_parts(cfg: Config):
-    from tagscan.review import ReviewStore
-    from tagscan.review.label_studio import LabelStudioBackend
+    from tagscan.review import ReviewStore, backend_from_config
 
     ws = Workspace(cfg.workspace_dir)
-    key = os.environ.get(cfg.review.api_key_env)
-    if not (key or "").strip():
-        # A missing token is the user's setup, not a failing service: exit 2 before any request is made.
-        raise ConfigError(
-            f"no Label Studio API key: the environment variable {cfg.review.api_key_env} (review.api_key_env in "
-            f"{cfg.path}) is empty or unset; set it to your token (Label Studio: Account & Settings > Access Token)"
-        )
-    backend = LabelStudioBackend(cfg.review.url, key, api_key_env=cfg.review.api_key_env)
+    # review.backend is looked up here (ConfigError naming the key and the valid backends); the backend reads
+    # its secrets now (Label Studio: $<review.api_key_env>, a ConfigError when unset).
+    backend = backend_from_config(cfg.review, source=cfg.path)
     return ws, backend, ReviewStore(ws.db_path)
 
 
@@ -414,7 +407,6 @@ def run_review_push(
         input_kind=cfg.embed.input,
         run_id=rec.run_id,
         image_root=cfg.data.samples.parent,
-        files_root=os.environ.get("TAGSCAN_LS_FILES_ROOT"),
         recreate=recreate,
         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout,
     )
