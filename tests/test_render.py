@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
-from tagscan.render import print_summary
+from tagscan.outputs.terminal import print_summary
 from tagscan.scan.findings import FINDING_COLUMNS
 
 
@@ -22,7 +22,7 @@ def _row(label, group, detector, severity):
 def test_summary_shows_a_pair_once_with_the_other_detectors_named():
     f = pd.DataFrame([_row("gorilla", "tone=dark", "association", 90), _row("gorilla", "tone=dark", "alignment_gap", 70),
                       _row("mugshot", "tone=dark", "association", 65)])
-    info = {"run_id": "r1", "config_name": "c", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
+    info = {"run_id": "r1", "config_name": "c", "created_at": "2026-01-01T00:00:00+00:00", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
             "counts": {"samples": 10, "labels": 2, "positives": 5, "groups_tested": 2, "groups_untested": 0,
                        "cells_nonzero": 3, "findings": 3, "findings_by_level": {"critical": 3}}, "families": [],
             "detectors": {"association": "ran", "alignment_gap": "ran"}}
@@ -43,7 +43,7 @@ def test_family_column_names_a_watchlist_label_on_other_groups_as_a_label_catego
     rows[1].update(family="discovery", severity_level="medium")
     rows[2].update(family="discovery", watch_category=None)
     f = pd.DataFrame(rows)
-    info = {"run_id": "r1", "config_name": "c", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
+    info = {"run_id": "r1", "config_name": "c", "created_at": "2026-01-01T00:00:00+00:00", "model": {"name": "m", "version": "v"}, "config": {"scan": {"fdr": 0.05}},
             "counts": {"samples": 10, "labels": 3, "positives": 5, "groups_tested": 3, "groups_untested": 0,
                        "cells_nonzero": 3, "findings": 3, "findings_by_level": {"critical": 1, "medium": 1, "low": 1}},
             "families": [], "detectors": {"association": "ran"}}

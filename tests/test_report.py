@@ -24,7 +24,8 @@ import pandas as pd
 import pytest
 
 from tagscan.errors import DataError
-from tagscan.report import build_report, write_report
+from tagscan.outputs.html import build_report, write_report
+from tagscan.runs import Counts, RunRecord
 from tagscan.scan.findings import FINDING_COLUMNS
 from tagscan.scan.severity import DISCOVERY_HARM, severity_level, severity_score
 from tagscan.scan.stats import (
@@ -310,9 +311,55 @@ def test_empty_findings_render(frame):
 
 
 def test_minimal_info_renders():
+    """A run.json with only its identity (every other key takes its default) still renders."""
     _, f, _ = make_run(5)
-    doc = build_report({}, f)
+    doc = build_report({"run_id": "r1", "config_name": "c", "created_at": "2026-01-01T00:00:00+00:00"}, f)
     assert count(doc, "tbody", "f") == 5
+    assert re.search(r'<div class="k">Detector findings</div><div class="v">5</div>', doc)
+
+
+def test_a_run_record_and_its_run_json_give_the_same_report():
+    info, f, _ = make_run(8, seed=13)
+    record = RunRecord.from_json(info)
+    assert build_report(record, f) == build_report(record.to_json(), f) == build_report(info, f)
+
+
+def test_run_without_its_identity_is_refused_with_the_key():
+    _, f, _ = make_run(2)
+    with pytest.raises(DataError, match=r"run record: no 'run_id'; pass a RunRecord or the run.json"):
+        build_report({}, f)
+
+
+def _footer(doc: str) -> str:
+    return doc.split("<footer>", 1)[1].split("</footer>", 1)[0]
+
+
+def test_footer_names_the_recorded_correction():
+    info, f, _ = make_run(6, seed=14)
+    for fam in info["families"]:
+        fam["correction"] = "by"
+    footer = _footer(build_report(info, f))
+    assert "q-values are Benjamini–Yekutieli within each family." in footer
+    assert "Hochberg" not in footer
+    for fam in info["families"]:
+        fam["correction"] = "bh"
+    assert "q-values are Benjamini–Hochberg within each family." in _footer(build_report(info, f))
+
+
+def test_footer_names_each_correction_with_its_families():
+    info, f, _ = make_run(6, seed=14)
+    info["families"][1]["correction"] = "by"
+    footer = _footer(build_report(info, f))
+    assert "Benjamini–Hochberg in watchlist; Benjamini–Yekutieli in discovery" in footer
+
+
+def test_footer_of_a_run_without_families_names_the_configured_correction():
+    info, f, _ = make_run(3, seed=15)
+    info["families"] = []
+    info["config"]["scan"]["correction"] = "by"
+    assert "q-values are Benjamini–Yekutieli within each family." in _footer(build_report(info, f))
+    del info["config"]["scan"]["correction"]
+    assert "q-values are adjusted for multiple testing within each family." in _footer(build_report(info, f))
 
 
 def test_rows_most_severe_first_with_scan_rank_and_complete_details():
@@ -754,14 +801,14 @@ def test_browser_one_row_per_pair_with_the_other_detectors_evidence(browser, tmp
 
 
 def test_header_says_why_groups_were_not_tested():
-    from tagscan.report import _untested_text
+    from tagscan.outputs.html.summary import untested_text
 
-    assert _untested_text({"groups_untested": 9}) == "9 not tested"  # runs written before the reasons
-    assert _untested_text({"groups_untested": 0, "groups_untested_by_reason": {}}) == "none left out"
+    assert untested_text(Counts(groups_untested=9)) == "9 not tested"  # runs written before the reasons
+    assert untested_text(Counts(groups_untested=0, groups_untested_by_reason={})) == "none left out"
     reasons = {"below min_group_size 30": 7, "covers its whole universe": 2}
-    text = _untested_text({"groups_untested": 9, "groups_untested_by_reason": reasons})
+    text = untested_text(Counts(groups_untested=9, groups_untested_by_reason=reasons))
     assert text == "7 below min_group_size 30; 2 covers its whole universe"
-    assert _untested_text({}) == ""
+    assert untested_text(Counts()) == "none left out"
 
 
 def test_watch_category_on_a_discovery_finding_is_named_as_the_labels():

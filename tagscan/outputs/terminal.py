@@ -1,0 +1,275 @@
+"""The terminal renderings (``--format text``): the scan summary and the CLI's tables, with rich.
+
+Reads a run and its findings; computes nothing new. Each function writes to the rich ``Console`` it is
+given; :func:`stdout_console` is the CLI's (160 columns when stdout is not a terminal).
+"""
+
+from __future__ import annotations
+
+import sys
+from os import PathLike
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tagscan.constants import STATUSES
+from tagscan.outputs.base import Renderer, RunLike, as_record
+from tagscan.outputs.format import TERMINAL, fmt_count, fmt_level_counts, fmt_lift_ci, fmt_p, watch_text
+from tagscan.outputs.pairs import group_pairs
+from tagscan.runs import Counts
+
+__all__ = [
+    "TextRenderer",
+    "family_text",
+    "print_diff",
+    "print_review_pull",
+    "print_runs",
+    "print_summary",
+    "print_table",
+    "stdout_console",
+    "untested_note",
+]
+
+#: rich styles of the severity levels in the summary's severity column.
+LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "dim"}
+#: Statuses the baseline line names even at zero; the others only when some finding has them.
+_ALWAYS_NAMED = ("new", "regressed", "persisting")
+_REVIEW_STATUSES = ("confirmed", "dismissed", "needs review")
+
+
+def stdout_console() -> Console:
+    """A console on the current ``sys.stdout``: the terminal's width, or 160 columns into a pipe or file."""
+    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+def untested_note(counts: Counts) -> str:
+    """' (3 not tested: 2 below min_group_size 30, 1 covers its whole universe)'; older runs lack reasons."""
+    n = counts.groups_untested
+    if not n:
+        return ""
+    detail = ", ".join(f"{k:,} {r}" for r, k in (counts.groups_untested_by_reason or {}).items())
+    return f" ({n:,} not tested: {detail})" if detail else f" ({n:,} not tested)"
+
+
+def family_text(family: object, category: object) -> str:
+    """The family column: 'watchlist/dehumanizing', 'discovery (dehumanizing label)' or 'discovery'."""
+    text = watch_text(family, category)
+    if not text:
+        return str(family)
+    return f"{family}/{text}" if text == str(category) else f"{family} ({text})"
+
+
+def _status_line(c: Counts) -> str:
+    """'3 new, 0 regressed, 12 persisting, 2 confirmed': the run's findings by status against its baseline."""
+    st = c.by_status or {}
+    order = _ALWAYS_NAMED + tuple(s for s in STATUSES if s not in _ALWAYS_NAMED and s != "resolved")
+    return ", ".join(f"{st.get(k, 0):,} {k}" for k in order if k in _ALWAYS_NAMED or st.get(k))
+
+
+def print_summary(
+    run: RunLike, findings: pd.DataFrame, *, console: Console, top: int = 20, run_dir: str | PathLike | None = None
+) -> None:
+    """The scan summary: what was scanned, the error budgets, the baseline, and the ``top`` pairs."""
+    record, folder = as_record(run, run_dir=run_dir)
+    c = record.counts
+    console.print(
+        f"[bold]tagscan[/bold] run {record.run_id} of {record.config_name} "
+        f"(model {record.model.name} {record.model.version})",
+        highlight=False,
+    )
+    console.print(
+        f"{c.samples:,} samples, {c.labels:,} labels, {c.positives:,} positive predictions; "
+        f"{c.groups_tested:,} groups tested{untested_note(c)}, "
+        f"{c.cells_nonzero:,} non-zero (label, group) cells",
+        highlight=False,
+    )
+    if record.families:
+        console.print(f"error budgets at FDR {record.fdr}:", highlight=False)
+        for f in record.families:
+            console.print(
+                f"  {f.name:<26} {f.n_significant:>6,} significant of {f.n_testable:>9,} testable pairs "
+                f"({f.n_labels:,} labels)",
+                highlight=False,
+            )
+    n_img = record.embedding.n_skipped_images
+    if n_img:
+        console.print(f"skipped {n_img} unreadable image(s) (--skip-bad-images); listed in run.json", highlight=False)
+    for k, v in record.skipped_detectors.items():
+        console.print(f"detector {k}: {v}", highlight=False)
+    if record.baseline:
+        bm = record.baseline_model
+        of = f" of {bm.name} {bm.version}".rstrip() if bm else ""
+        console.print(
+            f"against baseline {record.baseline}{of} ({record.comparison}): "
+            + _status_line(c)
+            + f", {c.resolved_since_baseline:,} resolved",
+            highlight=False,
+        )
+    lv = fmt_level_counts(c.findings_by_level or {})
+    # The rows of findings resolved since the baseline follow the run's own findings; they are listed apart.
+    ranked = findings.reset_index(drop=True)
+    gone = (ranked["status"] == "resolved").to_numpy() if "status" in ranked else np.zeros(len(ranked), bool)
+    live = ranked[~gone]
+    pairs = group_pairs(live) if len(live) and {"label", "group"} <= set(live.columns) else None
+    n_pairs = 0 if pairs is None else len(pairs)
+    on_pairs = f" on {n_pairs:,} (label, group) pairs" if n_pairs and n_pairs != c.findings else ""
+    console.print(f"[bold]{c.findings:,} findings[/bold]{on_pairs}" + (f" ({lv})" if lv else ""), highlight=False)
+    if len(live) == 0:
+        console.print("No (label, group) association passed the multiple-testing control.")
+    else:
+        _print_findings(console, ranked, live, pairs if pairs is not None else group_pairs(live), top)
+    if gone.any():
+        was = ranked[gone].sort_values("severity", ascending=False, kind="stable")
+        shown = ", ".join(
+            f"{r.label_name} on {r.group} ({'' if r.detector == 'association' else f'{r.detector}, '}"
+            f"{r.severity_level} {r.severity:.0f})"
+            for r in was.head(5).itertuples()
+        )
+        rest = f" and {len(was) - 5:,} more" if len(was) > 5 else ""
+        console.print(
+            f"resolved since the baseline (severity as it was): {shown}{rest} "
+            f"(tagscan diff CONFIG {record.baseline or 'BASELINE'} {record.run_id} lists every change)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"run folder: {folder or ''}", highlight=False, soft_wrap=True)
+
+
+def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, pairs: pd.DataFrame, top: int) -> None:
+    """One line per (label, group): the same pair raised by several detectors is shown once, at its best
+    rank, with the other detectors named; '#' is the rank in findings.parquet."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col, just in (
+        ("#", "right"), ("severity", "left"), ("label", "left"), ("group", "left"), ("count", "right"),
+        ("expected", "right"), ("lift [95% CI]", "left"), ("q", "right"), ("family", "left"), ("status", "left"),
+    ):  # fmt: skip
+        table.add_column(col, justify=just, overflow="fold")
+    firsts = live.index.to_numpy()[pairs["rep"].to_numpy()] if len(pairs) else np.empty(0, np.int64)
+    for i, also in zip(firsts[:top], pairs["also"][:top]):
+        r = ranked.loc[i]
+        fam = family_text(r["family"], r["watch_category"])
+        table.add_row(
+            str(i + 1),
+            Text(f"{r['severity_level']} {r['severity']:.0f}", style=LEVEL_STYLE.get(r["severity_level"], "")),
+            Text(str(r["label_name"])),
+            Text(str(r["group"])),
+            f"{int(r['count']):,}",
+            f"{r['expected']:.1f}",
+            fmt_lift_ci(r["lift"], r["lift_low"], r["lift_high"], style=TERMINAL),
+            fmt_p(r["q_value"], style=TERMINAL),
+            Text(fam + (f" (+{', '.join(also)})" if also else "")),
+            str(r["status"]),
+        )
+    console.print(table)
+    if len(firsts) > top:
+        more = int((live.index >= firsts[top]).sum())
+        console.print(f"... and {more:,} more findings in findings.parquet", highlight=False)
+
+
+def print_table(rows: pd.DataFrame, console: Console) -> None:
+    """Every row and column of ``rows`` as text, headers in bold, long cells folded."""
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    for col in rows.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in rows.itertuples(index=False):
+        table.add_row(*[Text(str(v)) for v in row])
+    console.print(table)
+
+
+def print_runs(runs: pd.DataFrame, console: Console, *, all_configs: bool = False) -> None:
+    """The catalogue's runs: id, (config), date, model, samples, findings and the counts by level and status."""
+    show = pd.DataFrame(
+        {
+            "run": runs["run_id"],
+            **({"config": runs["config_name"]} if all_configs else {}),
+            "created": runs["created_at"].str.slice(0, 19).str.replace("T", " "),
+            "model": (runs["model_name"].fillna("") + " " + runs["model_version"].fillna("")).str.strip(),
+            "samples": runs["n_samples"].map(fmt_count),
+            "findings": runs["n_findings"].map(fmt_count),
+            **{c: runs[c].map(lambda v: f"{int(v):,}") for c in
+               ("critical", "high", "new", "regressed", "resolved", "confirmed", "dismissed")},
+        }
+    )  # fmt: skip
+    print_table(show, console)
+
+
+def print_diff(changes: pd.DataFrame, console: Console, *, run_a: str, run_b: str, top: int = 50) -> None:
+    """What changed between two runs: a count line, then ``top`` rows (change, pair, detector, severities, rates)."""
+    counts = changes["change"].value_counts()
+    console.print(
+        f"{changes.attrs.get('run_a', run_a)} -> {changes.attrs.get('run_b', run_b)}: {counts.get('new', 0):,} new, "
+        f"{counts.get('gone', 0):,} gone, {counts.get('both', 0):,} in both "
+        f"(model {changes.attrs.get('model_a', '?')} -> {changes.attrs.get('model_b', '?')})",
+        highlight=False,
+    )
+    cols = ["change", "label_name", "group", "detector", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]
+    show = changes[[c for c in cols if c in changes.columns]].copy()
+    for c in ("severity_a", "severity_b"):
+        show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
+    for c in ("rate_in_group_a", "rate_in_group_b"):
+        show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+    print_table(show.head(top), console)
+    if len(show) > top:
+        console.print(f"... and {len(show) - top:,} more rows (--top N shows more; --format json gives all)", highlight=False)
+
+
+def _share_wrong(v: float, lo: float, hi: float) -> str:
+    return "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
+
+
+def print_review_pull(verdicts: pd.DataFrame, console: Console) -> None:
+    """Reviewers' verdicts: a count line by review status, then one row per pushed finding."""
+    counts = verdicts["review_status"].value_counts()
+    console.print(
+        f"{len(verdicts)} findings pushed: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in _REVIEW_STATUSES),
+        highlight=False,
+    )
+    cols = ["label", "group", "detector", "severity_level", "n_reviewed", "correct", "wrong", "harmful", "unsure",
+            "share_wrong", "review_status"]  # fmt: skip
+    show = verdicts[[c for c in cols if c in verdicts.columns]].rename(columns={"severity_level": "severity"})
+    show["share_wrong"] = [
+        _share_wrong(v, lo, hi)
+        for v, lo, hi in zip(verdicts["share_wrong"], verdicts["share_wrong_low"], verdicts["share_wrong_high"])
+    ]
+    if "comments" in verdicts.columns and verdicts["comments"].notna().any():
+        show["comments"] = [("" if pd.isna(c) else (c if len(c) <= 60 else c[:59] + "…")) for c in verdicts["comments"]]
+    print_table(show, console)
+
+
+class TextRenderer(Renderer):
+    """``--format text``: rich tables on a console (default: :func:`stdout_console`, made at each call)."""
+
+    name = "text"
+
+    @property
+    def console(self) -> Console:
+        return self._console if self._console is not None else stdout_console()
+
+    def scan(self, run: RunLike, findings: pd.DataFrame, *, run_dir: str | PathLike | None = None, top: int = 20) -> None:
+        print_summary(run, findings, console=self.console, top=top, run_dir=run_dir)
+
+    def table(self, rows: pd.DataFrame) -> None:
+        print_table(rows, self.console)
+
+    def runs(
+        self,
+        runs: pd.DataFrame,
+        *,
+        all_configs: bool = False,
+        workspace: str | PathLike | None = None,
+        config: str | PathLike | None = None,
+    ) -> None:
+        console = self.console
+        if len(runs) == 0:
+            console.out(f"no runs yet in {workspace}; run 'tagscan scan {config}'", highlight=False)
+            return
+        print_runs(runs, console, all_configs=all_configs)
+
+    def diff(self, changes: pd.DataFrame, *, run_a: str, run_b: str, top: int = 50) -> None:
+        print_diff(changes, self.console, run_a=run_a, run_b=run_b, top=top)
+
+    def review_pull(self, verdicts: pd.DataFrame) -> None:
+        print_review_pull(verdicts, self.console)
