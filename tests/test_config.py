@@ -215,3 +215,19 @@ def test_version_written_as_a_number_says_to_quote_it(tmp_path):
 def test_config_path_is_a_directory(tmp_path):
     with pytest.raises(ConfigError, match="is a directory, not a config file"):
         load_config(tmp_path)
+
+
+def test_input_kinds_registry_matches_the_config_vocabulary():
+    """embed.input accepts exactly the registered input kinds, each with its samples column."""
+    import typing
+
+    from tagscan.config import EmbedConfig
+    from tagscan.constants import INPUT_KINDS
+    from tagscan.inputs import RESERVED_COLUMNS, input_kind, input_kinds
+
+    assert tuple(k.name for k in input_kinds()) == INPUT_KINDS
+    assert typing.get_args(EmbedConfig.model_fields["input"].annotation) == INPUT_KINDS
+    assert {k.column for k in input_kinds()} <= set(RESERVED_COLUMNS)
+    assert input_kind("image").is_path and not input_kind("text").is_path
+    with pytest.raises(KeyError, match="unknown input kind 'audio'; valid kinds: text, image"):
+        input_kind("audio")
