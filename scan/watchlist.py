@@ -10,6 +10,7 @@ module stays free of models and indexes.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,12 @@ __all__ = [
     "ExpandConfig",
     "WatchAssignment",
     "WatchCategory",
+    "WatchOutcome",
     "Watchlist",
     "assign_watch_categories",
     "load_watchlist",
     "normalise_term",
+    "watch_labels",
 ]
 
 
@@ -147,3 +150,49 @@ def assign_watch_categories(
                 if j >= 0 and s >= watchlist.expand.min_similarity:
                     offer(int(j), t, float(s))
     return WatchAssignment(category=category, weight=weight, matched_term=matched, similarity=sim)
+
+
+@dataclass(frozen=True)
+class WatchOutcome:
+    """The watchlist applied to one label index: the assignment, the watchlist's person labels, and what it did."""
+
+    assignment: WatchAssignment
+    person_labels: tuple[str, ...]
+    path: Path | None
+    categories: dict[str, float]
+    labels_matched: int
+    labels_expanded: int
+
+
+def watch_labels(
+    path: Path | None,
+    labels: np.ndarray,
+    label_names: np.ndarray,
+    *,
+    search: Callable[[list[str], int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> WatchOutcome:
+    """Load the watchlist at ``path`` (None: no watchlist) and assign its categories to ``labels``.
+
+    ``search(terms, k)`` returns the (similarities, label ids) of each term's ``k`` nearest labels in the label
+    index; without it only exact matches count."""
+    L = len(labels)
+    if path is None:
+        empty = WatchAssignment(
+            category=np.full(L, None, dtype=object), weight=np.zeros(L), matched_term=np.full(L, None, dtype=object),
+            similarity=np.zeros(L),
+        )
+        return WatchOutcome(empty, (), None, {}, 0, 0)
+    wl = load_watchlist(path)
+    terms, _ = wl.terms()
+    ids = sims = None
+    if search is not None and wl.expand.max_per_term > 0 and len(terms):
+        sims, ids = search(terms, min(wl.expand.max_per_term, L))
+    wa = assign_watch_categories(wl, labels, label_names, neighbor_ids=ids, neighbor_sims=sims)
+    return WatchOutcome(
+        assignment=wa,
+        person_labels=tuple(wl.person_labels),
+        path=path,
+        categories={k: v.weight for k, v in wl.categories.items()},
+        labels_matched=int((wa.similarity == 1.0).sum()),
+        labels_expanded=int(((wa.similarity < 1.0) & wa.mask).sum()),
+    )

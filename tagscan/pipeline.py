@@ -18,9 +18,11 @@ import pandas as pd
 
 from tagscan.config import Config
 from tagscan.config import load_config as _read_config
+from tagscan.constants import LEVELS
 from tagscan.embed.stage import EmbedOutcome, embed_audit_set
 from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
+from tagscan.inputs.kinds import sample_columns
 from tagscan.progress import Timer
 from tagscan.runs import (
     ClusterInfo,
@@ -34,10 +36,11 @@ from tagscan.runs import (
     new_run_id,
     now_iso,
 )
+from tagscan.runs.gate import select_for_review
 from tagscan.runs.history import RunNow, carry_reviews, compare_with_run, diff_runs
 from tagscan.scan.engine import analyse, person_rows
 from tagscan.scan.groups import untested_by_reason
-from tagscan.scan.watchlist import WatchAssignment, assign_watch_categories, load_watchlist
+from tagscan.scan.watchlist import watch_labels
 
 __all__ = [
     "load_config",
@@ -99,35 +102,6 @@ class ScanResult:
     def run_id(self) -> str:
         return self.record.run_id
 
-    @property
-    def info(self) -> dict:
-        """The run.json mapping (what older callers read)."""
-        return self.record.to_json()
-
-
-def _watch(cfg: Config, audit: AuditSet, emb: EmbedOutcome) -> tuple[WatchAssignment, list[str], WatchlistInfo]:
-    path = cfg.watchlist_path()
-    L = audit.n_labels
-    if path is None:
-        empty = WatchAssignment(
-            category=np.full(L, None, dtype=object), weight=np.zeros(L), matched_term=np.full(L, None, dtype=object),
-            similarity=np.zeros(L),
-        )
-        return empty, [], WatchlistInfo()
-    wl = load_watchlist(path)
-    terms, _ = wl.terms()
-    ids = sims = None
-    if emb.label_vectors is not None and wl.expand.max_per_term > 0 and len(terms):
-        sims, ids = emb.label_index.search(emb.terms.embed(terms), min(wl.expand.max_per_term, L))
-    wa = assign_watch_categories(wl, audit.labels, audit.label_names, neighbor_ids=ids, neighbor_sims=sims)
-    info = WatchlistInfo(
-        path=str(path),
-        categories={k: v.weight for k, v in wl.categories.items()},
-        labels_matched=int((wa.similarity == 1.0).sum()),
-        labels_expanded=int(((wa.similarity < 1.0) & wa.mask).sum()),
-    )
-    return wa, list(wl.person_labels), info
-
 
 def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool = False) -> ScanResult:
     """Run a whole scan and write it to the workspace. Returns the run id, folder and ranked findings."""
@@ -165,13 +139,17 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     if emb.kept is not None:
         audit = audit.subset(emb.kept)
     with t("watchlist"):
-        watch, person_labels, watch_info = _watch(cfg, audit, emb)
+        search = None
+        if emb.label_vectors is not None:
+            def search(terms: list[str], k: int):
+                return emb.label_index.search(emb.terms.embed(terms), k)
+        watch = watch_labels(cfg.watchlist_path(), audit.labels, audit.label_names, search=search)
     res = analyse(
         audit,
         vectors=emb.vectors,
         label_vectors=emb.label_vectors,
-        watch=watch,
-        person_rows=person_rows(audit, list(cfg.groups.attributes), person_labels),
+        watch=watch.assignment,
+        person_rows=person_rows(audit, list(cfg.groups.attributes), list(watch.person_labels)),
         groups_cfg=cfg.groups,
         scan_cfg=cfg.scan,
         detectors=detectors,
@@ -221,18 +199,12 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         baseline=base.run_id if base else None,
         baseline_model=ModelRef(base.model_name, base.model_version) if base else None,
         comparison=comparison,
-        embedding=EmbeddingInfo(
-            input_model=emb.input_model,
-            label_model=emb.label_model,
-            computed_inputs=emb.computed_inputs,
-            computed_labels=emb.computed_labels,
-            dim=int(emb.vectors.shape[1]),
-            n_skipped_images=len(emb.skipped),
-            skipped_images=tuple({"ref": x.ref, "reason": x.reason} for x in emb.skipped[:200]),
-        ),
+        embedding=EmbeddingInfo.of(emb),
         clusters=clusters,
         detector_facts=outcome.extra,
-        watchlist=watch_info,
+        watchlist=WatchlistInfo(
+            str(watch.path) if watch.path else None, watch.categories, watch.labels_matched, watch.labels_expanded
+        ),
         counts=Counts(
             samples=audit.n_samples,
             labels=audit.n_labels,
@@ -261,7 +233,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
 def run_report(cfg: Config, *, run: str | None = None) -> Path:
     """Write the self-contained HTML report of a run (default: the latest) into its folder."""
     from tagscan.inputs import read_sample_table
-    from tagscan.report import build_report, write_report
+    from tagscan.outputs.html import build_report, write_report
 
     ws = Workspace(cfg.workspace_dir)
     entry = ws.resolve_run(run, cfg.name, model_name=cfg.model_info.name)
@@ -270,7 +242,7 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     samples = None
     if len(findings) and cfg.data.samples.is_file():
         samples = read_sample_table(cfg)
-    html = build_report(record.to_json(), findings, samples=samples, image_root=cfg.data.samples.parent)
+    html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent)
     return write_report(ws.report_path(entry.run_id), html)
 
 
@@ -309,17 +281,11 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
     sims, rows = index.search(emb.vectors[hit], min(k + 1, index.ntotal))
     keep = (rows[0] >= 0) & (rows[0] != hit[0])  # the sample itself is not its own neighbour
     rows, sims = rows[0][keep][:k], sims[0][keep][:k]
-    S = audit.scores.tocsr()
-    top_labels = []
-    for r in rows:
-        lo, hi = S.indptr[r], S.indptr[r + 1]
-        order = np.argsort(-S.data[lo:hi], kind="stable")[:labels_per_sample]
-        top_labels.append(", ".join(str(audit.label_names[j]) for j in S.indices[lo:hi][order]))
-    out = pd.DataFrame({"sample_id": ids[rows], "similarity": np.round(sims.astype(np.float64), 4), "labels": top_labels})
-    if "text" in audit.samples.columns:
-        out.insert(2, "text", audit.samples["text"].to_numpy(dtype=object)[rows])
-    if "image" in audit.samples.columns:
-        out.insert(2, "image", audit.samples["image"].to_numpy(dtype=object)[rows])
+    labels = audit.top_labels(rows, labels_per_sample)
+    out = pd.DataFrame({"sample_id": ids[rows], "similarity": np.round(sims.astype(np.float64), 4), "labels": labels})
+    for col in sample_columns():  # each input column the samples have (text, image), as in the table
+        if col in audit.samples.columns:
+            out.insert(2, col, audit.samples[col].to_numpy(dtype=object)[rows])
     return out
 
 
@@ -385,17 +351,10 @@ def run_review_push(
             f"--run '{run}' is run {rec.run_id} of model '{rec.model_name}', but {cfg.path} reviews model "
             f"'{_model_key(cfg)}'; pass a run of that model (see 'tagscan runs CONFIG')"
         )
-    findings = ws.load_findings(rec.run_id)
-    open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
     level = min_level or cfg.review.min_level
-    from tagscan.scan.severity import LEVEL_ORDER as _LEVEL_ORDER
-
-    if level not in _LEVEL_ORDER:
-        raise UsageError(f"--min-level must be one of {', '.join(_LEVEL_ORDER)}; got {level!r}")
-    rank = open_rows["severity_level"].map(_LEVEL_ORDER.index)
-    left_out = open_rows[rank < _LEVEL_ORDER.index(level)]
-    below = {lv: int(n) for lv in reversed(_LEVEL_ORDER) if (n := (left_out["severity_level"] == lv).sum())}
-    open_rows = open_rows[rank >= _LEVEL_ORDER.index(level)]
+    if level not in LEVELS:
+        raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}; got {level!r}")
+    open_rows, below = select_for_review(ws.load_findings(rec.run_id), level)
     samples = read_sample_table(cfg)
     receipt = push(
         open_rows,

@@ -218,20 +218,21 @@ def test_every_group_too_small_warns_and_says_why(audit):
 
 
 def test_untested_groups_are_counted_by_reason():
-    from tagscan.render import _untested_note
-    from tagscan.scan.groups import untested_by_reason as _untested_by_reason
+    from tagscan.outputs.terminal import untested_note
+    from tagscan.runs import Counts
+    from tagscan.scan.groups import untested_by_reason
 
     untested = (
         ("gender=x", "below min_group_size (3 < 30)"),
         ("tone=y", "below min_group_size (12 < 30)"),
         ("cluster:k2/0", "covers its whole universe: nothing to compare with"),
     )
-    reasons = _untested_by_reason(untested, 30)
+    reasons = untested_by_reason(untested, 30)
     assert reasons == {"below min_group_size 30": 2, "covers its whole universe": 1}
-    note = _untested_note({"groups_untested": 3, "groups_untested_by_reason": reasons})
+    note = untested_note(Counts(groups_untested=3, groups_untested_by_reason=reasons))
     assert note == " (3 not tested: 2 below min_group_size 30, 1 covers its whole universe)"
-    assert _untested_note({"groups_untested": 0}) == ""
-    assert _untested_note({"groups_untested": 4}) == " (4 not tested)"  # runs written before the reasons
+    assert untested_note(Counts(groups_untested=0)) == ""
+    assert untested_note(Counts.from_json({"groups_untested": 4})) == " (4 not tested)"  # runs before the reasons
 
 
 # -- found in QA: malformed inputs that crashed, passed silently, or gave an unclear message -------------

@@ -103,7 +103,7 @@ def test_warm_image_rescan_loads_no_torch_until_an_image_is_new(image_config):
         f"res = run_scan(load_config({str(image_config)!r}))\n"
         "f = res.findings\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules,\n"
-        "  'computed': res.info['embedding']['computed_inputs'],\n"
+        "  'computed': res.record.embedding.computed_inputs,\n"
         "  'pairs': sorted(f['label'] + '|' + f['group'])}))\n"
     )
 

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from tagscan.errors import TagscanError
 
-__all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "ConfigArg", "Level", "OutputFormat", "guard", "load", "print_table", "stdout"]
+__all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "ConfigArg", "Level", "OutputFormat", "guard", "load", "stdout"]
 
 T = TypeVar("T")
 
@@ -39,7 +39,9 @@ ConfigArg = Annotated[Path, typer.Argument(help="The scan's YAML config.", show_
 
 
 def stdout() -> Console:
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+    from tagscan.outputs.terminal import stdout_console
+
+    return stdout_console()
 
 
 def guard(fn: Callable[[], T]) -> T:
@@ -68,15 +70,3 @@ def load(config: Path):
     from tagscan.pipeline import load_config
 
     return guard(lambda: load_config(config))
-
-
-def print_table(df, console) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in df.columns:
-        table.add_column(str(col), overflow="fold")
-    for row in df.itertuples(index=False):
-        table.add_row(*[Text(str(v)) for v in row])
-    console.print(table)

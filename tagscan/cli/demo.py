@@ -20,15 +20,15 @@ def demo(
 ) -> None:
     """Build the offline demo data set (a simulated photo tagger with planted harms) and scan it."""
     from tagscan.demo import PLANTED, build_demo
+    from tagscan.outputs import get_renderer
     from tagscan.pipeline import load_config, run_report, run_scan
-    from tagscan.render import print_summary
 
     console = stdout()
     path = guard(lambda: build_demo(out, n_samples=samples, seed=seed))
     cfg = guard(lambda: load_config(path))
     console.print(f"demo data set written to {out}/ (config {path})", highlight=False)
     res = guard(lambda: run_scan(cfg))
-    print_summary({**res.info, "run_dir": str(res.run_dir)}, res.findings, console=console, top=top)
+    get_renderer("text", console=console).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
     console.print("\nplanted harmful associations:", highlight=False)
     f = res.findings.reset_index(drop=True)
     for p in PLANTED:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tagscan.cli.common import ConfigArg, OutputFormat, guard, load, print_table, stdout
+from tagscan.cli.common import ConfigArg, OutputFormat, guard, load
 
 
 def labels(
@@ -16,14 +16,12 @@ def labels(
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
 ) -> None:
     """The labels nearest to a text in the output space (through the label index)."""
+    from tagscan.outputs import get_renderer
     from tagscan.pipeline import run_labels_like
 
     cfg = load(config)
     df = guard(lambda: run_labels_like(cfg, like, k=k))
-    if format is OutputFormat.json:
-        print(df.to_json(orient="records"))
-    else:
-        print_table(df, stdout())
+    get_renderer(format).table(df)
 
 
 def neighbors(
@@ -33,11 +31,9 @@ def neighbors(
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
 ) -> None:
     """The inputs nearest to a sample (through the input index), with their predicted labels."""
+    from tagscan.outputs import get_renderer
     from tagscan.pipeline import run_neighbors
 
     cfg = load(config)
     df = guard(lambda: run_neighbors(cfg, sample_id, k=k))
-    if format is OutputFormat.json:
-        print(df.to_json(orient="records"))
-    else:
-        print_table(df, stdout())
+    get_renderer(format).table(df)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from tagscan.cli.common import ConfigArg, Level, OutputFormat, guard, load, print_table, stdout
+from tagscan.cli.common import ConfigArg, Level, OutputFormat, guard, load
 
 review_app = typer.Typer(help="Send findings' examples to Label Studio and pull reviewers' verdicts back.", no_args_is_help=True)
 
@@ -71,25 +70,9 @@ def review_pull(
     lock_timeout: LockTimeoutOpt = None,
 ) -> None:
     """Pull reviewers' verdicts and record per finding: counts, share judged wrong, review status."""
+    from tagscan.outputs import get_renderer
     from tagscan.pipeline import run_review_pull
 
     cfg = load(config)
     df = guard(lambda: run_review_pull(cfg, lock_timeout=lock_timeout))
-    if format is OutputFormat.json:
-        print(df.to_json(orient="records"))
-        return
-    console = stdout()
-    counts = df["review_status"].value_counts()
-    console.print(
-        f"{len(df)} findings pushed: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("confirmed", "dismissed", "needs review")),
-        highlight=False,
-    )
-    cols = ["label", "group", "detector", "severity_level", "n_reviewed", "correct", "wrong", "harmful", "unsure", "share_wrong", "review_status"]
-    show = df[[c for c in cols if c in df.columns]].rename(columns={"severity_level": "severity"})
-    show["share_wrong"] = [
-        "" if pd.isna(v) else f"{v:.0%} [{lo:.0%}, {hi:.0%}]"
-        for v, lo, hi in zip(df["share_wrong"], df["share_wrong_low"], df["share_wrong_high"])
-    ]
-    if "comments" in df.columns and df["comments"].notna().any():
-        show["comments"] = [("" if pd.isna(c) else (c if len(c) <= 60 else c[:59] + "…")) for c in df["comments"]]
-    print_table(show, console)
+    get_renderer(format).review_pull(df)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tagscan.cli.common import EXIT_FINDINGS, ConfigArg, Level, OutputFormat, guard, load, stdout
+from tagscan.cli.common import EXIT_FINDINGS, ConfigArg, Level, OutputFormat, guard, load
 
 
 def scan(
@@ -39,19 +39,15 @@ def scan(
     ] = False,
 ) -> None:
     """Scan predictions for labels over-applied to groups; write a run to the workspace."""
+    from tagscan.outputs import get_renderer
     from tagscan.pipeline import run_scan
-    from tagscan.render import print_summary, scan_json
 
     if fail_only_new and fail_on is None:
         print("tagscan: error: --fail-only-new only narrows --fail-on; add --fail-on LEVEL", file=sys.stderr)
         raise typer.Exit(2)
     cfg = load(config)
     res = guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
-    info = {**res.info, "run_dir": str(res.run_dir)}
-    if format is OutputFormat.json:
-        sys.stdout.write(scan_json(info, res.findings) + "\n")
-    else:
-        print_summary(info, res.findings, console=stdout(), top=top)
+    get_renderer(format).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
     from tagscan.runs.gate import gate
 
     verdict = gate(res.findings, fail_on.value if fail_on else None, only_new=fail_only_new)

@@ -73,6 +73,16 @@ class AuditSet:
     def sample_ids(self) -> np.ndarray:
         return self.samples["sample_id"].to_numpy(dtype=object)
 
+    def top_labels(self, rows: np.ndarray, k: int) -> list[str]:
+        """Per row: the names of its ``k`` highest-scored predicted labels, joined with ', '."""
+        S = self.scores.tocsr()
+        out = []
+        for r in rows:
+            lo, hi = S.indptr[r], S.indptr[r + 1]
+            order = np.argsort(-S.data[lo:hi], kind="stable")[:k]
+            out.append(", ".join(str(self.label_names[j]) for j in S.indices[lo:hi][order]))
+        return out
+
     def subset(self, rows: np.ndarray) -> AuditSet:
         """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
         rows = np.asarray(rows, dtype=np.int64)

@@ -1,4 +1,5 @@
-"""The CI gate: which of a run's findings fail ``--fail-on LEVEL`` (a policy over findings, no output)."""
+"""Policies over a run's findings (no output): which fail the CI gate (``--fail-on LEVEL``), and which go to
+review (``review.min_level``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tagscan.constants import GATED_NEW, GATED_OPEN, level_rank
+from tagscan.constants import GATED_NEW, GATED_OPEN, LEVELS, level_rank
 
-__all__ = ["GateResult", "gate"]
+__all__ = ["GateResult", "gate", "select_for_review"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,3 +48,14 @@ def gate(findings: pd.DataFrame, fail_on: str | None, *, only_new: bool = False)
     rank = findings["severity_level"].map(level_rank)
     gated = findings[(rank >= level_rank(fail_on)) & findings["status"].isin(statuses)]
     return GateResult(fail_on, statuses, gated.drop_duplicates(subset=["label", "group"]))
+
+
+def select_for_review(findings: pd.DataFrame, min_level: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The open findings (not resolved, not dismissed) at or above ``min_level``, and how many open ones were
+    left out per level (most severe first). Raises ValueError for an unknown level."""
+    floor = level_rank(min_level)
+    open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
+    rank = open_rows["severity_level"].map(LEVELS.index)
+    left_out = open_rows[rank < floor]
+    below = {lv: int(n) for lv in reversed(LEVELS) if (n := (left_out["severity_level"] == lv).sum())}
+    return open_rows[rank >= floor], below

@@ -73,6 +73,19 @@ class EmbeddingInfo:
         }
 
     @classmethod
+    def of(cls, outcome) -> EmbeddingInfo:
+        """From the embed stage's outcome (:class:`tagscan.embed.stage.EmbedOutcome`)."""
+        return cls(
+            input_model=outcome.input_model,
+            label_model=outcome.label_model,
+            computed_inputs=outcome.computed_inputs,
+            computed_labels=outcome.computed_labels,
+            dim=int(outcome.vectors.shape[1]),
+            n_skipped_images=len(outcome.skipped),
+            skipped_images=tuple({"ref": x.ref, "reason": x.reason} for x in outcome.skipped[:200]),
+        )
+
+    @classmethod
     def from_json(cls, d: dict | None) -> EmbeddingInfo:
         d = d if isinstance(d, dict) else {}
         return cls(
