@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from tagscan.errors import TagscanError
+from tagscan.outputs import cli_formats
 
 __all__ = ["EXIT_FINDINGS", "EXIT_INTERNAL", "ConfigArg", "Level", "OutputFormat", "guard", "load", "stdout"]
 
@@ -23,9 +24,8 @@ EXIT_FINDINGS = 1
 EXIT_INTERNAL = 4
 
 
-class OutputFormat(str, Enum):
-    text = "text"
-    json = "json"
+#: ``--format``: the output formats of the renderer registry that show the commands' views (text, json).
+OutputFormat = Enum("OutputFormat", {name: name for name in cli_formats()}, type=str)
 
 
 class Level(str, Enum):

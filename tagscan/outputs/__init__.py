@@ -28,18 +28,40 @@ __all__ = [
     "TextRenderer",
     "as_record",
     "build_report",
+    "cli_formats",
     "findings_json",
     "get_renderer",
     "group_pairs",
     "print_summary",
+    "register",
     "scan_json",
     "stdout_console",
     "write_report",
 ]
 
-_RENDERERS: dict[str, type[Renderer]] = {r.name: r for r in (TextRenderer, JsonRenderer, HtmlRenderer)}
+_RENDERERS: dict[str, type[Renderer]] = {}
+
+
+def register(cls: type[Renderer]) -> type[Renderer]:
+    """Add a renderer under its ``name``; a second class under a taken name is refused."""
+    if not cls.name:
+        raise ValueError(f"renderer class {cls.__name__} has no name")
+    if cls.name in _RENDERERS and _RENDERERS[cls.name] is not cls:
+        raise ValueError(f"an output format named '{cls.name}' is already registered ({_RENDERERS[cls.name].__name__})")
+    _RENDERERS[cls.name] = cls
+    return cls
+
+
+for _cls in (TextRenderer, JsonRenderer, HtmlRenderer):
+    register(_cls)
+
 #: The names ``get_renderer`` accepts.
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
+
+
+def cli_formats() -> tuple[str, ...]:
+    """The formats the command line's ``--format`` offers: those that show its views (not the report-only html)."""
+    return tuple(name for name, cls in _RENDERERS.items() if cls.shows_cli_views)
 
 
 def get_renderer(fmt: str, *, console: Console | None = None) -> Renderer:

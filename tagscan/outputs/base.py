@@ -50,6 +50,8 @@ class Renderer:
     """
 
     name: ClassVar[str] = ""
+    #: Whether ``--format <name>`` is offered by the commands (the html renderer only makes reports).
+    shows_cli_views: ClassVar[bool] = True
 
     def __init__(self, console: Console | None = None):
         self._console = console

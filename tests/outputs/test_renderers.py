@@ -128,3 +128,22 @@ def test_run_boundary():
         as_record({"run_id": "r", "config_name": "c"})
     with pytest.raises(TypeError, match=r"run must be a tagscan.runs.RunRecord or its run.json mapping; found list"):
         as_record([])
+
+
+def test_output_formats_come_from_one_registry():
+    """--format offers the registry's formats that show command views; a taken name is refused."""
+    from tagscan.cli.common import OutputFormat
+    from tagscan.outputs import FORMATS, Renderer, cli_formats, get_renderer, register
+    from tagscan.outputs.jsonout import JsonRenderer
+
+    assert [f.value for f in OutputFormat] == list(cli_formats()) == ["text", "json"]
+    assert "html" in FORMATS and "html" not in cli_formats()
+
+    class Other(Renderer):
+        name = "json"
+
+    with pytest.raises(ValueError, match="an output format named 'json' is already registered"):
+        register(Other)
+    assert register(JsonRenderer) is JsonRenderer  # the same class again is not a duplicate
+    with pytest.raises(UsageError, match="unknown output format 'xml'; valid formats: text, json, html"):
+        get_renderer("xml")

@@ -24,6 +24,7 @@ class HtmlRenderer(Renderer):
     """``html``: the report of one run (``tagscan report``); the CLI's other views are text or JSON."""
 
     name: ClassVar[str] = "html"
+    shows_cli_views: ClassVar[bool] = False
 
     def report(
         self,
