@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tagscan.constants import INPUT_KINDS
 from tagscan.embed.identity import IDENTITY_VERSION, content_key, read_memo, write_json
 from tagscan.embed.loader import load_embedder
 
@@ -131,7 +132,7 @@ def embedder(spec: str, *, input_kind: str, cache_root: Path, batch_size: int) -
         return load_embedder(spec, input_kind=input_kind, batch_size=batch_size)  # type: ignore[arg-type]
 
     found = _model_dir(spec)
-    if found is None or input_kind not in ("text", "image"):
+    if found is None or input_kind not in INPUT_KINDS:
         return load()
     model_dir, model_type = found
     if model_type == "clip":

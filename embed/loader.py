@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tagscan.constants import INPUT_KINDS
 from tagscan.embed.plugins import load_plugin_embedder
 from tagscan.embed.protocol import DEFAULT_LABEL_PROMPTS, InputKind
 from tagscan.errors import ConfigError
@@ -43,8 +44,8 @@ def load_embedder(
             input kind, ``default`` with image inputs, a missing or non-model folder, a text model
             for image inputs, or a user embedder that cannot be imported or breaks the protocol.
     """
-    if input_kind not in ("text", "image"):
-        raise ConfigError(f"embed.input: must be 'text' or 'image', got {input_kind!r}")
+    if input_kind not in INPUT_KINDS:
+        raise ConfigError(f"embed.input: must be {' or '.join(repr(k) for k in INPUT_KINDS)}, got {input_kind!r}")
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(
             f"{_CONFIG_KEY}: must be 'default', a model folder or 'python:module:attr', got {spec!r}"

@@ -15,16 +15,18 @@ reached through :func:`tagscan.embed.loader.load_embedder`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from tagscan.constants import InputKindName
 
 __all__ = ["DEFAULT_LABEL_PROMPTS", "Embedder", "ImageEmbedder", "InputKind"]
 
 #: The prompt templates label names go through for image inputs (``{label}`` is replaced).
 DEFAULT_LABEL_PROMPTS: tuple[str, ...] = ("a photo of a {label}",)
 #: The input kinds an embedder can be loaded for.
-InputKind = Literal["text", "image"]
+InputKind = InputKindName  # the names of tagscan.constants.INPUT_KINDS
 
 
 @runtime_checkable

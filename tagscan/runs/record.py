@@ -20,6 +20,7 @@ __all__ = [
     "EmbeddingInfo",
     "FamilyRecord",
     "ModelRef",
+    "NewerRecordError",
     "RunRecord",
     "WatchlistInfo",
 ]
@@ -27,6 +28,10 @@ __all__ = [
 #: The version of the run.json layout this code writes. Version 1 is the first typed layout; run.json
 #: files without the key (written before it existed) have the same meaning and read as version 1.
 SCHEMA_VERSION = 1
+
+
+class NewerRecordError(ValueError):
+    """A run.json written by a newer tagscan, whose meaning this version cannot know."""
 
 
 @dataclass(frozen=True)
@@ -315,8 +320,9 @@ class RunRecord:
             raise ValueError(f"no {missing[0]!r}")
         version = d.get("schema_version", 1)
         if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ValueError(
-                f"schema_version {version!r} is newer than this tagscan reads ({SCHEMA_VERSION}); upgrade tagscan"
+            raise NewerRecordError(
+                f"schema_version {version!r}, newer than this tagscan reads ({SCHEMA_VERSION}); upgrade tagscan "
+                "(pip install -U tagscan) or scan again with this one"
             )
         model = ModelRef.from_json(d.get("model")) or ModelRef(name=str(d["config_name"]))
         return cls(

@@ -35,10 +35,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from tagscan.constants import STATUSES
 from tagscan.errors import DataError, UsageError
 from tagscan.fsutil import fsync_dir as _fsync_dir
 from tagscan.fsutil import write_durably as _write_bytes
-from tagscan.runs.record import RunRecord
+from tagscan.runs.record import NewerRecordError, RunRecord
 
 __all__ = ["RunEntry", "Workspace", "new_run_id", "now_iso"]
 
@@ -281,9 +282,9 @@ class Workspace:
             f"COALESCE(SUM({live} AND f.severity_level = 'high'), 0) AS high, "
             + "".join(
                 f"COALESCE(SUM(f.status = '{s}'), 0) AS {s}, "
-                for s in ("new", "persisting", "regressed", "resolved", "confirmed")
-            )
-            + "COALESCE(SUM(f.status = 'dismissed'), 0) AS dismissed "
+                for s in STATUSES
+            ).rstrip(", ")
+            + " "
             "FROM runs r LEFT JOIN findings f ON f.run_id = r.run_id"
             + (" WHERE r.config_name = ?" if config_name else "")
             + " GROUP BY r.run_id ORDER BY r.created_at, r.rowid"
@@ -363,6 +364,8 @@ class Workspace:
         path = self.runs_dir / run_id / RECORD_FILE
         try:
             return RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except NewerRecordError as exc:
+            raise DataError(f"{path}: run {run_id} was written by a newer tagscan: {exc}") from exc
         except (OSError, ValueError, TypeError) as exc:
             raise self._damaged(path, run_id, exc) from exc
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tagscan.inputs.kinds import sample_columns
 from tagscan.outputs.format import is_missing
 from tagscan.outputs.html.markup import e, truncate
 
@@ -35,7 +36,7 @@ class Examples:
         self.rows: dict[str, dict] = {}
         self.has_text = self.has_image = False
         if samples is not None and len(samples) and "sample_id" in samples.columns:
-            cols = [c for c in ("text", "image") if c in samples.columns]
+            cols = [c for c in sample_columns() if c in samples.columns]
             self.has_text, self.has_image = "text" in cols, "image" in cols
             frame = samples[["sample_id", *cols]].drop_duplicates("sample_id")
             for rec in frame.to_dict("records"):
