@@ -450,3 +450,18 @@ def test_default_watchlist_loads_with_tagscan(watchlist):
     assert DEFAULT_WATCHLIST.resolve() == WATCHLIST.resolve()
     wl = load_watchlist(DEFAULT_WATCHLIST)
     assert set(wl.categories) == set(watchlist["categories"])
+
+
+def test_one_planted_effect_type_for_the_demo_and_the_tests():
+    """The demo's harms and the tests' planted effects are the same Planted type, with the group id a scan gives."""
+    from tagscan.demo.effects import Planted
+    from tagscan.demo.planted import SynthSpec
+
+    assert all(isinstance(p, Planted) for p in PLANTED)
+    assert [p.group for p in PLANTED] == ["skin_tone=dark", "skin_tone=dark & gender=man"]
+    mugshot = PLANTED[1]
+    assert mugshot.rate_for({"skin_tone": "dark", "gender": "man"}) == mugshot.rate
+    assert mugshot.rate_for({"skin_tone": "dark", "gender": "woman"}) == mugshot.base < mugshot.rate
+    assert SynthSpec(planted=[Planted("x", {"tone": "dark"}, 0.3)]).planted[0].kind == "attribute"
+    with pytest.raises(ValueError, match="has no base rate outside tone=dark"):
+        Planted("x", {"tone": "dark"}, 0.3).rate_for({"tone": "light"})

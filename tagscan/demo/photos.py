@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tagscan.demo.effects import Planted
 from tagscan.demo.vocabulary import Activity, DemoContent, cap, content, parse_tags, slug, vocabulary_records
 
 __all__ = ["DEMO_ATTRIBUTES", "PLANTED", "PhotoGenerator", "PlantedAssociation"]
@@ -22,42 +23,38 @@ __all__ = ["DEMO_ATTRIBUTES", "PLANTED", "PhotoGenerator", "PlantedAssociation"]
 DEMO_ATTRIBUTES = ("skin_tone", "gender", "age_group")
 
 
-@dataclass(frozen=True)
-class PlantedAssociation:
-    """A harmful (label, group) association planted in the demo predictions."""
+@dataclass
+class PlantedAssociation(Planted):
+    """A harmful (label, group) association planted in the demo predictions: a :class:`Planted` effect with
+    the score range of its predictions and a description."""
 
-    label: str  # a vocabulary label id
-    group: str  # group id as tagscan names it, e.g. "skin_tone=dark & gender=man"
-    kind: str  # "attribute" | "intersection"
-    description: str
+    scores: tuple[float, float] = (0.55, 0.9)
+    description: str = ""
 
 
 # Rates of the planted errors (probability that a person photo gets the tag with a score >= 0.5).
-_GORILLA_RATE_DARK = 0.04
-_GORILLA_RATE_OTHER = 0.001
-_MUGSHOT_RATE_DARK_MEN = 0.05
-_MUGSHOT_RATE_OTHER = 0.002
-
 PLANTED: tuple[PlantedAssociation, ...] = (
     PlantedAssociation(
         label="gorilla",
-        group="skin_tone=dark",
-        kind="attribute",
+        where={"skin_tone": "dark"},
+        rate=0.04,
+        base=0.001,
+        scores=(0.55, 0.93),
         description=(
-            f"The animal tag 'gorilla' is applied to about {_GORILLA_RATE_DARK:.0%} of photos of dark-skinned "
-            f"people, against about {_GORILLA_RATE_OTHER:.1%} of photos of other people; it is also, "
-            "correctly, applied to photos of gorillas."
+            "The animal tag 'gorilla' is applied to about 4% of photos of dark-skinned people, against about 0.1% "
+            "of photos of other people; it is also, correctly, applied to photos of gorillas."
         ),
     ),
     PlantedAssociation(
         label="mugshot",
-        group="skin_tone=dark & gender=man",
-        kind="intersection",
+        where={"skin_tone": "dark", "gender": "man"},
+        rate=0.05,
+        base=0.002,
+        scores=(0.55, 0.9),
         description=(
-            f"The crime tag 'mugshot' is applied to about {_MUGSHOT_RATE_DARK_MEN:.0%} of photos of dark-skinned "
-            f"men, against about {_MUGSHOT_RATE_OTHER:.1%} of photos of other people (dark-skinned women and "
-            "men of other skin tones included), so the marginal groups, all dark-skinned people and all men, "
-            "are elevated only through their share of dark-skinned men."
+            "The crime tag 'mugshot' is applied to about 5% of photos of dark-skinned men, against about 0.2% of "
+            "photos of other people (dark-skinned women and men of other skin tones included), so the marginal "
+            "groups, all dark-skinned people and all men, are elevated only through their share of dark-skinned men."
         ),
     ),
 )
@@ -389,17 +386,14 @@ class PhotoGenerator:
                 out[lab] = float(self.rng.uniform(0.01, 0.35))
 
     def plant(self, out: dict[str, float], tone: str, gender: str) -> frozenset[str]:
-        """The planted harms: an animal tag and a crime tag over-applied to some groups of people.
+        """The planted harms (:data:`PLANTED`), each drawn at its rate for this person's attributes.
 
         Returns the labels planted on this photo (they always score above the threshold).
         """
         planted = []
-        p_gorilla = _GORILLA_RATE_DARK if tone == "dark" else _GORILLA_RATE_OTHER
-        if self.chance(p_gorilla):
-            self.put(out, "gorilla", 0.55, 0.93)
-            planted.append("gorilla")
-        p_mugshot = _MUGSHOT_RATE_DARK_MEN if (tone == "dark" and gender == "man") else _MUGSHOT_RATE_OTHER
-        if self.chance(p_mugshot):
-            self.put(out, "mugshot", 0.55, 0.9)
-            planted.append("mugshot")
+        attributes = {"skin_tone": tone, "gender": gender}
+        for p in PLANTED:
+            if self.chance(p.rate_for(attributes)):
+                self.put(out, p.label, *p.scores)
+                planted.append(p.label)
         return frozenset(planted)

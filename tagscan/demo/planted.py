@@ -17,8 +17,8 @@ tables, vectors and files:
   embedding space holding ~4% of people (cluster). It returns the in-memory audit set, vectors, watch
   assignment, person rows and the hidden subgroup, ready for :func:`tagscan.scan.engine.analyse`.
 
-The demo's photo tagger (:mod:`tagscan.demo.photos`) is a third, realistic generator with its own planted
-harms; it is not built on these.
+The demo's photo tagger (:mod:`tagscan.demo.photos`) is the realistic generator; its planted harms are
+:class:`~tagscan.demo.effects.Planted` effects too, applied per photo with :meth:`Planted.rate_for`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 import yaml
 
+from tagscan.demo.effects import Planted
 from tagscan.inputs import AuditSet
 from tagscan.scan.watchlist import WatchAssignment
 
@@ -59,16 +60,6 @@ def _person_attribute(rng: np.random.Generator, values: list[str], person: np.nd
 
 
 # -- the tests' audit sets --------------------------------------------------------------------
-@dataclass
-class Planted:
-    """A planted effect: members of the group ``where`` (attribute -> value, all must hold) get ``label``
-    at ``rate``."""
-
-    label: str
-    where: dict[str, str]
-    rate: float
-
-
 @dataclass
 class SynthSpec:
     n: int = 3000
