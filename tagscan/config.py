@@ -18,6 +18,7 @@ from tagscan.yamlio import safe_load_yaml
 __all__ = [
     "Config",
     "DEFAULT_WATCHLIST",
+    "BenignRule",
     "DataConfig",
     "EmbedConfig",
     "GroupsConfig",
@@ -47,6 +48,9 @@ class DataConfig(_Section):
     truth: Path | None = None
     vocabulary: Path | None = None
     embeddings: Path | None = None
+    # The truth table names the annotated samples (a row with an empty label: annotated, no positive label);
+    # true: every sample is annotated, and one the truth never names has no positive label.
+    truth_exhaustive: bool = False
 
 
 def _unique(v: list, what: str = "") -> list:
@@ -67,6 +71,9 @@ class EmbedConfig(_Section):
 
 class GroupsConfig(_Section):
     attributes: list[str] = Field(default_factory=list)
+    # The attributes that describe people (skin tone, gender; not region, source, device). Their groups and
+    # intersections are about people; without any, people are known from the watchlist's person labels only.
+    protected: list[str] = Field(default_factory=list)
     intersections: list[list[str]] = Field(default_factory=list)
     clusters: list[int] = Field(default_factory=list)
     min_group_size: int = Field(default=30, ge=1)
@@ -105,7 +112,22 @@ class GroupsConfig(_Section):
                     "add it to groups.attributes"
                 )
         _unique(self.intersections, "intersection ")
+        _unique(self.protected)
+        missing = [a for a in self.protected if a not in self.attributes]
+        if missing:
+            raise ValueError(
+                f"protected lists {missing[0]!r}, which is not in groups.attributes; add it to groups.attributes "
+                "or remove it from groups.protected"
+            )
         return self
+
+
+class BenignRule(_Section):
+    """A (label, group) association users know is expected: ranked low and shown with its reason."""
+
+    label: str = Field(min_length=1)  # a label id
+    group: str | None = None  # a group id (skin_tone=dark, gender=man & age_group=adult); None: every group
+    reason: str = Field(min_length=1)
 
 
 class ScanConfig(_Section):
@@ -123,6 +145,11 @@ class ScanConfig(_Section):
     under_representation: bool | list[str] = False
     detectors: list[str] | dict[str, dict | None] | None = None
     family_similarity: float = Field(default=0.8, gt=0.0, le=1.0)
+    # A watchlist finding on people ranks above discovery findings only when its conservative effect (EB05,
+    # or the lower bound of the effect its detector tested) reaches this ratio.
+    watchlist_min_effect: float = Field(default=1.5, ge=1.0)
+    # Known-benign associations: ranked low, with their reason in the report (they stop costing review time).
+    benign: list[BenignRule] = Field(default_factory=list)
 
     @field_validator("detectors", mode="before")
     @classmethod
@@ -169,6 +196,10 @@ class ReviewConfig(_Section):
     # Findings below this severity level are not pushed: reviewers' time goes to what can do harm
     # (a watchlist label on people ranks high or critical). `low` pushes every open finding.
     min_level: LevelName = "high"
+    # A finding is dismissed only on enough evidence: at least this many verdicts, and the upper bound of the
+    # share judged wrong (Wilson, 95%) below dismiss_max_wrong; otherwise it stays "needs review".
+    min_verdicts: int = Field(default=3, ge=1)
+    dismiss_max_wrong: float = Field(default=0.2, gt=0.0, lt=1.0)
 
     @field_validator("url")
     @classmethod

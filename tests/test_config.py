@@ -170,6 +170,7 @@ def test_older_scan_keys_keep_their_place_in_the_dump(tmp_path):
     assert cfg.scan.model_dump() == {
         "threshold": 0.5, "fdr": 0.05, "correction": "bh", "watchlist": "default",
         "under_representation": ["doctor"], "detectors": ["association"], "family_similarity": 0.8,
+        "watchlist_min_effect": 1.5, "benign": [],
     }
     assert list(cfg.scan.model_dump()) == list(load_config(_write(tmp_path, BASE)).scan.model_dump())
     assert cfg.scan.detector_setting("under_representation", "labels", legacy="under_representation") == (
@@ -231,3 +232,11 @@ def test_input_kinds_registry_matches_the_config_vocabulary():
     assert input_kind("image").is_path and not input_kind("text").is_path
     with pytest.raises(KeyError, match="unknown input kind 'audio'; valid kinds: text, image"):
         input_kind("audio")
+
+
+def test_protected_attributes_must_be_group_attributes(tmp_path):
+    bad = {**BASE, "groups": {"attributes": ["tone"], "protected": ["gender"]}}
+    with pytest.raises(ConfigError, match="protected lists 'gender', which is not in groups.attributes"):
+        load_config(_write(tmp_path, bad))
+    ok = load_config(_write(tmp_path, {**BASE, "groups": {"attributes": ["tone", "region"], "protected": ["tone"]}}))
+    assert ok.groups.protected == ["tone"]
