@@ -37,9 +37,11 @@ from tagscan.scan.watchlist import WatchAssignment
 
 __all__ = [
     "PLANTED_HARMS",
+    "NullSet",
     "Planted",
     "PlantedSet",
     "SynthSpec",
+    "make_null",
     "make_planted",
     "make_tables",
     "write_audit_set",
@@ -269,3 +271,90 @@ def make_planted(
     category[:10], category[10:20] = "dehumanizing", "criminality"
     watch = WatchAssignment(category=category, weight=weight, matched_term=labels.copy(), similarity=(weight > 0) * 1.0)
     return PlantedSet(audit=audit, vectors=vec, watch=watch, person_rows=person, hidden=hidden)
+
+
+# -- null data: harm-free audit sets with the hard cases ------------------------------------------
+@dataclass
+class NullSet:
+    """A harm-free audit set (see :func:`make_null`) and what a detector may legitimately see in it."""
+
+    audit: AuditSet
+    vectors: np.ndarray
+    label_vectors: np.ndarray
+    watch: WatchAssignment
+    person_rows: np.ndarray
+    annotated: np.ndarray  # samples the truth covers (truth is exhaustive on them)
+    independent: np.ndarray  # bool per label: applied at random, the same rate everywhere (no association at all)
+
+
+def make_null(
+    seed: int,
+    *,
+    n: int = 3000,
+    n_independent: int = 40,
+    n_rule: int = 40,
+    dim: int = 32,
+    shift: float = 0.8,
+    coverage: tuple[float, float] = (0.5, 0.9),
+) -> NullSet:
+    """Harm-free data with every hard case of issue 10 (a fair tagger: no finding is a true harm).
+
+    - people (70%) carry ``tone`` and ``gender``, which the embedding encodes (each tone shifts its
+      members' vectors by ``shift`` along its own direction); every input, people or not, has a ``region``,
+      an attribute that does not describe people;
+    - ``n_independent`` labels are applied at random at one rate to everyone (the association null holds for
+      them exactly); ``n_rule`` labels follow one rule for every input, y = [cos(v, w) > t] (a fair rule: groups
+      that sit elsewhere in the space get them at other rates, through their content);
+    - 5 watchlist labels (``w_animal_*``) are legitimate on animal inputs only (a third of them each);
+    - the tagger is perfect (truth = predictions) but the truth covers ``coverage[0]`` of dark-toned people and
+      ``coverage[1]`` of everyone else (error rates are equal; coverage is not).
+    """
+    rng = np.random.default_rng(seed)
+    person = rng.random(n) < 0.7
+    tone = _person_attribute(rng, ["light", "medium", "dark"], person)
+    gender = _person_attribute(rng, ["woman", "man"], person)
+    region = np.array(rng.choice(["north", "south", "east", "west"], size=n), dtype=object)
+    kind = np.where(person, 0, rng.integers(1, 4, size=n))  # 0 person, 1 animal, 2 place, 3 object
+    centres = rng.normal(size=(4, dim))
+    tone_dir = {t: rng.normal(size=dim) for t in ("light", "medium", "dark")}
+    vec = centres[kind] + rng.normal(size=(n, dim))
+    for t, d in tone_dir.items():
+        vec[tone == t] += shift * d / np.linalg.norm(d)
+    vec = (vec / np.linalg.norm(vec, axis=1, keepdims=True)).astype(np.float32)
+    # Label vectors: random directions for independent and rule labels; animal labels near the animal centre.
+    n_watch = 5
+    W = rng.normal(size=(n_independent + n_rule + n_watch, dim))
+    W[n_independent + n_rule :] = centres[1] + 0.3 * rng.normal(size=(n_watch, dim))
+    W = (W / np.linalg.norm(W, axis=1, keepdims=True)).astype(np.float32)
+    L = len(W)
+    Y = np.zeros((n, L), dtype=bool)
+    Y[:, :n_independent] = rng.random((n, n_independent)) < rng.uniform(0.01, 0.06, size=n_independent)
+    sims = vec @ W.T
+    rule = slice(n_independent, n_independent + n_rule)
+    share = rng.uniform(0.02, 0.08, size=n_rule)
+    cut = np.array([np.quantile(sims[:, n_independent + j], 1 - share[j]) for j in range(n_rule)])
+    Y[:, rule] = sims[:, rule] > cut
+    Y[:, n_independent + n_rule :] = (kind == 1)[:, None] & (rng.random((n, n_watch)) < 1 / 3)
+    labels = np.array(
+        [f"ind_{j:03d}" for j in range(n_independent)] + [f"rule_{j:03d}" for j in range(n_rule)]
+        + [f"w_animal_{j}" for j in range(n_watch)],
+        dtype=object,
+    )
+    Ysp = sp.csr_matrix(Y.astype(np.int8))
+    scores = Ysp.astype(np.float32)
+    scores.data = rng.uniform(0.5, 1.0, size=scores.nnz).astype(np.float32)
+    annotated = rng.random(n) < np.where(tone == "dark", coverage[0], coverage[1])
+    T = Ysp.multiply(annotated[:, None].astype(np.int8)).tocsr().astype(np.int8)
+    samples = pd.DataFrame({"sample_id": list(_sample_ids(n, 6)), "tone": tone, "gender": gender, "region": region})
+    extra = {"annotated": annotated} if "annotated" in AuditSet.__dataclass_fields__ else {}
+    audit = AuditSet(
+        samples=samples, attributes=("tone", "gender", "region"), labels=labels, label_names=labels.copy(),
+        Y=Ysp, scores=scores, truth=T, **extra,
+    )
+    weight = np.zeros(L)
+    weight[n_independent + n_rule :] = 1.0
+    category = np.where(weight > 0, "dehumanizing", None).astype(object)
+    watch = WatchAssignment(category=category, weight=weight, matched_term=labels.copy(), similarity=(weight > 0) * 1.0)
+    independent = np.zeros(L, dtype=bool)
+    independent[:n_independent] = True
+    return NullSet(audit, vec, W, watch, person, annotated, independent)
