@@ -121,5 +121,6 @@ def analyse(
             attribute_frame=audit.samples[attrs] if attrs else None,
             medoid_text=medoid_text,
             clustering=cl.info["key"],
+            benign=scan_cfg.benign,
         )
     return Analysis(outcome, groups, counts, cl)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 
 import numpy as np
@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 from tagscan.scan.detectors.base import DetectorConfig, ScanContext, available_detectors, get_detector
 from tagscan.scan.detectors.settings import default_settings
-from tagscan.scan.severity import DISCOVERY_HARM, groups_about_people, severity_level, severity_score
+from tagscan.scan.expected import expected_reasons
+from tagscan.scan.severity import DISCOVERY_HARM, LEVELS, groups_about_people, severity_level, severity_score
 
 __all__ = ["FINDING_COLUMNS", "ScanOutcome", "describe_groups", "finding_id", "pick_examples", "scan"]
 
@@ -57,6 +58,7 @@ FINDING_COLUMNS = [
     "baseline_rate",
     "change_q_value",
     "review_note",
+    "expected_reason",
 ]
 
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
@@ -229,12 +231,15 @@ def scan(
     attribute_frame: pd.DataFrame | None = None,
     medoid_text: dict[str, str] | None = None,
     clustering: str | None = None,
+    benign: Sequence = (),
 ) -> ScanOutcome:
     """Run the detectors over the context and assemble the ranked findings table.
 
     ``detectors``: name -> settings, in run order (:func:`tagscan.scan.detectors.resolve` gives them from
     the config); None runs every registered detector with its defaults. ``clustering`` keys the finding
-    ids of cluster groups (see :func:`finding_id`).
+    ids of cluster groups (see :func:`finding_id`). ``benign``: the ``scan.benign`` rules; findings they cover,
+    and labels that restate their group's value, rank low with an ``expected_reason``
+    (:func:`tagscan.scan.expected.expected_reasons`).
     """
     settings = default_settings() if detectors is None else dict(detectors)
     people = groups_about_people(ctx.groups.membership, ctx.groups.kinds, person_rows)
@@ -281,6 +286,13 @@ def scan(
     f["about_people"] = people[g]
     f["severity"] = severity_score(harm, people[g], conservative_effect(f))
     f["severity_level"] = severity_level(f["severity"].to_numpy())
+    f["expected_reason"] = expected_reasons(
+        ctx.labels, ctx.label_names, lab, groups.ids[g], groups.kinds[g], label_vectors=ctx.label_vectors,
+        watch_mask=ctx.watch_weight > 0, benign=benign,
+    )
+    exp = f["expected_reason"].notna().to_numpy()
+    f.loc[exp, "severity"] = np.minimum(f.loc[exp, "severity"], dict(LEVELS)["medium"] - 0.1)
+    f.loc[exp, "severity_level"] = "low"
     f["label"] = ctx.labels[lab]
     f["label_name"] = ctx.label_names[lab]
     f["group"] = groups.ids[g]

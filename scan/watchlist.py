@@ -2,9 +2,14 @@
 
 A term matches a vocabulary label when it equals the label id or its name (case-insensitive,
 underscores and hyphens read as spaces). The expansion adds vocabulary labels whose name embedding
-is within ``expand.min_similarity`` (cosine) of a term, at most ``expand.max_per_term`` per term:
-the caller does the nearest-neighbour search on the label index and passes the results in, so this
-module stays free of models and indexes.
+stands out among the term's similarities to the whole vocabulary of this model: its closeness
+``(cos - median) / (1 - median)`` (the share of the way from the term's typical label to identity) is at
+least ``expand.min_closeness`` and its robust z-score ``(cos - median) / (1.4826 * MAD)`` at least
+``expand.min_zscore``; at most ``expand.max_per_term`` per term, and (optionally) an absolute cosine of at
+least ``expand.min_similarity``. The rule is relative to the embedder because absolute cosines are not
+comparable across models: CLIP's text tower puts unrelated "a photo of a X" prompts at 0.7-0.9, so an
+absolute 0.8 pulled 'beach' and 'tree' into 'dehumanizing'. The caller passes the term and label
+vectors (:func:`watch_labels`), so this module stays free of models and indexes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from tagscan.yamlio import safe_load_yaml
 
 __all__ = [
     "DEFAULT_WATCHLIST",
+    "MIN_VOCABULARY_FOR_EXPANSION",
     "ExpandConfig",
     "WatchAssignment",
     "WatchCategory",
@@ -31,6 +37,7 @@ __all__ = [
     "assign_watch_categories",
     "load_watchlist",
     "normalise_term",
+    "standout_neighbours",
     "watch_labels",
 ]
 
@@ -47,8 +54,20 @@ class WatchCategory(_Model):
 
 
 class ExpandConfig(_Model):
-    min_similarity: float = Field(default=0.7, ge=0.0, le=1.0)
+    """``expand:`` of a watchlist. ``min_closeness``: the share of the way from the term's median cosine over
+    the vocabulary to 1 that a label's cosine must cover; ``min_zscore``: how far (in robust standard
+    deviations) it must stand out above that median; ``min_similarity``: an extra
+    absolute cosine floor (older watchlists set only this one; it no longer decides alone);
+    ``max_per_term``: at most this many expanded labels per term (0 switches expansion off)."""
+
+    min_closeness: float = Field(default=0.8, gt=0.0, le=1.0)
+    min_zscore: float = Field(default=3.0, ge=0.0)
+    min_similarity: float = Field(default=0.0, ge=-1.0, le=1.0)
     max_per_term: int = Field(default=10, ge=0, le=1000)
+
+
+#: Below this many labels a vocabulary's similarity distribution says too little: no expansion.
+MIN_VOCABULARY_FOR_EXPANSION = 20
 
 
 class Watchlist(_Model):
@@ -110,19 +129,51 @@ class WatchAssignment:
         return self.weight > 0
 
 
+def standout_neighbours(
+    sims: np.ndarray, *, min_closeness: float, min_zscore: float, k: int, min_similarity: float = -1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per query row of ``sims`` (queries x vocabulary cosines): the labels that stand out.
+
+    A label stands out when, against the row (every label of the vocabulary), its closeness
+    ``(cos - median) / (1 - median)`` is at least ``min_closeness``, its robust z-score
+    ``(cos - median) / (1.4826 * MAD)`` at least ``min_zscore`` and its cosine at least ``min_similarity``; at most
+    ``k`` per row, most similar first. Median and MAD are used (not mean and SD) so that the few true
+    neighbours do not widen the spread they are measured against. Returns (row, label, z) arrays, row-major.
+    A vocabulary smaller than :data:`MIN_VOCABULARY_FOR_EXPANSION` gives nothing (its spread is not known).
+    """
+    sims = np.asarray(sims, dtype=np.float64)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if sims.ndim != 2 or sims.shape[1] < MIN_VOCABULARY_FOR_EXPANSION or k <= 0 or sims.shape[0] == 0:
+        return empty
+    med = np.median(sims, axis=1, keepdims=True)
+    mad = 1.4826 * np.median(np.abs(sims - med), axis=1, keepdims=True)
+    z = (sims - med) / np.maximum(mad, 1e-6)
+    close = (sims - med) / np.maximum(1.0 - med, 1e-6)
+    ok = (close >= min_closeness) & (z >= min_zscore) & (sims >= min_similarity)
+    rows, cols, zs = [], [], []
+    for t in np.flatnonzero(ok.any(axis=1)):
+        cand = np.flatnonzero(ok[t])
+        cand = cand[np.lexsort((cand, -sims[t, cand]))][:k]
+        rows.append(np.full(len(cand), t, np.int64))
+        cols.append(cand.astype(np.int64))
+        zs.append(z[t, cand])
+    if not rows:
+        return empty
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(zs)
+
+
 def assign_watch_categories(
     watchlist: Watchlist,
     labels: np.ndarray,
     label_names: np.ndarray,
     *,
-    neighbor_ids: np.ndarray | None = None,
-    neighbor_sims: np.ndarray | None = None,
+    term_sims: np.ndarray | None = None,
 ) -> WatchAssignment:
     """Give each label the heaviest watchlist category it matches.
 
-    ``neighbor_ids`` / ``neighbor_sims`` (terms x k, from a search of the label index with the term
-    embeddings, in the order of ``watchlist.terms()``) drive the expansion; without them only exact
-    matches count. A label matched by several categories takes the heaviest.
+    ``term_sims`` (terms x labels cosines, in the order of ``watchlist.terms()``, every label of the
+    vocabulary) drives the expansion (:func:`standout_neighbours` with the watchlist's ``expand``);
+    without it only exact matches count. A label matched by several categories takes the heaviest.
     """
     terms, cats = watchlist.terms()
     L = len(labels)
@@ -143,12 +194,13 @@ def assign_watch_categories(
     for t, term in enumerate(terms):
         for j in lookup.get(normalise_term(term), ()):
             offer(j, t, 1.0)
-    if neighbor_ids is not None and neighbor_sims is not None and watchlist.expand.max_per_term > 0:
-        k = min(watchlist.expand.max_per_term, neighbor_ids.shape[1])
-        for t in range(len(terms)):
-            for j, s in zip(neighbor_ids[t, :k], neighbor_sims[t, :k]):
-                if j >= 0 and s >= watchlist.expand.min_similarity:
-                    offer(int(j), t, float(s))
+    ex = watchlist.expand
+    if term_sims is not None and ex.max_per_term > 0:
+        rows, cols, _ = standout_neighbours(
+            term_sims, min_closeness=ex.min_closeness, min_zscore=ex.min_zscore, k=ex.max_per_term, min_similarity=ex.min_similarity
+        )
+        for t, j in zip(rows, cols):
+            offer(int(j), int(t), min(float(term_sims[t, j]), 1.0 - 1e-9))
     return WatchAssignment(category=category, weight=weight, matched_term=matched, similarity=sim)
 
 
@@ -169,12 +221,14 @@ def watch_labels(
     labels: np.ndarray,
     label_names: np.ndarray,
     *,
-    search: Callable[[list[str], int], tuple[np.ndarray, np.ndarray]] | None = None,
+    embed_terms: Callable[[list[str]], np.ndarray] | None = None,
+    label_vectors: np.ndarray | None = None,
 ) -> WatchOutcome:
     """Load the watchlist at ``path`` (None: no watchlist) and assign its categories to ``labels``.
 
-    ``search(terms, k)`` returns the (similarities, label ids) of each term's ``k`` nearest labels in the label
-    index; without it only exact matches count."""
+    ``embed_terms(terms)`` embeds texts in the label space and ``label_vectors`` (L2-normalised, one row per
+    label) are the label index's vectors: the expansion needs each term's cosine to every label, not only its
+    nearest ones. Without them only exact matches count."""
     L = len(labels)
     if path is None:
         empty = WatchAssignment(
@@ -184,10 +238,10 @@ def watch_labels(
         return WatchOutcome(empty, (), None, {}, 0, 0)
     wl = load_watchlist(path)
     terms, _ = wl.terms()
-    ids = sims = None
-    if search is not None and wl.expand.max_per_term > 0 and len(terms):
-        sims, ids = search(terms, min(wl.expand.max_per_term, L))
-    wa = assign_watch_categories(wl, labels, label_names, neighbor_ids=ids, neighbor_sims=sims)
+    sims = None
+    if embed_terms is not None and label_vectors is not None and wl.expand.max_per_term > 0 and len(terms):
+        sims = np.asarray(embed_terms(terms), dtype=np.float32) @ np.asarray(label_vectors, dtype=np.float32).T
+    wa = assign_watch_categories(wl, labels, label_names, term_sims=sims)
     return WatchOutcome(
         assignment=wa,
         person_labels=tuple(wl.person_labels),

@@ -139,11 +139,10 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     if emb.kept is not None:
         audit = audit.subset(emb.kept)
     with t("watchlist"):
-        search = None
-        if emb.label_vectors is not None:
-            def search(terms: list[str], k: int):
-                return emb.label_index.search(emb.terms.embed(terms), k)
-        watch = watch_labels(cfg.watchlist_path(), audit.labels, audit.label_names, search=search)
+        embed_terms = emb.terms.embed if emb.label_vectors is not None else None
+        watch = watch_labels(
+            cfg.watchlist_path(), audit.labels, audit.label_names, embed_terms=embed_terms, label_vectors=emb.label_vectors
+        )
     res = analyse(
         audit,
         vectors=emb.vectors,

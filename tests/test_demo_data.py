@@ -410,7 +410,7 @@ def test_watchlist_copies_are_identical():
 def test_watchlist_structure(watchlist):
     assert set(watchlist) == {"version", "expand", "person_labels", "categories"}
     assert watchlist["version"] == 1
-    assert watchlist["expand"] == {"min_similarity": 0.8, "max_per_term": 10}
+    assert watchlist["expand"] == {"min_closeness": 0.8, "min_zscore": 3.0, "max_per_term": 10}
     assert len(watchlist["categories"]) >= 5
     seen: set[str] = set()
     for name, cat in watchlist["categories"].items():

@@ -161,7 +161,7 @@ def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, 
             fmt_lift_ci(r["lift"], r["lift_low"], r["lift_high"], style=TERMINAL),
             fmt_p(r["q_value"], style=TERMINAL),
             Text(fam + (f" (+{', '.join(also)})" if also else "")),
-            str(r["status"]),
+            str(r["status"]) + (" (expected)" if isinstance(r.get("expected_reason"), str) else ""),
         )
     console.print(table)
     if len(firsts) > top:

@@ -191,6 +191,9 @@ def _detail(r: pd.Series, examples: Examples, members: pd.DataFrame | None = Non
     review_note = r["review_note"] if "review_note" in r.index else None
     if not is_missing(review_note) and str(review_note):
         notes.append(f'<p class="desc"><span class="muted">review:</span> {e(review_note)}</p>')
+    expected_reason = r["expected_reason"] if "expected_reason" in r.index else None
+    if not is_missing(expected_reason) and str(expected_reason):
+        notes.append(f'<p class="desc"><span class="muted">ranked low:</span> {e(expected_reason)}</p>')
     base_rate = r["baseline_rate"] if "baseline_rate" in r.index else None
     if not is_missing(base_rate):
         cq = r["change_q_value"] if "change_q_value" in r.index else None
