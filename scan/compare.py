@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from tagscan.scan import stats
 from tagscan.scan.detectors import Detector, get_detector
 
-__all__ = ["PairedPredictions", "compare_with_baseline"]
+__all__ = ["PairedPredictions", "change_rule", "compare_with_baseline"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,7 +48,7 @@ def _column(Y: sp.csc_matrix, labels: np.ndarray, label: str, n: int) -> np.ndar
     return out
 
 
-def _detector(name: str | None) -> Detector:
+def change_rule(name: str | None) -> Detector:
     """The detector that owns a row's change rule (the base rule, rate up is worse, for a row without one)."""
     try:
         return get_detector(name)()
@@ -82,7 +82,7 @@ def compare_with_baseline(
         n = paired.now.shape[0] if paired is not None else 0
         p, worse, basis = np.ones(len(idx)), np.zeros(len(idx), dtype=bool), []
         for t, (cur_row, prev_row) in enumerate(zip(rows.to_dict("records"), b.to_dict("records"))):
-            det = _detector(cur_row.get("detector"))
+            det = change_rule(cur_row.get("detector"))
             pair = None
             if paired is not None and det.pairs_predictions:
                 mem = paired.members.get(cur_row["group"])
