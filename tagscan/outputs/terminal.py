@@ -217,11 +217,16 @@ def print_runs(runs: pd.DataFrame, console: Console, *, all_configs: bool = Fals
             "model": (runs["model_name"].fillna("") + " " + runs["model_version"].fillna("")).str.strip(),
             "samples": runs["n_samples"].map(fmt_count),
             "findings": runs["n_findings"].map(fmt_count),
-            **{f"{c} findings" if c in ("critical", "high") else c: runs[c].map(lambda v: f"{int(v):,}") for c in
+            **{c: runs[c].map(lambda v: f"{int(v):,}") for c in
                ("critical", "high", "new", "regressed", "resolved", "confirmed", "dismissed")},
         }
     )  # fmt: skip
     print_table(show, console)
+    console.print(
+        "findings, critical, high and the statuses count detector findings (rows of findings.parquet), not pairs",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def print_diff(changes: pd.DataFrame, console: Console, *, run_a: str, run_b: str, top: int = 50) -> None:
