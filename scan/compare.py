@@ -1,15 +1,17 @@
 """Statuses of findings against a baseline run: new, persisting, regressed, resolved.
 
 Pure: DataFrames and sparse matrices in, DataFrames out. A finding present in both runs is
-``regressed`` when its in-group rate grew significantly, else ``persisting``. Significance:
+``regressed`` when it got significantly worse by its own detector's rule
+(:meth:`tagscan.scan.detectors.Detector.change`), else ``persisting``: association when the group gets
+the label more often, under_representation when less often, error_gap when the row's error rate (FPR, or
+the miss rate of a TPR row) grew, label_family on the family's pooled count, alignment_gap when the
+similarity gap fell further. For the detectors whose rows count the group's own predictions of the label,
+the test is paired when both runs scanned the same audit set (an exact one-sided McNemar test over the
+group's members whose prediction of the label changed), else an unpaired Fisher test of the two rates.
 
-- paired, when both runs scanned the same audit set (same samples): per (label, group), an exact
-  one-sided McNemar test over the group's members whose prediction of the label changed (gained
-  vs lost), so that "regressed" means the new model really applies the label to more of them;
-- unpaired otherwise: a one-sided Fisher exact test of the in-group rates of the two runs.
-
-Either way the p-values of all persisting findings are adjusted together with Benjamini-Hochberg
-at the scan's FDR. Findings of the baseline absent now are returned as ``resolved`` rows.
+The p-values of all persisting findings are adjusted together with Benjamini-Hochberg at the scan's FDR;
+``change_basis`` says what each was compared on. Findings of the baseline absent now are returned as
+``resolved`` rows.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tagscan.scan import stats
+from tagscan.scan.detectors import Detector, get_detector
 
-__all__ = ["PairedPredictions", "compare_with_baseline"]
+__all__ = ["PairedPredictions", "change_rule", "compare_with_baseline"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +48,14 @@ def _column(Y: sp.csc_matrix, labels: np.ndarray, label: str, n: int) -> np.ndar
     return out
 
 
+def change_rule(name: str | None) -> Detector:
+    """The detector that owns a row's change rule (the base rule, rate up is worse, for a row without one)."""
+    try:
+        return get_detector(name)()
+    except KeyError:
+        return Detector()
+
+
 def compare_with_baseline(
     current: pd.DataFrame,
     baseline: pd.DataFrame,
@@ -52,7 +63,9 @@ def compare_with_baseline(
     fdr: float,
     paired: PairedPredictions | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (current with ``status``, ``baseline_rate``, ``change_q_value``; resolved rows)."""
+    """Return (current with ``status``, ``baseline_rate``, ``change_q_value``, ``change_basis``; resolved rows).
+
+    Each persisting row is judged by its detector's :meth:`~tagscan.scan.detectors.Detector.change`."""
     cur = current.copy()
     base = baseline[baseline["status"] != "resolved"] if "status" in baseline else baseline
     prev = base.set_index("finding_id")
@@ -60,31 +73,30 @@ def compare_with_baseline(
     cur["status"] = np.where(known, "persisting", "new")
     cur["baseline_rate"] = np.nan
     cur["change_q_value"] = np.nan
+    cur["change_basis"] = None
     idx = np.flatnonzero(known)
     if len(idx):
         rows = cur.iloc[idx]
         b = prev.loc[rows["finding_id"]]
         cur.loc[cur.index[idx], "baseline_rate"] = b["rate_in_group"].to_numpy(dtype=np.float64)
-        if paired is not None:
-            n = paired.now.shape[0]
-            lost, gained = np.zeros(len(idx), np.int64), np.zeros(len(idx), np.int64)
-            for t, (label, group) in enumerate(zip(rows["label"], rows["group"])):
-                mem = paired.members.get(group)
-                if mem is None:
-                    continue
-                after = _column(paired.now, paired.now_labels, label, n)[mem]
-                before = _column(paired.before, paired.before_labels, label, n)[mem]
-                lost[t], gained[t] = int((before & ~after).sum()), int((~before & after).sum())
-            p = stats.mcnemar_exact(lost, gained)
-            grew = gained > lost
-        else:
-            k1, n1 = rows["count"].to_numpy(np.int64), rows["group_size"].to_numpy(np.int64)
-            k0, n0 = b["count"].to_numpy(np.int64), b["group_size"].to_numpy(np.int64)
-            p = stats.rate_increase_pvalue(k1, n1, k0, n0)
-            grew = k1 * n0 > k0 * n1
+        n = paired.now.shape[0] if paired is not None else 0
+        p, worse, basis = np.ones(len(idx)), np.zeros(len(idx), dtype=bool), []
+        for t, (cur_row, prev_row) in enumerate(zip(rows.to_dict("records"), b.to_dict("records"))):
+            det = change_rule(cur_row.get("detector"))
+            pair = None
+            if paired is not None and det.pairs_predictions:
+                mem = paired.members.get(cur_row["group"])
+                if mem is not None:
+                    after = _column(paired.now, paired.now_labels, cur_row["label"], n)[mem]
+                    before = _column(paired.before, paired.before_labels, cur_row["label"], n)[mem]
+                    pair = (int((before & ~after).sum()), int((~before & after).sum()))
+            ch = det.change(prev_row, cur_row, pair)
+            p[t], worse[t] = ch.p, ch.worse
+            basis.append(ch.basis)
         q = stats.benjamini_hochberg(p)
         cur.loc[cur.index[idx], "change_q_value"] = q
-        regressed = grew & (q <= fdr)
+        cur.loc[cur.index[idx], "change_basis"] = basis
+        regressed = worse & (q <= fdr)
         cur.loc[cur.index[idx[regressed]], "status"] = "regressed"
     gone = ~base["finding_id"].isin(cur["finding_id"])
     resolved = base[gone].copy()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from tagscan.config import Config
 from tagscan.config import load_config as _read_config
-from tagscan.constants import LEVELS
+from tagscan.constants import GATED_OPEN, LEVELS
 from tagscan.embed.stage import EmbedOutcome, embed_audit_set
 from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
@@ -36,7 +36,7 @@ from tagscan.runs import (
     new_run_id,
     now_iso,
 )
-from tagscan.runs.gate import select_for_review
+from tagscan.runs.gate import pair_level_counts, select_for_review
 from tagscan.runs.history import RunNow, carry_reviews, compare_with_run, diff_runs
 from tagscan.scan.engine import analyse, person_rows
 from tagscan.scan.groups import untested_by_reason
@@ -215,6 +215,9 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             cells_nonzero=len(counts),
             findings=len(findings),
             findings_by_level={k: int(v) for k, v in level_counts.items()},
+            pairs=int(findings[["label", "group"]].drop_duplicates().shape[0]) if len(findings) else 0,
+            pairs_by_level=pair_level_counts(findings),
+            open_pairs_by_level=pair_level_counts(findings, GATED_OPEN),
             resolved_since_baseline=len(resolved),
             by_status={k: int(v) for k, v in findings["status"].value_counts().items()} if len(findings) else {},
         ),

@@ -107,7 +107,7 @@ def test_gate_counts_open_findings_once_per_pair():
     )
     high = gate(f, "high")
     assert high.failed and len(high.gated) == 1  # the confirmed pair, once
-    assert high.message.startswith("1 finding(s) at or above 'high' (1 confirmed; top: gorilla on tone=dark)")
+    assert high.message.startswith("1 (label, group) pair(s) at or above 'high' (from 2 detector finding(s); pairs 1 confirmed; top: gorilla on tone=dark)")
     assert not gate(f, "high", only_new=True).failed
     assert len(gate(f, "low", only_new=True).gated) == 1  # the new low one
     assert not gate(f[f["status"].isin(["dismissed", "resolved"])], "low").failed

@@ -33,7 +33,7 @@ def test_summary_shows_a_pair_once_with_the_other_detectors_named():
     assert len(lines) == 1 and "(+alignment_gap)" in lines[0]
     mug = next(ln for ln in out.splitlines() if "mugshot" in ln)
     assert mug.strip().startswith("3 ")  # '#' is the rank in findings.parquet
-    assert "3 findings on 2 (label, group) pairs (3 critical)" in out
+    assert "3 detector findings (3 critical) on 2 (label, group) pairs (2 critical; each pair at its most severe" in out
 
 
 def test_family_column_names_a_watchlist_label_on_other_groups_as_a_label_category():

@@ -58,6 +58,7 @@ from tagscan.scan.detectors.base import (
     DetectorResult,
     ScanContext,
     cell_table,
+    gap_change,
     register,
     sparse_values_at,
 )
@@ -149,6 +150,12 @@ class AlignmentGapDetector(Detector):
     name = NAME
     requires = ("vectors", "label_vectors", "shared_space")
     direction = "over"  # rows carry the label's own rates; the tested effect is in ``detail``
+
+    def change(self, prev, cur, paired):
+        """Rescans: the similarity gap (inside minus outside) falling further is worse; a z-test on the two
+        runs' gaps and standard errors, read from ``similarity_diff`` / ``similarity_diff_se`` when the row
+        has them, else from what ``detail`` records (the difference and its 95% interval on Hsu's df)."""
+        return gap_change(prev, cur)
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         correction = ctx.correction

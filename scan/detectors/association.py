@@ -225,6 +225,7 @@ class AssociationDetector(Detector):
     name = "association"
     requires = ()
     direction = "over"
+    rate_worse = "up"  # rescans: the label applied to more of the group is worse (paired when same samples)
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         return _run_both_families(ctx, "", np.ones(len(ctx.labels), dtype=bool), "greater")
@@ -252,6 +253,7 @@ class UnderRepresentationDetector(Detector):
     Config = UnderRepresentationConfig
     requires = ()
     direction = "under"
+    rate_worse = "down"  # rescans: the label applied to fewer of the group is worse
     legacy = {"labels": "under_representation"}
 
     def missing(self, ctx: ScanContext, config: UnderRepresentationConfig) -> list[str]:

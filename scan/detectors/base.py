@@ -14,19 +14,22 @@ it is run by :func:`tagscan.scan.findings.scan`, and its families and facts land
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
+from scipy import special
 
 from tagscan.scan.counts import CellCounts
 from tagscan.scan.groups import Groups
 from tagscan.scan.stats import GPSPrior
 
 __all__ = [
+    "Change",
     "Detector",
     "DetectorConfig",
     "DetectorResult",
@@ -36,7 +39,9 @@ __all__ = [
     "ScanContext",
     "available_detectors",
     "cell_table",
+    "gap_change",
     "get_detector",
+    "rate_change",
     "register",
     "sparse_values_at",
 ]
@@ -236,12 +241,76 @@ class DetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Change(NamedTuple):
+    """How a finding moved since the baseline run: ``p``, one-sided p-value that it got worse (1 when it
+    cannot be judged); ``worse``, whether the estimate moved the harmful way; ``basis``, what was compared
+    (for run.json and the report)."""
+
+    p: float
+    worse: bool
+    basis: str
+
+
+def rate_change(prev, cur, paired: tuple[int, int] | None, *, worse: str = "up", what: str = "in-group rate") -> Change:
+    """The change of a row's ``count`` / ``group_size`` between two runs, ``worse`` ``"up"`` or ``"down"``.
+
+    ``paired`` (lost, gained): the group's members whose prediction of the row's label was lost / gained
+    between the runs (same samples): an exact one-sided McNemar test. None: a one-sided Fisher test of the
+    two rates (unpaired; conservative when the runs share samples)."""
+    from tagscan.scan import stats
+
+    up = worse == "up"
+    if paired is not None:
+        lost, gained = int(paired[0]), int(paired[1])
+        bad, good = (gained, lost) if up else (lost, gained)
+        p = float(stats.mcnemar_exact(good, bad))
+        return Change(p, bad > good, f"{what} {worse} is worse; paired McNemar ({gained} gained, {lost} lost)")
+    k1, n1 = int(cur["count"]), int(cur["group_size"])
+    k0, n0 = int(prev["count"]), int(prev["group_size"])
+    if up:
+        p, bad = float(stats.rate_increase_pvalue(k1, n1, k0, n0)), k1 * n0 > k0 * n1
+    else:
+        p, bad = float(stats.rate_increase_pvalue(k0, n0, k1, n1)), k0 * n1 > k1 * n0
+    return Change(p, bool(bad), f"{what} {worse} is worse; unpaired Fisher ({k0}/{n0} then {k1}/{n1})")
+
+
+_GAP = re.compile(r"difference ([-+]?[\d.]+) \(95% CI ([-+]?[\d.]+) to ([-+]?[\d.]+)\).*?df=(\d+)")
+
+
+def _gap(row) -> tuple[float, float] | None:
+    """(gap, its standard error) of a finding row: columns when present, else parsed from ``detail``."""
+    d, se = row.get("similarity_diff"), row.get("similarity_diff_se")
+    if d is not None and se is not None and np.isfinite(d) and np.isfinite(se):
+        return float(d), float(se)
+    m = _GAP.search(str(row.get("detail") or ""))
+    if m is None:
+        return None
+    d, lo, hi, df = float(m[1]), float(m[2]), float(m[3]), float(m[4])
+    return d, (hi - lo) / 2.0 / float(special.stdtrit(max(df, 1.0), 0.975))
+
+
+def gap_change(prev, cur) -> Change:
+    """Rescans of alignment_gap: a one-sided z-test that the similarity gap fell (in-group inputs look even less like the label than before)."""
+    a, b = _gap(prev), _gap(cur)
+    if a is None or b is None:
+        return Change(1.0, False, "similarity gap not recorded in both runs; not compared")
+    se = float(np.hypot(a[1], b[1]))
+    z = (a[0] - b[0]) / se if se > 0 else 0.0
+    return Change(float(special.ndtr(-z)), b[0] < a[0], f"similarity gap down is worse; z-test ({a[0]:+.3f} then {b[0]:+.3f})")
+
+
 class Detector:
     """Base class. Subclasses set ``name`` (and ``Config``, ``requires``, ``direction``, ``legacy`` when
     they have them) and implement ``run``.
 
     ``legacy`` maps a setting to the top-level ``scan.<key>`` that set it before detectors had their own
     settings; that key keeps working, and setting both is an error.
+
+    Rescans: :meth:`change` says whether a finding got worse since the baseline. The default reads the row's
+    ``count`` / ``group_size`` with ``rate_worse`` (``"up"``: a higher in-group rate is worse; ``"down"``:
+    a lower one) and, when ``pairs_predictions`` (the row counts the group's own predictions of its label)
+    and both runs scanned the same samples, pairs them (McNemar); a detector whose statistic is something
+    else overrides :meth:`change`.
     """
 
     name: ClassVar[str] = ""
@@ -249,6 +318,14 @@ class Detector:
     requires: ClassVar[tuple[str, ...]] = ()
     direction: ClassVar[Direction] = "over"
     legacy: ClassVar[dict[str, str]] = {}
+    rate_worse: ClassVar[Literal["up", "down"]] = "up"
+    pairs_predictions: ClassVar[bool] = True
+
+    def change(self, prev, cur, paired: tuple[int, int] | None) -> Change:
+        """Did the finding get worse from ``prev`` (the baseline's row) to ``cur`` (this run's)? Rows are
+        mappings with the findings table's columns; ``paired`` (lost, gained) predictions of the row's label
+        among the group's members when both runs scanned the same samples, else None."""
+        return rate_change(prev, cur, paired if self.pairs_predictions else None, worse=self.rate_worse)
 
     def missing(self, ctx: ScanContext, config: DetectorConfig) -> list[str]:
         """What this detector needs and the context (or its settings) lack, in words a user can act on."""
@@ -273,6 +350,8 @@ def register(cls: type[Detector]) -> type[Detector]:
             f"detector '{cls.name}' requires {unknown[0]!r}, which is not an input; requires lists inputs "
             f"only ({', '.join(NEEDS)}); a switch belongs in its Config"
         )
+    if cls.rate_worse not in ("up", "down"):
+        raise ValueError(f"detector '{cls.name}': rate_worse must be 'up' or 'down', found {cls.rate_worse!r}")
     if cls.direction not in ("over", "under"):
         raise ValueError(f"detector '{cls.name}': direction must be 'over' or 'under', found {cls.direction!r}")
     if not (isinstance(cls.Config, type) and issubclass(cls.Config, DetectorConfig)):

@@ -76,6 +76,7 @@ from tagscan.scan.detectors.base import (
     DetectorResult,
     ScanContext,
     cell_table,
+    rate_change,
     register,
     sparse_values_at,
 )
@@ -377,6 +378,13 @@ class ErrorGapDetector(Detector):
     name = NAME
     requires = ("truth",)
     direction = "over"  # FPR rows carry false positives, TPR rows the misses: lift > 1 is worse in both
+    pairs_predictions = False  # rows count errors against truth, not the group's predictions of the label
+
+    def change(self, prev, cur, paired):
+        """Rescans: the row's own error rate up is worse (FPR rows: false positives among the group's
+        negatives; TPR rows: misses among its true positives), unpaired on the recorded counts."""
+        kind = cur.get("error_kind") or ("tpr" if str(cur.get("detail") or "").startswith("TPR") else "fpr")
+        return rate_change(prev, cur, None, worse="up", what="miss rate" if kind == "tpr" else "false-positive rate")
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         correction = ctx.correction

@@ -280,6 +280,7 @@ class LabelFamilyDetector(Detector):
     Config = LabelFamilyConfig
     requires = ("label_vectors",)
     direction = "over"
+    pairs_predictions = False  # rescans: the family's pooled count (any member), not its representative label
     legacy = {"similarity": "family_similarity"}
 
     def run(self, ctx: ScanContext, config: LabelFamilyConfig) -> DetectorResult:

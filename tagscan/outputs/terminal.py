@@ -91,7 +91,7 @@ def print_summary(
         for f in record.families:
             console.print(
                 f"  {f.name:<26} {f.n_significant:>6,} significant of {f.n_testable:>9,} testable pairs "
-                f"({f.n_labels:,} labels)",
+                f"({f.n_labels:,} labels)" + reported_note(f),
                 highlight=False,
             )
     n_img = record.embedding.n_skipped_images
@@ -108,15 +108,12 @@ def print_summary(
             + f", {c.resolved_since_baseline:,} resolved",
             highlight=False,
         )
-    lv = fmt_level_counts(c.findings_by_level or {})
     # The rows of findings resolved since the baseline follow the run's own findings; they are listed apart.
     ranked = findings.reset_index(drop=True)
     gone = (ranked["status"] == "resolved").to_numpy() if "status" in ranked else np.zeros(len(ranked), bool)
     live = ranked[~gone]
     pairs = group_pairs(live) if len(live) and {"label", "group"} <= set(live.columns) else None
-    n_pairs = 0 if pairs is None else len(pairs)
-    on_pairs = f" on {n_pairs:,} (label, group) pairs" if n_pairs and n_pairs != c.findings else ""
-    console.print(f"[bold]{c.findings:,} findings[/bold]{on_pairs}" + (f" ({lv})" if lv else ""), highlight=False)
+    console.print(counts_line(c, live), highlight=False)
     if len(live) == 0:
         console.print("No (label, group) association passed the multiple-testing control.")
     else:
@@ -138,9 +135,31 @@ def print_summary(
     console.print(f"run folder: {folder or ''}", highlight=False, soft_wrap=True)
 
 
+def reported_note(fam: object) -> str:
+    """', 197 reported' for a family that reports fewer rows than were significant (label families)."""
+    n_rep = getattr(fam, "n_reported", None)
+    return f", {n_rep:,} reported" if n_rep is not None and n_rep != fam.n_significant else ""
+
+
+def counts_line(c: Counts, live: pd.DataFrame) -> str:
+    """'4,318 findings (10 critical, ...) on 3,746 (label, group) pairs (8 critical, ...)', from the run's
+    counts (older runs without pair counts: the pairs from ``live``, the findings not resolved)."""
+    from tagscan.runs.gate import pair_level_counts
+
+    n_pairs, by_pair = c.pairs, c.pairs_by_level
+    if n_pairs is None and len(live) and {"label", "group"} <= set(live.columns):
+        n_pairs, by_pair = len(live[["label", "group"]].drop_duplicates()), pair_level_counts(live)
+    lv, plv = fmt_level_counts(c.findings_by_level or {}), fmt_level_counts(by_pair or {})
+    text = f"[bold]{c.findings:,} detector findings[/bold]" + (f" ({lv})" if lv else "")
+    if n_pairs:
+        text += f" on {n_pairs:,} (label, group) pairs" + (f" ({plv}; each pair at its most severe finding)" if plv else "")
+    return text
+
+
 def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, pairs: pd.DataFrame, top: int) -> None:
     """One line per (label, group): the same pair raised by several detectors is shown once, at its best
-    rank, with the other detectors named; '#' is the rank in findings.parquet."""
+    rank, with the other detectors named; '#' is the position in findings.parquet (one row per detector
+    finding), so it skips the rows of pairs already shown; the table says so."""
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
     for col, just in (
         ("#", "right"), ("severity", "left"), ("label", "left"), ("group", "left"), ("count", "right"),
@@ -164,9 +183,18 @@ def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, 
             str(r["status"]) + (" (expected)" if isinstance(r.get("expected_reason"), str) else ""),
         )
     console.print(table)
+    console.print(
+        "#: position in findings.parquet (one row per detector finding); each (label, group) pair is shown once, "
+        "at its first row, with the other detectors that raised it",
+        highlight=False,
+        soft_wrap=True,
+    )
     if len(firsts) > top:
         more = int((live.index >= firsts[top]).sum())
-        console.print(f"... and {more:,} more findings in findings.parquet", highlight=False)
+        console.print(
+            f"... and {len(firsts) - top:,} more (label, group) pairs ({more:,} detector findings) in findings.parquet",
+            highlight=False,
+        )
 
 
 def print_table(rows: pd.DataFrame, console: Console) -> None:
@@ -194,6 +222,11 @@ def print_runs(runs: pd.DataFrame, console: Console, *, all_configs: bool = Fals
         }
     )  # fmt: skip
     print_table(show, console)
+    console.print(
+        "findings, critical, high and the statuses count detector findings (rows of findings.parquet), not pairs",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def print_diff(changes: pd.DataFrame, console: Console, *, run_a: str, run_b: str, top: int = 50) -> None:

@@ -9,16 +9,37 @@ import pandas as pd
 
 from tagscan.constants import GATED_NEW, GATED_OPEN, LEVELS, level_rank
 
-__all__ = ["GateResult", "gate", "select_for_review"]
+__all__ = ["GateResult", "gate", "pair_level_counts", "select_for_review"]
+
+
+def pair_level_counts(findings: pd.DataFrame, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
+    """(label, group) pairs by severity level, each pair once at the level of its most severe finding.
+
+    Rows resolved since the baseline never count; ``statuses`` keeps only rows with those statuses (e.g.
+    :data:`~tagscan.constants.GATED_OPEN`). The run record's ``pairs_by_level`` / ``open_pairs_by_level``,
+    the gate and every renderer count pairs with this one function."""
+    if len(findings) == 0 or "severity_level" not in findings:
+        return {}
+    f = findings[findings["status"] != "resolved"] if "status" in findings else findings
+    if statuses is not None and "status" in f:
+        f = f[f["status"].isin(statuses)]
+    if len(f) == 0:
+        return {}
+    rank = f["severity_level"].map(level_rank)
+    top = rank.groupby([f["label"], f["group"]], dropna=False, sort=False).max()
+    counts = top.map(lambda r: LEVELS[int(r)]).value_counts()
+    return {lv: int(counts[lv]) for lv in reversed(LEVELS) if lv in counts.index}
 
 
 @dataclass(frozen=True, eq=False)
 class GateResult:
-    """The open findings at or above ``level`` (one row per (label, group)); ``failed`` when there are any."""
+    """The open (label, group) pairs at or above ``level`` (one row per pair: its first gated finding) and
+    ``n_findings``, the gated findings behind them; ``failed`` when there are any."""
 
     level: str | None
     statuses: tuple[str, ...]
     gated: pd.DataFrame
+    n_findings: int = 0
 
     @property
     def failed(self) -> bool:
@@ -33,7 +54,8 @@ class GateResult:
         detail = ", ".join(f"{int(by_status[s])} {s}" for s in self.statuses if s in by_status.index)
         top = self.gated.iloc[0]
         return (
-            f"{len(self.gated)} finding(s) at or above '{self.level}' ({detail}; top: {top['label']} on {top['group']}); "
+            f"{len(self.gated)} (label, group) pair(s) at or above '{self.level}' (from {self.n_findings} detector "
+            f"finding(s); pairs {detail}; top: {top['label']} on {top['group']}); "
             "failing as --fail-on asks. Fix them, or dismiss benign ones in review (tagscan review push / pull)"
         )
 
@@ -47,7 +69,7 @@ def gate(findings: pd.DataFrame, fail_on: str | None, *, only_new: bool = False)
         return GateResult(fail_on, statuses, findings.iloc[0:0])
     rank = findings["severity_level"].map(level_rank)
     gated = findings[(rank >= level_rank(fail_on)) & findings["status"].isin(statuses)]
-    return GateResult(fail_on, statuses, gated.drop_duplicates(subset=["label", "group"]))
+    return GateResult(fail_on, statuses, gated.drop_duplicates(subset=["label", "group"]), len(gated))
 
 
 def select_for_review(findings: pd.DataFrame, min_level: str) -> tuple[pd.DataFrame, dict[str, int]]:

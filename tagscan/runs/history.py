@@ -99,10 +99,12 @@ def compare_with_run(ws: Workspace, base: RunEntry, findings: pd.DataFrame, now:
 
 def carry_reviews(ws: Workspace, store, model_key: str, findings: pd.DataFrame, *, fdr: float) -> pd.DataFrame:
     """Apply review verdicts: dismissed findings stay suppressed (with their reason) until their
-    effect grows significantly beyond what was reviewed; confirmed ones stay tracked as confirmed.
+    effect gets significantly worse than what was reviewed, by the finding's own detector's rule
+    (:meth:`tagscan.scan.detectors.Detector.change`, unpaired: the rows of the reviewed run against this
+    one's); confirmed ones stay tracked as confirmed.
 
     ``store`` is the workspace's :class:`tagscan.review.ReviewStore`; verdicts are kept per ``model_key``."""
-    from tagscan.scan import stats
+    from tagscan.scan.compare import change_rule
 
     reviews = store.finding_reviews(model_key)
     findings = findings.copy()
@@ -134,7 +136,7 @@ def carry_reviews(ws: Workspace, store, model_key: str, findings: pd.DataFrame, 
     for run_id in set(rv["last_run_id"].dropna()):
         try:
             f = ws.load_findings(run_id)
-            sizes.update({(run_id, fid): (int(k), int(n)) for fid, k, n in zip(f["finding_id"], f["count"], f["group_size"])})
+            sizes.update({(run_id, row["finding_id"]): row for row in f.to_dict("records")})
         except (OSError, DataError):
             pass
     status = findings["status"].to_numpy(dtype=object).copy()
@@ -148,12 +150,12 @@ def carry_reviews(ws: Workspace, store, model_key: str, findings: pd.DataFrame, 
             ref = sizes.get((rv["last_run_id"].iat[t], fid))
             grew = False
             if ref is not None:
-                k1, n1 = int(findings["count"].iat[i]), int(findings["group_size"].iat[i])
-                p = float(stats.rate_increase_pvalue(k1, n1, ref[0], ref[1]))
-                grew = p <= fdr and k1 * ref[1] > ref[0] * n1
+                cur_row = findings.iloc[i].to_dict()
+                ch = change_rule(cur_row.get("detector")).change(ref, cur_row, None)
+                grew = ch.p <= fdr and ch.worse
             if grew:
                 status[i] = "regressed"
-                findings.loc[findings.index[i], "review_note"] = notes[t] + "; effect grew since, so it is open again"
+                findings.loc[findings.index[i], "review_note"] = notes[t] + "; it got worse since, so it is open again"
             else:
                 status[i] = "dismissed"
     findings["status"] = status

@@ -204,9 +204,17 @@ class FamilyRecord:
         return self.n_significant if self.n_reported is None else self.n_reported
 
 
+_PAIR_FIELDS = ("pairs", "pairs_by_level", "open_pairs_by_level")
+
+
 @dataclass(frozen=True)
 class Counts:
-    """The sizes of a run: inputs, groups, cells and findings (by level and by status)."""
+    """The sizes of a run: inputs, groups, cells and findings (by level and by status).
+
+    Two units, named apart: ``findings`` count rows of findings.parquet (one per detector and (label, group)
+    pair); ``pairs`` count distinct (label, group) pairs, each at the level of its most severe finding
+    (``open_pairs_by_level``: over the open findings, what ``--fail-on`` gates). Resolved rows count in
+    neither. Every surface reads these."""
 
     samples: int = 0
     labels: int = 0
@@ -218,11 +226,19 @@ class Counts:
     cells_nonzero: int = 0
     findings: int = 0
     findings_by_level: dict[str, int] = field(default_factory=dict)
+    pairs: int | None = None  # (label, group) pairs flagged (None: a run.json from before pair counts)
+    pairs_by_level: dict[str, int] = field(default_factory=dict)  # each pair at its most severe finding
+    open_pairs_by_level: dict[str, int] = field(default_factory=dict)  # the same over open findings (the gate's)
     resolved_since_baseline: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), dict) else v) for f in fields(self)}
+        """Every field; the pair counts only when set, so a run.json from before them round-trips unchanged."""
+        out = {f.name: (dict(v) if isinstance(v := getattr(self, f.name), dict) else v) for f in fields(self)}
+        if self.pairs is None:
+            for k in _PAIR_FIELDS:
+                out.pop(k)
+        return out
 
     @classmethod
     def from_json(cls, d: dict | None) -> Counts:

@@ -283,7 +283,7 @@ def findings_table(shown: pd.DataFrame, by_sev: pd.DataFrame, n_pairs: int, exam
         f'<p class="muted small" id="rows-are">One row per (label, group) pair: {n_pairs:,} pairs from {total:,} '
         "detector findings (rows of findings.parquet). A pair raised by several detectors is shown by its most "
         "severe finding, with the others named under Detector and their evidence in the row's detail. "
-        "# is the shown finding's rank in findings.parquet.</p>"
+        "# is the shown finding's position in findings.parquet (one row per detector finding).</p>"
         if total
         else ""
     )

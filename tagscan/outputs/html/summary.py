@@ -43,6 +43,11 @@ def _level_bar(pair_level: dict, n_findings: int, by_level: dict) -> str:
     )
 
 
+def _fewer(fam: FamilyRecord) -> bool:
+    """The family reports fewer rows than were significant (label families' "adds information" rule)."""
+    return fam.n_reported is not None and fam.n_reported != fam.n_significant
+
+
 def _family_row(fam: FamilyRecord) -> str:
     how = []
     if fam.alternative == "less":
@@ -58,7 +63,9 @@ def _family_row(fam: FamilyRecord) -> str:
         f'<td class="n">{e(fmt_int(fam.n_pairs))}</td>'
         f'<td class="n">{e(fmt_int(fam.n_testable))}</td>'
         f'<td class="n">{e(fmt_significance(fam.tarone_level))}</td>'
-        f'<td class="n"><b>{e(fmt_int(fam.shown))}</b></td>'
+        f'<td class="n"><b>{e(fmt_int(fam.n_significant))}</b>'
+        + (f' <span class="muted small">({e(fmt_int(fam.n_reported))} reported)</span>' if _fewer(fam) else "")
+        + "</td>"
         "</tr>"
     )
 
@@ -102,9 +109,12 @@ def summary(record: RunRecord, by_sev: pd.DataFrame) -> str:
     by_level = dict(counts.findings_by_level or {})
     if not by_level and len(active):
         by_level = active["severity_level"].astype(str).value_counts().to_dict()
-    pair_reps = active.iloc[group_pairs(active)["rep"].to_numpy()] if len(active) else active
-    n_pairs = len(pair_reps)
-    pair_level = pair_reps["severity_level"].astype(str).value_counts().to_dict() if n_pairs else {}
+    if counts.pairs is not None:  # the run's own counts: the same numbers the terminal and the gate read
+        n_pairs, pair_level = counts.pairs, dict(counts.pairs_by_level or {})
+    else:  # a run.json from before pair counts
+        pair_reps = active.iloc[group_pairs(active)["rep"].to_numpy()] if len(active) else active
+        n_pairs = len(pair_reps)
+        pair_level = pair_reps["severity_level"].astype(str).value_counts().to_dict() if n_pairs else {}
 
     cards = [
         ("Samples", fmt_int(counts.samples), ""),
