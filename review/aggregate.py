@@ -13,14 +13,24 @@ Policies (each named, none accidental)
 * **Share judged wrong** = (wrong + harmful) / (correct + wrong + harmful): "unsure" votes are left out of
   the denominator (they say nothing about the label). With no decided vote it is NaN and its Wilson
   interval is the uninformative (0, 1).
+* **A verdict is one reviewer's.** Several votes of one reviewer on a finding's examples are not
+  independent evidence that the association is benign: they share that reviewer's reading of the label
+  (what one person finds unremarkable another may find degrading), which no number of examples averages
+  out. So the votes count for the share and its interval (they do sample different examples), but the
+  number of *verdicts* a dismissal needs counts distinct reviewers with a decided vote (votes without an
+  annotator count for the share only).
 * **Status** (asymmetric on purpose: wrongly dismissing a harmful association hides it from every later
   scan, wrongly confirming one costs a second look):
 
   - ``confirmed`` if any vote says "label wrong and harmful", or the wrong + harmful votes outnumber the
     "label correct" votes (a strict majority of the decided votes);
-  - ``dismissed`` (a benign association) if there is no harmful vote, the "label correct" votes are a
-    strict majority of the decided votes, and there are at least ``min_dismiss_votes`` decided votes;
-  - ``needs review`` otherwise: no votes, only "unsure", a tie, or too few votes to dismiss.
+  - ``dismissed`` (a benign association) only on enough evidence: no harmful vote, at least
+    ``min_verdicts`` distinct reviewers with a decided vote, and the upper bound of the Wilson interval
+    (``confidence``, 95% by default) of the share judged wrong below ``dismiss_max_wrong``. With the
+    defaults (3 reviewers, 0.2) that takes at least 16 decided votes, all "label correct" (the bound of
+    0 wrong in n is z^2 / (n + z^2)), or more with a few "wrong" ones: 2-to-1 for "correct" (bound 0.79)
+    or one reviewer's votes alone never dismiss;
+  - ``needs review`` otherwise: no votes, only "unsure", a tie, or too little evidence to dismiss.
 """
 
 from __future__ import annotations
@@ -56,18 +66,22 @@ def aggregate_votes(
     votes: pd.DataFrame,
     *,
     finding_ids: Iterable[str] | None = None,
-    min_dismiss_votes: int = 3,
+    min_verdicts: int = 3,
+    dismiss_max_wrong: float = 0.2,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Per-finding verdict counts, share judged wrong with its Wilson interval, and review status.
 
     ``finding_ids`` lists findings to report even without votes (status ``needs review``); findings
     that only appear in ``votes`` are reported too. Rows are sorted by status (confirmed first), then
-    share judged wrong (descending) and finding id. ``min_dismiss_votes`` must be >= 1.
+    share judged wrong (descending) and finding id. ``min_verdicts`` (distinct reviewers a dismissal needs,
+    ``review.min_verdicts``) must be >= 1; ``dismiss_max_wrong`` (``review.dismiss_max_wrong``) in (0, 1).
     """
-    if min_dismiss_votes < 1:
-        raise ValueError(f"min_dismiss_votes must be >= 1; got {min_dismiss_votes}")
-    missing = {"finding_id", "sample_id", "verdict"} - set(votes.columns)
+    if min_verdicts < 1:
+        raise ValueError(f"min_verdicts must be >= 1; got {min_verdicts} (review.min_verdicts)")
+    if not 0.0 < dismiss_max_wrong < 1.0:
+        raise ValueError(f"dismiss_max_wrong must be in (0, 1); got {dismiss_max_wrong} (review.dismiss_max_wrong)")
+    missing = {"finding_id", "sample_id", "annotator", "verdict"} - set(votes.columns)
     if missing:
         raise ValueError(f"votes lacks the column(s) {', '.join(sorted(missing))}")
     unknown = set(votes["verdict"].dropna().unique()) - set(_COUNTS)
@@ -88,13 +102,15 @@ def aggregate_votes(
     out["n_votes"] = out[_COUNTS].sum(axis=1).astype(np.int64)
     if len(v):
         reviewed = v.groupby(v["finding_id"].astype(str))["sample_id"].nunique()
+        d = v[v["verdict"] != "unsure"]
+        reviewers = d.groupby(d["finding_id"].astype(str))["annotator"].nunique()  # NaN annotators not counted
         last = (
             v.groupby(v["finding_id"].astype(str))["updated_at"].max()
             if "updated_at" in v.columns
             else pd.Series(dtype=object)
         )
     else:
-        reviewed = pd.Series(dtype=np.int64)
+        reviewed = reviewers = pd.Series(dtype=np.int64)
         last = pd.Series(dtype=object)
     out["n_reviewed"] = out["finding_id"].map(reviewed).fillna(0).astype(np.int64)
     out["last_reviewed_at"] = out["finding_id"].map(last).astype(object)
@@ -114,7 +130,8 @@ def aggregate_votes(
     correct = out["correct"].to_numpy()
     harmful = out["harmful"].to_numpy()
     confirmed = (harmful > 0) | (bad > correct)
-    dismissed = (harmful == 0) & (correct > bad) & (decided >= min_dismiss_votes)
+    n_reviewers = out["finding_id"].map(reviewers).fillna(0).to_numpy(dtype=np.int64)
+    dismissed = (harmful == 0) & ~confirmed & (n_reviewers >= min_verdicts) & (decided > 0) & (high < dismiss_max_wrong)
     out["review_status"] = np.select([confirmed, dismissed], ["confirmed", "dismissed"], "needs review")
 
     rank = out["review_status"].map({s: i for i, s in enumerate(REVIEW_STATUSES)})

@@ -278,7 +278,8 @@ def pull(
     store: ReviewStore,
     project_id: int | None = None,
     model_key: str | None = None,
-    min_dismiss_votes: int = 3,
+    min_verdicts: int = 3,
+    dismiss_max_wrong: float = 0.2,
     confidence: float = 0.95,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> pd.DataFrame:
@@ -287,13 +288,16 @@ def pull(
     Give ``model_key`` or ``project_id`` (of a project pushed from this workspace). Raises
     :class:`ReviewError` when the server fails or the project was deleted; the store keeps the previous
     pull's verdicts in that case. Holds the model's review lock like :func:`push` (``lock_timeout``).
+    ``min_verdicts`` and ``dismiss_max_wrong`` (``review.*``) decide when a finding is dismissed
+    (:func:`~tagscan.review.aggregate.aggregate_votes`).
     """
     rec = _pushed_project(store, model_key, project_id)
     with store.lock(rec.model_key, timeout=lock_timeout, purpose="pull"):
         # a push may have replaced the project while this pull waited for the lock
         rec = _pushed_project(store, model_key, project_id)
         return _pull_locked(
-            rec, backend=backend, store=store, min_dismiss_votes=min_dismiss_votes, confidence=confidence
+            rec, backend=backend, store=store, min_verdicts=min_verdicts, dismiss_max_wrong=dismiss_max_wrong,
+            confidence=confidence,
         )
 
 
@@ -308,7 +312,8 @@ def _pushed_project(store: ReviewStore, model_key: str | None, project_id: int |
 
 
 def _pull_locked(
-    rec: ProjectRecord, *, backend: ReviewBackend, store: ReviewStore, min_dismiss_votes: int, confidence: float
+    rec: ProjectRecord, *, backend: ReviewBackend, store: ReviewStore, min_verdicts: int, dismiss_max_wrong: float,
+    confidence: float,
 ) -> pd.DataFrame:
     """The body of :func:`pull`; the caller holds the model's review lock."""
     pid = rec.project_id
@@ -331,7 +336,8 @@ def _pull_locked(
         votes = votes[~orphan].reset_index(drop=True)
 
     summary = aggregate_votes(
-        votes, finding_ids=tasks["finding_id"].unique(), min_dismiss_votes=min_dismiss_votes, confidence=confidence
+        votes, finding_ids=tasks["finding_id"].unique(), min_verdicts=min_verdicts,
+        dismiss_max_wrong=dismiss_max_wrong, confidence=confidence,
     )
     n_tasks = tasks.groupby("finding_id").size()
     # pushed_at is to the second: ties keep the store's task order (task ids grow with each push), so two pushes

@@ -104,6 +104,7 @@ def analyse(
         fdr=scan_cfg.fdr,
         correction=scan_cfg.correction,
         truth=audit.truth,
+        truth_rows=audit.annotated,
         vectors=vectors,
         label_vectors=label_vectors,
         shared_space=shared_space,

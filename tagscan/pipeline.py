@@ -382,7 +382,8 @@ def run_review_pull(cfg: Config, *, lock_timeout: float | None = None) -> pd.Dat
 
     ws, backend, store = _review_parts(cfg)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
-    out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout)
+    out = pull(backend=backend, store=store, model_key=_model_key(cfg), lock_timeout=timeout,
+               min_verdicts=cfg.review.min_verdicts, dismiss_max_wrong=cfg.review.dismiss_max_wrong)
     cat = ws.latest_findings(_model_key(cfg))
     out = out.merge(cat, on="finding_id", how="left")
     comments = store.finding_comments(_model_key(cfg))

@@ -576,3 +576,43 @@ def test_logging_follows_stderr_across_cli_calls_in_one_process(tmp_path, capsys
     logging.getLogger("tagscan").warning("after the call")
     err = capsys.readouterr().err
     assert "tagscan: after the call" in err and "Logging error" not in err
+
+
+# -- truth (data.truth): empty labels mark annotated samples, and bad rows are named by their file row --
+def _truth(audit: Path, rows: list[dict], name: str = "truth.csv") -> None:
+    pd.DataFrame(rows, columns=["sample_id", "label"]).to_csv(audit.parent / name, index=False)
+    _set(audit, "data", "truth", name)
+
+
+def test_truth_exhaustive_without_truth(audit):
+    _set(audit, "data", "truth_exhaustive", True)
+    _one_line_error(_scan(audit), "tagscan.yaml", "'data.truth_exhaustive' is true but data.truth is not set", "give the ground truth")
+
+
+def test_truth_label_outside_vocabulary_is_named_by_its_file_row(audit):
+    """Empty-label rows ("annotated, no positive label") before the bad one do not shift its row number."""
+    _truth(audit, [{"sample_id": "s00000", "label": None}, {"sample_id": "s00001", "label": None},
+                   {"sample_id": "s00002", "label": "not_a_tag"}])
+    _one_line_error(_scan(audit), "truth.csv", "row 3", "'not_a_tag' is not in the vocabulary", "vocabulary.csv")
+
+
+def test_truth_for_unknown_sample_with_an_empty_label(audit):
+    _truth(audit, [{"sample_id": "s00000", "label": None}, {"sample_id": "ghost", "label": None}])
+    _one_line_error(_scan(audit), "truth.csv", "row 2", "'ghost' is not in samples", "remove the row or add the sample")
+
+
+def test_truth_row_without_a_sample_id(audit):
+    _truth(audit, [{"sample_id": "s00000", "label": None}, {"sample_id": None, "label": None}])
+    _one_line_error(_scan(audit), "truth.csv", "row 2", "'sample_id' is empty", "every row needs a sample_id")
+
+
+def test_truth_label_holding_a_list(audit):
+    (audit.parent / "truth.jsonl").write_text('{"sample_id": "s00000", "label": null}\n{"sample_id": "s00001", "label": ["a", "b"]}\n')
+    _set(audit, "data", "truth", "truth.jsonl")
+    _one_line_error(_scan(audit), "truth.jsonl", "row 2", "'label' holds a list", "a single label")
+
+
+def test_truth_without_a_label_column(audit):
+    pd.DataFrame({"sample_id": ["s00000"]}).to_csv(audit.parent / "truth.csv", index=False)
+    _set(audit, "data", "truth", "truth.csv")
+    _one_line_error(_scan(audit), "truth.csv", "missing required column 'label'")

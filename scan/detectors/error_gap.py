@@ -42,9 +42,14 @@ Policies for undefined statistics:
   :func:`stats.rate_ratio_ci` (NaN for an empty side, which cannot be testable anyway).
 - One row per (group, label): when both tests are significant, the row reports the FPR excess (the
   over-application this tool is about) and ``detail`` names the TPR shortfall too.
-- ``ctx.truth_rows`` (bool per sample, optional): the samples that have ground truth.
-  Default: every sample (a sample without truth rows has no true labels). When given, groups and
-  universes are restricted to those samples.
+- **The universe is the annotated samples.** ``ctx.truth_rows`` (bool per sample; the pipeline passes
+  :attr:`AuditSet.annotated <tagscan.inputs.AuditSet>`) marks the samples that have ground truth: those
+  ``data.truth`` names (a row with an empty label: annotated, no positive label), or every sample with
+  ``data.truth_exhaustive: true``. Groups and universes are restricted to them, so an unannotated sample
+  is neither a negative nor a positive: counting it as a negative would turn every prediction on it into
+  a false positive, and a group whose truth covers less of it would show an FPR excess on a perfect
+  tagger. None (a caller without the mask): every sample is annotated. run.json records the count as
+  ``error_gap.annotated_samples`` (of ``error_gap.samples``).
 
 Row columns: FPR rows carry false positives (``count`` = group FP, ``group_size`` = group negatives,
 ``label_count`` = universe FP, ``universe_size`` = universe negatives, rates = FPRs, lift = FPR ratio
@@ -396,4 +401,6 @@ class ErrorGapDetector(Detector):
             if len(rows):
                 frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return DetectorResult(out, tuple(fams))
+        n_s = ctx.Y.shape[0]
+        annotated = n_s if cells.truth_rows is None else int(cells.truth_rows.sum())
+        return DetectorResult(out, tuple(fams), {"annotated_samples": annotated, "samples": int(n_s)})

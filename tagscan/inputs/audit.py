@@ -46,6 +46,11 @@ class AuditSet:
     - ``Y``: CSR (n_samples x n_labels) int8 one-hot matrix of positive predictions (score >= threshold).
     - ``scores``: CSR float32 of the scores of those positives (1.0 where no score was given).
     - ``truth``: optional CSR int8 (n_samples x n_labels) of ground-truth positives.
+    - ``annotated``: bool per sample, the samples that have ground truth (None without ``data.truth``).
+      ``data.truth`` lists the positive (sample, label) pairs of the samples it names; a sample it never
+      names is unannotated (its truth row is empty, but that says nothing about its labels); a row with
+      an empty label marks a sample "annotated, no positive label"; ``data.truth_exhaustive: true``
+      declares every sample annotated. Error-rate detectors count only annotated samples.
     - ``vectors``: optional precomputed input embeddings (n_samples x d float32).
     - ``input_hashes``: sha256 of every input file, keyed by its config key.
     """
@@ -57,6 +62,7 @@ class AuditSet:
     Y: sp.csr_matrix
     scores: sp.csr_matrix
     truth: sp.csr_matrix | None = None
+    annotated: np.ndarray | None = None
     vectors: np.ndarray | None = None
     input_hashes: dict[str, str] = field(default_factory=dict)
     n_prediction_rows: int = 0
@@ -94,6 +100,7 @@ class AuditSet:
             Y=self.Y[rows],
             scores=self.scores[rows],
             truth=None if self.truth is None else self.truth[rows],
+            annotated=None if self.annotated is None else self.annotated[rows],
             vectors=None if self.vectors is None else self.vectors[rows],
             input_hashes=self.input_hashes,
             n_prediction_rows=self.n_prediction_rows,
@@ -206,18 +213,63 @@ def _label_pairs(
     return rows, lab
 
 
+def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The truth table: (sample row of each positive pair, its label, its 0-based row in the file, the
+    annotated mask per sample), or None without ``data.truth``.
+
+    A row whose label is empty (null in Parquet or JSON Lines, an empty or blank cell in CSV) marks its
+    sample annotated with no positive label; it adds no pair.
+    """
+    tpath = cfg.data.truth
+    if tpath is None:
+        if cfg.data.truth_exhaustive:
+            raise ConfigError(
+                f"{cfg.path}: key 'data.truth_exhaustive' is true but data.truth is not set; "
+                "give the ground truth in data.truth or remove data.truth_exhaustive"
+            )
+        return None
+    df = read_table(tpath, "data.truth")
+    require_columns(df, tpath, ("sample_id", "label"))
+    lab = df["label"]
+    empty = lab.isna().to_numpy()
+    if lab.dtype == object or pd.api.types.is_string_dtype(lab.dtype):
+        empty = empty | lab.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    if pd.api.types.is_float_dtype(lab.dtype) and empty.any():
+        given = lab[~empty]
+        if (given == given.round()).all():  # integer ids that a null turned into floats (Parquet, JSON)
+            lab = lab.astype("Int64")
+    # A placeholder in the empty cells lets id_column check every other cell with its row number.
+    filled = pd.DataFrame({"sample_id": df["sample_id"], "label": lab.astype(object).where(~empty, "-")})
+    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples)
+    annotated = np.zeros(len(sample_index), dtype=bool)
+    annotated[rows] = True
+    if cfg.data.truth_exhaustive:
+        annotated[:] = True
+    n_none = len(np.setdiff1d(rows[empty], rows[~empty]))
+    log.info(
+        "%s: %d of %d samples annotated (%d with no positive label)%s",
+        tpath, int(annotated.sum()), len(annotated), n_none,
+        " (data.truth_exhaustive: every sample)" if cfg.data.truth_exhaustive else "",
+    )
+    return rows[~empty], labs[~empty], np.flatnonzero(~empty), annotated
+
+
 def _label_index(
-    labs: list[np.ndarray], vocab: pd.DataFrame | None, paths: list[Path], vocab_path: Path | None
+    labs: list[np.ndarray], vocab: pd.DataFrame | None, paths: list[Path], vocab_path: Path | None,
+    file_rows: list[np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The label index; ``file_rows`` (per table, optional) maps each label to its 0-based row in the file."""
     if vocab is not None:
         vidx = pd.Index(vocab["label"].to_numpy())
-        for lab, path in zip(labs, paths):
+        for i, (lab, path) in enumerate(zip(labs, paths)):
             pos = vidx.get_indexer(lab)
             bad = pos < 0
             if bad.any():
-                r = first_row(bad)
+                at = first_row(bad) - 1
+                src = file_rows[i] if file_rows else None
+                r = at + 1 if src is None else int(src[at]) + 1
                 raise DataError(
-                    f"{path}: row {r}: label '{lab[r - 1]}' is not in the vocabulary ({vocab_path}); "
+                    f"{path}: row {r}: label '{lab[at]}' is not in the vocabulary ({vocab_path}); "
                     f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
                 )
         return vocab["label"].to_numpy(dtype=object), vocab["name"].to_numpy(dtype=object)
@@ -267,15 +319,13 @@ def load_audit_set(cfg: Config) -> AuditSet:
     else:
         score = np.ones(len(pred), dtype=np.float64)
 
-    truth_pairs = None
+    truth_pairs = _truth_pairs(cfg, sample_index)
     tpath = cfg.data.truth
-    if tpath is not None:
-        tdf = read_table(tpath, "data.truth")
-        truth_pairs = _label_pairs(tpath, "data.truth", tdf, sample_index, cfg.data.samples)
 
     all_labs = [labs] + ([truth_pairs[1]] if truth_pairs else [])
     all_paths = [ppath] + ([tpath] if tpath else [])
-    labels, names = _label_index(all_labs, vocab, all_paths, cfg.data.vocabulary)
+    file_rows = [None] + ([truth_pairs[2]] if truth_pairs else [])
+    labels, names = _label_index(all_labs, vocab, all_paths, cfg.data.vocabulary, file_rows)
     lidx = pd.Index(labels)
     n, L = len(samples), len(labels)
 
@@ -302,9 +352,9 @@ def load_audit_set(cfg: Config) -> AuditSet:
     Y.data = np.ones_like(Y.data, dtype=np.int8)
     Y = Y.astype(np.int8)
 
-    truth = None
+    truth = annotated = None
     if truth_pairs is not None:
-        trow, tlab = truth_pairs
+        trow, tlab, _, annotated = truth_pairs
         T = sp.coo_matrix((np.ones(len(trow), dtype=np.int8), (trow, lidx.get_indexer(tlab))), shape=(n, L)).tocsr()
         T.data = np.minimum(T.data, 1).astype(np.int8)
         truth = T
@@ -324,6 +374,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
         Y=Y,
         scores=S,
         truth=truth,
+        annotated=annotated,
         vectors=vectors,
         input_hashes=hashes,
         n_prediction_rows=len(pred),
