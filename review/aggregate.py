@@ -27,9 +27,9 @@ Policies (each named, none accidental)
   - ``dismissed`` (a benign association) only on enough evidence: no harmful vote, at least
     ``min_verdicts`` distinct reviewers with a decided vote, and the upper bound of the Wilson interval
     (``confidence``, 95% by default) of the share judged wrong below ``dismiss_max_wrong``. With the
-    defaults (3 reviewers, 0.2) that takes at least 16 decided votes, all "label correct" (the bound of
-    0 wrong in n is z^2 / (n + z^2)), or more with a few "wrong" ones: 2-to-1 for "correct" (bound 0.79)
-    or one reviewer's votes alone never dismiss;
+    defaults (3 reviewers, 0.35) that takes at least 8 decided votes, all "label correct" (the bound of
+    0 wrong in n is z^2 / (n + z^2): 0.32 at n = 8, one push at the default examples_per_finding), or more
+    with a few "wrong" ones: 2-to-1 for "correct" (bound 0.79) or one reviewer's votes alone never dismiss;
   - ``needs review`` otherwise: no votes, only "unsure", a tie, or too little evidence to dismiss.
 """
 
@@ -67,7 +67,7 @@ def aggregate_votes(
     *,
     finding_ids: Iterable[str] | None = None,
     min_verdicts: int = 3,
-    dismiss_max_wrong: float = 0.2,
+    dismiss_max_wrong: float = 0.35,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Per-finding verdict counts, share judged wrong with its Wilson interval, and review status.

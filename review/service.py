@@ -279,7 +279,7 @@ def pull(
     project_id: int | None = None,
     model_key: str | None = None,
     min_verdicts: int = 3,
-    dismiss_max_wrong: float = 0.2,
+    dismiss_max_wrong: float = 0.35,
     confidence: float = 0.95,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> pd.DataFrame:

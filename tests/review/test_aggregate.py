@@ -8,8 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
+import functools
+
+from tagscan.review.aggregate import REVIEW_COLUMNS
+from tagscan.review.aggregate import aggregate_votes as _aggregate_votes
 from tagscan.scan.stats import wilson_interval
+
+# The rule's arithmetic is tested at a bound of 0.2 (16 unanimous votes); the shipped default is tested apart.
+aggregate_votes = functools.partial(_aggregate_votes, dismiss_max_wrong=0.2)
 
 
 def votes_of(spec: dict[str, list[str]], *, when: str = "2024-01-01T00:00:00Z", reviewers: int = 1) -> pd.DataFrame:
@@ -192,3 +198,16 @@ def test_properties(spec, reviewers, rnd):
             assert r.share_wrong_high < 0.2
             decided = v[(v["finding_id"] == f) & (v["verdict"] != "unsure")]
             assert decided["annotator"].nunique() >= 3
+
+
+def test_the_default_bound_lets_one_push_of_eight_examples_dismiss():
+    """review.examples_per_finding is 8 by default: 8 unanimous "correct" verdicts from 3 reviewers leave a bound of
+    0.32 on "wrong", under the default 0.35, so the default setup can dismiss; 7 (bound 0.35) cannot, and neither
+    can a 2-to-1 vote or one reviewer's votes."""
+    out = by_id(_aggregate_votes(votes_of({"e8": ["correct"] * 8, "e7": ["correct"] * 7}, reviewers=3)))
+    assert out.loc["e8", "share_wrong_high"] < 0.35 <= out.loc["e7", "share_wrong_high"]
+    assert out["review_status"].to_dict() == {"e8": "dismissed", "e7": "needs review"}
+    two_to_one = by_id(_aggregate_votes(votes_of({"f": ["correct", "correct", "wrong"]}, reviewers=3))).loc["f"]
+    assert two_to_one["review_status"] == "needs review"
+    alone = by_id(_aggregate_votes(votes_of({"f": ["correct"] * 8}))).loc["f"]
+    assert alone["review_status"] == "needs review"
