@@ -19,17 +19,19 @@ from tagscan.scan.clusters import ClusterFit, fit_clusters
 from tagscan.scan.counts import CellCounts, count_cells
 from tagscan.scan.detectors import DetectorConfig, ScanContext, resolve
 from tagscan.scan.findings import ScanOutcome, scan
-from tagscan.scan.groups import Groups, build_groups
+from tagscan.scan.groups import Groups, build_groups, people_views
+from tagscan.scan.severity import groups_about_people
 from tagscan.scan.watchlist import WatchAssignment, normalise_term
 
 __all__ = ["Analysis", "analyse", "person_rows"]
 
 
-def person_rows(audit: AuditSet, attributes: list[str], person_labels: list[str]) -> np.ndarray:
-    """Samples that show people: a configured attribute is set, or a person label was predicted."""
+def person_rows(audit: AuditSet, protected: list[str], person_labels: list[str]) -> np.ndarray:
+    """Samples that show people: a protected attribute (``groups.protected``) is set, or a person label of
+    the watchlist was predicted. Other attributes (region, source, device) say nothing about people."""
     n = audit.n_samples
     rows = np.zeros(n, dtype=bool)
-    for a in attributes:
+    for a in protected:
         rows |= audit.samples[a].notna().to_numpy()
     if person_labels:
         wanted = {normalise_term(p) for p in person_labels}
@@ -90,6 +92,13 @@ def analyse(
             cluster_universe=cl.test_mask if groups_cfg.clusters else None,
             min_group_size=groups_cfg.min_group_size,
         )
+        # Which groups are about people, and their people views (watchlist labels on them are compared
+        # with other people, not with every input).
+        groups = people_views(
+            groups, person_rows, groups_about_people(groups.membership, person_rows),
+            min_group_size=groups_cfg.min_group_size,
+        )
+        about_people = groups_about_people(groups.membership, person_rows)
     with t("counts"):
         counts = count_cells(groups, audit.Y)
     ctx = ScanContext(
@@ -107,6 +116,7 @@ def analyse(
         vectors=vectors,
         label_vectors=label_vectors,
         shared_space=shared_space,
+        group_about_people=about_people,
     )
     text_col = "text" if "text" in audit.samples.columns else None
     medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
@@ -121,5 +131,6 @@ def analyse(
             attribute_frame=audit.samples[attrs] if attrs else None,
             medoid_text=medoid_text,
             clustering=cl.info["key"],
+            watchlist_min_effect=scan_cfg.watchlist_min_effect,
         )
     return Analysis(outcome, groups, counts, cl)
