@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,18 @@ from tagscan.scan.groups import Groups, build_groups, people_views
 from tagscan.scan.severity import groups_about_people
 from tagscan.scan.watchlist import WatchAssignment, normalise_term
 
-__all__ = ["Analysis", "analyse", "person_rows"]
+__all__ = ["Analysis", "analyse", "person_rows", "people_source"]
+
+log = logging.getLogger(__name__)
+
+
+def people_source(groups_cfg: GroupsConfig) -> str:
+    """One line for the scan summary: how this scan knows which inputs show people."""
+    if groups_cfg.protected:
+        return (f"people: inputs with {', '.join(groups_cfg.protected)} set (groups.protected) or a person label "
+                "of the watchlist")
+    return ("people: known from the watchlist's person labels only (no groups.protected): list the attributes "
+            "that describe people under groups.protected")
 
 
 def person_rows(audit: AuditSet, protected: list[str], person_labels: list[str]) -> np.ndarray:
@@ -99,6 +111,7 @@ def analyse(
             min_group_size=groups_cfg.min_group_size,
         )
         about_people = groups_about_people(groups.membership, person_rows)
+    log.info("%s", people_source(groups_cfg))
     with t("counts"):
         counts = count_cells(groups, audit.Y)
     ctx = ScanContext(
