@@ -235,16 +235,17 @@ def people_views(groups: Groups, person_rows: np.ndarray, about_people: np.ndarr
     u_sizes = np.diff(U.indptr)
     mixed_u = people_u < u_sizes  # universes holding inputs without people
     M = sp.csc_matrix(groups.membership)
-    P = sp.diags(person.astype(np.int8)).tocsc()
+    pcol = person.astype(np.int8)[:, None]
     cand = np.flatnonzero(np.asarray(about_people, dtype=bool) & mixed_u[groups.universe])
     view_of = np.full(n_groups, -1, dtype=np.int64)
     if len(cand) == 0:
         return replace(groups, view_of=view_of)
-    V = (P @ M[:, cand]).tocsc()
+    V = sp.csc_matrix(M[:, cand].multiply(pcol), dtype=np.int8)
     V.eliminate_zeros()
     v_sizes = np.diff(V.indptr).astype(np.int64)
     new_u = np.unique(groups.universe[cand])
-    UP = (P @ U[:, new_u]).tocsc()
+    UP = sp.csc_matrix(U[:, new_u].multiply(pcol), dtype=np.int8)
+    UP.eliminate_zeros()
     up_sizes = np.diff(UP.indptr).astype(np.int64)
     u_col = {int(u): len(groups.universe_names) + i for i, u in enumerate(new_u)}
     uni = np.array([u_col[int(u)] for u in groups.universe[cand]], dtype=np.int64)
