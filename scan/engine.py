@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +20,30 @@ from tagscan.scan.clusters import ClusterFit, fit_clusters
 from tagscan.scan.counts import CellCounts, count_cells
 from tagscan.scan.detectors import DetectorConfig, ScanContext, resolve
 from tagscan.scan.findings import ScanOutcome, scan
-from tagscan.scan.groups import Groups, build_groups
+from tagscan.scan.groups import Groups, build_groups, people_views
+from tagscan.scan.severity import groups_about_people
 from tagscan.scan.watchlist import WatchAssignment, normalise_term
 
-__all__ = ["Analysis", "analyse", "person_rows"]
+__all__ = ["Analysis", "analyse", "person_rows", "people_source"]
+
+log = logging.getLogger(__name__)
 
 
-def person_rows(audit: AuditSet, attributes: list[str], person_labels: list[str]) -> np.ndarray:
-    """Samples that show people: a configured attribute is set, or a person label was predicted."""
+def people_source(groups_cfg: GroupsConfig) -> str:
+    """One line for the scan summary: how this scan knows which inputs show people."""
+    if groups_cfg.protected:
+        return (f"people: inputs with {', '.join(groups_cfg.protected)} set (groups.protected) or a person label "
+                "of the watchlist")
+    return ("people: known from the watchlist's person labels only (no groups.protected): list the attributes "
+            "that describe people under groups.protected")
+
+
+def person_rows(audit: AuditSet, protected: list[str], person_labels: list[str]) -> np.ndarray:
+    """Samples that show people: a protected attribute (``groups.protected``) is set, or a person label of
+    the watchlist was predicted. Other attributes (region, source, device) say nothing about people."""
     n = audit.n_samples
     rows = np.zeros(n, dtype=bool)
-    for a in attributes:
+    for a in protected:
         rows |= audit.samples[a].notna().to_numpy()
     if person_labels:
         wanted = {normalise_term(p) for p in person_labels}
@@ -90,6 +104,14 @@ def analyse(
             cluster_universe=cl.test_mask if groups_cfg.clusters else None,
             min_group_size=groups_cfg.min_group_size,
         )
+        # Which groups are about people, and their people views (watchlist labels on them are compared
+        # with other people, not with every input).
+        groups = people_views(
+            groups, person_rows, groups_about_people(groups.membership, person_rows),
+            min_group_size=groups_cfg.min_group_size,
+        )
+        about_people = groups_about_people(groups.membership, person_rows)
+    log.info("%s", people_source(groups_cfg))
     with t("counts"):
         counts = count_cells(groups, audit.Y)
     ctx = ScanContext(
@@ -108,6 +130,7 @@ def analyse(
         vectors=vectors,
         label_vectors=label_vectors,
         shared_space=shared_space,
+        group_about_people=about_people,
     )
     text_col = "text" if "text" in audit.samples.columns else None
     medoid_text = {g: audit.samples[text_col].iat[r] for g, r in cl.medoid_rows.items()} if text_col else None
@@ -123,5 +146,6 @@ def analyse(
             medoid_text=medoid_text,
             clustering=cl.info["key"],
             benign=scan_cfg.benign,
+            watchlist_min_effect=scan_cfg.watchlist_min_effect,
         )
     return Analysis(outcome, groups, counts, cl)

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from tagscan.scan.detectors.base import DetectorConfig, ScanContext, available_detectors, get_detector
 from tagscan.scan.detectors.settings import default_settings
 from tagscan.scan.expected import expected_reasons
+from tagscan.scan.groups import complements
 from tagscan.scan.severity import DISCOVERY_HARM, LEVELS, groups_about_people, severity_level, severity_score
 
 __all__ = ["FINDING_COLUMNS", "ScanOutcome", "describe_groups", "finding_id", "pick_examples", "scan"]
@@ -141,11 +142,41 @@ def describe_groups(
     over-represented labels (among labels carried by at least 10% of members), their dominant
     attribute values, and the text of their medoid when given.
     """
+    desc = _describe_each(ctx, attribute_frame=attribute_frame, medoid_text=medoid_text, top=top)
+    groups = ctx.groups
+    view_of = groups.view_of if groups.view_of is not None else np.full(len(groups), -1)
+    comp = complements(groups)
+    for i, gid in enumerate(groups.ids):
+        if view_of[i] >= 0:
+            desc[i] = (
+                f"{desc[view_of[i]]}; here its {groups.sizes[i]:,} members who show people, compared with the "
+                f"{groups.universe_sizes[i]:,} {groups.universe_names[groups.universe[i]]}"
+            )
+            gid = groups.ids[view_of[i]]
+        if groups.aliases.get(str(gid)):
+            desc[i] += f"; the same members as {', '.join(groups.aliases[str(gid)])} (tested once)"
+        if comp[i] >= 0:
+            desc[i] += (
+                f"; the complement of {groups.ids[comp[i]]} in its universe (over-represented here is "
+                f"under-represented there: one test)"
+            )
+    return desc
+
+
+def _describe_each(
+    ctx: ScanContext,
+    *,
+    attribute_frame: pd.DataFrame | None,
+    medoid_text: dict[str, str] | None,
+    top: int,
+) -> np.ndarray:
     groups, c = ctx.groups, ctx.counts
     desc = np.empty(len(groups), dtype=object)
     for i, (gid, kind) in enumerate(zip(groups.ids, groups.kinds)):
         uname = groups.universe_names[groups.universe[i]]
-        if kind != "cluster":
+        if groups.view_of is not None and groups.view_of[i] >= 0:
+            desc[i] = ""
+        elif kind != "cluster":
             parts = gid.split(" & ")
             desc[i] = (
                 f"{' and '.join(p.replace('=', ' = ') for p in parts)}: {groups.sizes[i]:,} of "
@@ -205,19 +236,24 @@ class ScanOutcome:
 def conservative_effect(f: pd.DataFrame, directions: Mapping[str, str] | None = None) -> np.ndarray:
     """The ratio severity ranks on, >= 1 meaning a stronger harmful effect, from a lower bound.
 
-    Each row reads its detector's ``direction`` (``directions``: name -> "over" | "under"; default: the
-    registry's). Over-representation: the empirical-Bayes EB05 of observed / expected when available,
-    else the lower bound of the lift. Under-representation: the reciprocal of the lift's upper bound.
+    Each row ranks on the effect its own detector tested: the row's ``effect_low`` when the detector gives
+    one (a conservative ratio already in its harmful direction, e.g. alignment_gap's); else, by the
+    detector's ``direction`` (``directions``: name -> "over" | "under"; default: the registry's), for
+    over-representation the empirical-Bayes EB05 of observed / expected when available, else the lower
+    bound of the lift, and for under-representation the reciprocal of the lift's upper bound.
     """
     if directions is None:
         directions = {name: cls.direction for name, cls in available_detectors().items()}
+    nan = np.full(len(f), np.nan)
     lift_low = f["lift_low"].to_numpy(dtype=np.float64)
-    eb05 = f["eb05"].to_numpy(dtype=np.float64) if "eb05" in f else np.full(len(f), np.nan)
+    eb05 = f["eb05"].to_numpy(dtype=np.float64) if "eb05" in f else nan
     eff = np.where(np.isfinite(eb05), eb05, lift_low)
     under = f["detector"].map(directions).to_numpy() == "under"
     if under.any():
         hi = f["lift_high"].to_numpy(dtype=np.float64)
         eff = np.where(under, np.divide(1.0, hi, out=np.full(len(f), np.inf), where=hi > 0), eff)
+    own = pd.to_numeric(f["effect_low"], errors="coerce").to_numpy(dtype=np.float64) if "effect_low" in f else nan
+    eff = np.where(np.isfinite(own), own, eff)
     return np.nan_to_num(eff, nan=0.0, posinf=1e6)
 
 
@@ -232,6 +268,7 @@ def scan(
     medoid_text: dict[str, str] | None = None,
     clustering: str | None = None,
     benign: Sequence = (),
+    watchlist_min_effect: float = 1.5,
 ) -> ScanOutcome:
     """Run the detectors over the context and assemble the ranked findings table.
 
@@ -239,11 +276,17 @@ def scan(
     the config); None runs every registered detector with its defaults. ``clustering`` keys the finding
     ids of cluster groups (see :func:`finding_id`). ``benign``: the ``scan.benign`` rules; findings they cover,
     and labels that restate their group's value, rank low with an ``expected_reason``
-    (:func:`tagscan.scan.expected.expected_reasons`).
+    (:func:`tagscan.scan.expected.expected_reasons`). ``person_rows`` (bool per sample: a protected attribute
+    set or a person label predicted) decides which groups are about people, unless ``ctx.group_about_people``
+    is already set (:func:`tagscan.scan.engine.analyse` sets it, with the people views of its groups).
+    ``watchlist_min_effect`` (``scan.watchlist_min_effect``): the conservative effect a watchlist hit on
+    people needs to rank as that label's harm, ahead of discovery findings; below it, it ranks as discovery.
     """
     settings = default_settings() if detectors is None else dict(detectors)
-    people = groups_about_people(ctx.groups.membership, ctx.groups.kinds, person_rows)
-    ctx = replace(ctx, group_about_people=people)
+    people = ctx.group_about_people
+    if people is None:
+        people = groups_about_people(ctx.groups.membership, person_rows)
+    ctx = replace(ctx, group_about_people=people, detectors_run=tuple(settings))
     frames, families, status, extra = [], [], {}, {}
     for name, config in settings.items():
         cls = get_detector(name)
@@ -280,11 +323,17 @@ def scan(
     g = f["group_index"].to_numpy(dtype=np.int64)
     lab = f["label_index"].to_numpy(dtype=np.int64)
     is_watch = f["family"].astype(str).str.endswith("watchlist").to_numpy()
+    effect = conservative_effect(f)
+    directions = {name: cls.direction for name, cls in available_detectors().items()}
+    under = f["detector"].map(directions).to_numpy() == "under"
     # A watchlist label keeps its harm weight on any group (on non-people groups it is tested in the
-    # discovery budget and scored with the low non-person sensitivity).
-    harm = np.where(ctx.watch_weight[lab] > 0, ctx.watch_weight[lab], DISCOVERY_HARM)
+    # discovery budget and scored with the low non-person sensitivity), but not when it is applied less
+    # (under-representation is not the label's harm), nor on people with an immaterial effect.
+    material = effect >= watchlist_min_effect
+    weighted = (ctx.watch_weight[lab] > 0) & ~under & ~(is_watch & people[g] & ~material)
+    harm = np.where(weighted, ctx.watch_weight[lab], DISCOVERY_HARM)
     f["about_people"] = people[g]
-    f["severity"] = severity_score(harm, people[g], conservative_effect(f))
+    f["severity"] = severity_score(harm, people[g], effect)
     f["severity_level"] = severity_level(f["severity"].to_numpy())
     f["expected_reason"] = expected_reasons(
         ctx.labels, ctx.label_names, lab, groups.ids[g], groups.kinds[g], label_vectors=ctx.label_vectors,
@@ -312,9 +361,11 @@ def scan(
     )
     f["examples"] = [list(sample_ids[r]) for r in ex]
     f["status"] = "new"
-    # Watchlist hits on groups of people come first, whatever their severity; then by severity.
-    f["_tier"] = np.where(is_watch & people[g], 0, 1)
+    # Watchlist hits on groups of people with a material effect come first; then by severity, ties (the
+    # score saturates at 16x) broken by the conservative effect, then q.
+    f["_tier"] = np.where(is_watch & people[g] & material, 0, 1)
+    f["_effect"] = effect
     f = f.sort_values(
-        ["_tier", "severity", "q_value", "lift_low", "finding_id"], ascending=[True, False, True, False, True]
+        ["_tier", "severity", "_effect", "q_value", "finding_id"], ascending=[True, False, False, True, True]
     )
     return ScanOutcome(f[FINDING_COLUMNS].reset_index(drop=True), families, status, extra)

@@ -12,14 +12,15 @@ over samples.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Groups", "build_groups", "group_id_for", "untested_by_reason"]
+__all__ = ["Groups", "build_groups", "complements", "group_id_for", "people_views", "untested_by_reason"]
 
 ALL = "all samples"
 
@@ -36,6 +37,10 @@ class Groups:
     - ``universe_names``: e.g. ``all samples``, ``skin_tone set``, ``skin_tone & gender set``.
     - ``sizes`` / ``universe_sizes``: int64 per group.
     - ``untested``: ids of groups left out, with the reason (``below min_group_size`` ...).
+    - ``aliases``: group id -> the other names of the same member set in the same universe (a cluster
+      identical at k=16 and k=64 is tested once, under its first name, and named both ways).
+    - ``view_of``: per group, -1, or the index of the group it restricts to the samples that show people
+      (:func:`people_views`); None when no view was made.
     """
 
     ids: np.ndarray
@@ -47,6 +52,8 @@ class Groups:
     sizes: np.ndarray
     universe_sizes: np.ndarray
     untested: tuple[tuple[str, str], ...] = ()
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    view_of: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -164,6 +171,7 @@ def build_groups(
         + [(g, "covers its whole universe: nothing to compare with") for g in gid[whole & ~small]]
     )
     keep_idx = np.flatnonzero(keep)
+    keep_idx, aliases = _distinct(M, guni, gid, keep_idx)
     # Drop universes no kept group uses, keeping column 0 (all samples).
     used = np.unique(np.concatenate([[0], guni[keep_idx]]))
     remap = np.full(len(uni_names), -1, dtype=np.int64)
@@ -178,7 +186,99 @@ def build_groups(
         sizes=sizes[keep_idx],
         universe_sizes=usizes[keep_idx],
         untested=untested,
+        aliases=aliases,
     )
+
+
+def _member_keys(M: sp.csc_matrix, cols: np.ndarray, universe: np.ndarray) -> list[bytes]:
+    """A digest per column of its universe and member rows: equal digests mean the same hypothesis."""
+    out = []
+    for g in cols:
+        h = hashlib.blake2b(int(universe[g]).to_bytes(8, "little"), digest_size=16)
+        h.update(np.ascontiguousarray(np.sort(M.indices[M.indptr[g] : M.indptr[g + 1]]), dtype=np.int64).tobytes())
+        out.append(h.digest())
+    return out
+
+
+def _distinct(M: sp.csc_matrix, guni: np.ndarray, gid: np.ndarray, keep_idx: np.ndarray):
+    """Keep the first of the groups with the same members in the same universe; the others become its aliases.
+
+    Why: the same member set at two granularities (a cluster identical at k=16 and k=64) is one hypothesis;
+    testing it twice would count it twice in its family and list the same evidence twice.
+    """
+    first: dict[bytes, int] = {}
+    aliases: dict[str, list[str]] = {}
+    kept = []
+    for g, key in zip(keep_idx, _member_keys(M, keep_idx, guni)):
+        if key in first:
+            aliases.setdefault(str(gid[first[key]]), []).append(str(gid[g]))
+        else:
+            first[key] = int(g)
+            kept.append(int(g))
+    return np.asarray(kept, dtype=np.int64), {k: tuple(v) for k, v in aliases.items()}
+
+
+def people_views(groups: Groups, person_rows: np.ndarray, about_people: np.ndarray, *, min_group_size: int = 30) -> Groups:
+    """Add, for each group about people whose universe also holds inputs without people, the same group
+    restricted to people, tested within its universe's people (``<id> (people)``, universe ``people in <u>``).
+
+    Why: a watchlist label may be legitimately common elsewhere (an animal tag on animal photos); on a
+    group of people it must be compared with other people, as a protected attribute's groups already are
+    (their universe is where the attribute is set). The views are where watchlist labels are tested on
+    those groups (:meth:`tagscan.scan.detectors.ScanContext.family_blocks`); ``view_of`` links each
+    view to its group. A view below ``min_group_size``, or covering its whole universe, is not made.
+    """
+    person = np.asarray(person_rows, dtype=bool)
+    n_groups = len(groups)
+    U = sp.csc_matrix(groups.universes)
+    people_u = np.asarray(U.T @ person.astype(np.int64)).ravel()
+    u_sizes = np.diff(U.indptr)
+    mixed_u = people_u < u_sizes  # universes holding inputs without people
+    M = sp.csc_matrix(groups.membership)
+    pcol = person.astype(np.int8)[:, None]
+    cand = np.flatnonzero(np.asarray(about_people, dtype=bool) & mixed_u[groups.universe])
+    view_of = np.full(n_groups, -1, dtype=np.int64)
+    if len(cand) == 0:
+        return replace(groups, view_of=view_of)
+    V = sp.csc_matrix(M[:, cand].multiply(pcol), dtype=np.int8)
+    V.eliminate_zeros()
+    v_sizes = np.diff(V.indptr).astype(np.int64)
+    new_u = np.unique(groups.universe[cand])
+    UP = sp.csc_matrix(U[:, new_u].multiply(pcol), dtype=np.int8)
+    UP.eliminate_zeros()
+    up_sizes = np.diff(UP.indptr).astype(np.int64)
+    u_col = {int(u): len(groups.universe_names) + i for i, u in enumerate(new_u)}
+    uni = np.array([u_col[int(u)] for u in groups.universe[cand]], dtype=np.int64)
+    usz = up_sizes[np.searchsorted(new_u, groups.universe[cand])]
+    ok = (v_sizes >= min_group_size) & (v_sizes < usz)
+    keep = np.flatnonzero(ok)
+    return Groups(
+        ids=np.concatenate([groups.ids, np.array([f"{gid} (people)" for gid in groups.ids[cand[keep]]], dtype=object)]),
+        kinds=np.concatenate([groups.kinds, groups.kinds[cand[keep]]]),
+        membership=sp.hstack([M, V[:, keep]], format="csc").astype(np.int8),
+        universe=np.concatenate([groups.universe, uni[keep]]),
+        universes=sp.hstack([U, UP], format="csc").astype(np.int8),
+        universe_names=groups.universe_names + tuple(f"people in {groups.universe_names[u]}" for u in new_u),
+        sizes=np.concatenate([groups.sizes, v_sizes[keep]]),
+        universe_sizes=np.concatenate([groups.universe_sizes, usz[keep]]),
+        untested=groups.untested,
+        aliases=groups.aliases,
+        view_of=np.concatenate([view_of, cand[keep]]),
+    )
+
+
+def complements(groups: Groups) -> np.ndarray:
+    """Per group, the index of its complement, or -1: the other group when a universe holds exactly two
+    disjoint tested groups that cover it (``a=x`` vs ``a=y``). A label over-represented in one is
+    under-represented in the other by the same test, so the pair is tested once."""
+    out = np.full(len(groups), -1, dtype=np.int64)
+    uni, counts = np.unique(groups.universe, return_counts=True)
+    M = sp.csc_matrix(groups.membership, dtype=np.int64)
+    for u in uni[counts == 2]:
+        a, b = np.flatnonzero(groups.universe == u)
+        if groups.sizes[a] + groups.sizes[b] == groups.universe_sizes[a] and (M[:, a].T @ M[:, b]).sum() == 0:
+            out[a], out[b] = b, a
+    return out
 
 
 def untested_by_reason(untested: tuple[tuple[str, str], ...], min_group_size: int) -> dict[str, int]:

@@ -2,20 +2,25 @@
 
 severity = 100 x harm x sensitivity x (0.5 + 0.5 x effect), in [0, 100]:
 
-- harm: the watchlist category weight of the label (0 < w <= 1); ``DISCOVERY_HARM`` for other labels.
-- sensitivity: 1 for a group of people (configured attribute groups and their intersections are
-  protected; a cluster is about people when most of its members carry a protected attribute value
-  or a configured person label), ``NON_PERSON_SENSITIVITY`` otherwise.
-- effect: the conservative effect ratio (``findings.conservative_effect``, in the ``direction`` each
-  detector declares: for "over", DuMouchel's EB05 of observed / expected, the 5th posterior
-  percentile of the shrunk ratio, or the lower confidence bound of the lift; for "under", the
-  reciprocal of the lift's upper bound), scaled so that 16x or more counts fully: clip(log2(ratio) / 4, 0, 1). Being a
+- harm: the watchlist category weight of the label (0 < w <= 1); ``DISCOVERY_HARM`` for other labels,
+  for under-representation (a label applied less often is not the label's harm) and for a watchlist hit
+  on people whose conservative effect stays below ``scan.watchlist_min_effect`` (default 1.5).
+- sensitivity: 1 for a group about people, ``NON_PERSON_SENSITIVITY`` otherwise. A group is about people
+  when at least 3 in 4 of its members show people (:func:`groups_about_people`): a protected attribute
+  (``groups.protected``) is set, or a person label of the watchlist was predicted. Groups of protected
+  attributes and their intersections are about people by definition (all their members have a protected
+  value); a group of any other attribute (region, source, device) or a cluster is about people only when
+  most of its members are.
+- effect: the conservative effect ratio the finding's own detector tested (``findings.conservative_effect``:
+  a detector's ``effect_low`` when it gives one; else DuMouchel's EB05, the 5th posterior percentile of the
+  shrunk observed / expected; else the lower confidence bound of the lift; for "under", the reciprocal of
+  the lift's upper bound), scaled so that 16x or more counts fully: clip(log2(ratio) / 4, 0, 1). Being a
   lower bound after shrinkage, one hit where 0.01 were expected scores no effect at all.
 
-A watchlist label on a group of people scores above the same label on a group that is not about
-people and above any discovery finding of the same effect; the ranking (``scan.findings``) also puts
-every watchlist hit on a group of people before all other findings. Levels: critical >= 60,
-high >= 35, medium >= 15, else low.
+The score saturates at 100 from 16x, so the ranking (``scan.findings``) breaks ties by the conservative
+effect, then by q: among strong findings the stronger comes first. A watchlist hit on a group of people
+with a material effect (conservative effect >= ``scan.watchlist_min_effect``) is ranked before every other
+finding. Levels: critical >= 60, high >= 35, medium >= 15, else low.
 """
 
 from __future__ import annotations
@@ -45,20 +50,19 @@ LEVELS = (("critical", 60.0), ("high", 35.0), ("medium", 15.0), ("low", 0.0))
 PEOPLE_SHARE = 0.75
 
 
-def groups_about_people(
-    membership: sp.csc_matrix, kinds: np.ndarray, person_rows: np.ndarray, *, share: float = PEOPLE_SHARE
-) -> np.ndarray:
-    """Per group: True for attribute/intersection groups, and for clusters whose members are mostly people.
+def groups_about_people(membership: sp.csc_matrix, person_rows: np.ndarray, *, share: float = PEOPLE_SHARE) -> np.ndarray:
+    """Per group: True when at least ``share`` (3 in 4) of its members show people.
 
-    ``person_rows`` (bool per sample) marks samples with a protected attribute value or a person label.
-    A cluster is about people when at least ``share`` (3 in 4) of its members are; a mixed cluster of
-    people and animal photos is not, since an animal tag there may well belong to the animals.
+    ``person_rows`` (bool per sample) marks samples with a protected attribute value or a person label
+    (:func:`tagscan.scan.engine.person_rows`), so a protected attribute's groups and their intersections
+    are about people by definition. A group of another attribute (region) or a cluster mixing people and
+    animal photos is not: an animal tag there may well belong to the animals.
     """
     M = sp.csc_matrix(membership, dtype=np.int64)
     sizes = np.diff(M.indptr)
-    people = M.T @ person_rows.astype(np.int64)
+    people = M.T @ np.asarray(person_rows, dtype=np.int64)
     frac = np.divide(people, sizes, out=np.zeros(len(sizes)), where=sizes > 0)
-    return np.where(np.isin(kinds, ("attribute", "intersection")), True, frac >= share)
+    return (frac >= share) & (sizes > 0)
 
 
 def severity_score(harm: np.ndarray, about_people: np.ndarray, effect_ratio: np.ndarray) -> np.ndarray:

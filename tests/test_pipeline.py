@@ -358,3 +358,31 @@ def test_report_and_review_find_texts_of_float_sample_ids(tmp_path):
     assert res.exit_code == 0, res.output
     html = Path(res.stdout.strip()).read_text()
     assert f"sample number {example}" in html
+
+
+def test_attribute_on_every_input_is_not_about_people_unless_protected(tmp_path):
+    """Issue 10 item 4: ``source`` is on every input (zoo photos are mostly without people); only the protected
+    attributes say who is a person, so an animal tag on source=zoo is an association, not a critical harm."""
+    import numpy as np
+
+    cfg = write_audit_set(
+        tmp_path / "src", SynthSpec(n=3000, planted=PLANTED),
+        config={"groups": {"attributes": ["tone", "gender", "source"], "protected": ["tone", "gender"],
+                           "intersections": [["tone", "gender"]], "clusters": [4], "min_group_size": 30}},
+    )
+    samples = pd.read_parquet(cfg.parent / "samples.parquet")
+    rng = np.random.default_rng(0)
+    person = samples["tone"].notna().to_numpy()
+    zoo = np.where(person, rng.random(len(samples)) < 0.1, rng.random(len(samples)) < 0.8)
+    samples["source"] = np.where(zoo, "zoo", "web")
+    samples.to_parquet(cfg.parent / "samples.parquet", index=False)
+    pred = pd.read_parquet(cfg.parent / "predictions.parquet")
+    ids = samples["sample_id"].to_numpy()[~person & (rng.random(len(samples)) < 1 / 3)]
+    extra = pd.DataFrame({"sample_id": ids, "label": "gorilla", "score": 0.9})
+    pd.concat([pred, extra]).drop_duplicates(["sample_id", "label"]).to_parquet(cfg.parent / "predictions.parquet", index=False)
+    f = pd.DataFrame(_json_scan(cfg)["findings"])
+    zoo_row = f[(f["label"] == "gorilla") & (f["group"] == "source=zoo")]
+    assert len(zoo_row) == 1 and not zoo_row["about_people"].iloc[0]  # old pipeline: every input was a person
+    assert zoo_row["severity_level"].iloc[0] not in ("critical", "high")
+    top2 = set(zip(f["label"].head(2), f["group"].head(2)))
+    assert top2 == {("gorilla", "tone=dark"), ("mugshot", "tone=dark & gender=man")}

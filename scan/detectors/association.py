@@ -14,7 +14,11 @@ significant is not counted as a hypothesis. Zero cells are hypotheses too when t
   ``scan.detectors.under_representation.labels``, or the older ``scan.under_representation``) tests
   the lower tail, where zero cells matter most: the testable pairs are enumerated
   from the margins (for each group, a contiguous run of the sorted label counts), never from a
-  dense table.
+  dense table. Its pairs form one family, ``under:discovery``: a watchlist label applied *less* to a
+  group is not that label's harm, so it never spends the watchlist budget nor ranks as harm. In a
+  universe with two values (``a=x`` vs ``a=y``) the lower tail of one is the upper tail of the other,
+  which ``association`` tests: when it runs, such complementary pairs are left to it (tested once,
+  and the finding's group description names both).
 
 Effects: rates inside and outside with Wilson intervals, the lift (rate ratio) with a Katz
 interval, and the empirical-Bayes shrunk lift: DuMouchel's Gamma-Poisson shrinker applied to the
@@ -43,6 +47,7 @@ from tagscan.scan.detectors.base import (
     cell_table,
     register,
 )
+from tagscan.scan.groups import complements
 
 __all__ = [
     "AssociationDetector",
@@ -203,16 +208,34 @@ def run_family(
     return rows, fam
 
 
+def _under_blocks(ctx: ScanContext, label_mask: np.ndarray) -> tuple[dict[str, Blocks], int]:
+    """One discovery family for the lower tail: every label of ``label_mask`` on every group but the people
+    views, less the groups whose complement ``association`` tests in the upper tail (when it runs)."""
+    is_view, _ = ctx.people_views()
+    groups = ~is_view
+    left = 0
+    if "association" in ctx.detectors_run:
+        paired = complements(ctx.groups) >= 0
+        left = int((groups & paired).sum())
+        groups &= ~paired
+    return {"discovery": [(label_mask, groups)]}, left
+
+
 def _run_both_families(ctx: ScanContext, prefix: str, label_mask: np.ndarray, alternative: str) -> DetectorResult:
     prior = fit_prior(ctx) if alternative == "greater" else None
     frames, fams = [], []
-    for fam_name, blocks in ctx.family_blocks(label_mask).items():
+    facts = {}
+    if alternative == "greater":
+        budgets = ctx.family_blocks(label_mask)
+    else:
+        budgets, left = _under_blocks(ctx, label_mask)
+        facts["complementary_groups_left_to_association"] = left
+    for fam_name, blocks in budgets.items():
         rows, fam = run_family(ctx, f"{prefix}{fam_name}", blocks, alternative=alternative, prior=prior)
         if len(rows):
             frames.append(rows)
         fams.append(fam)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    facts = {}
     if prior is not None:
         facts["gps_prior"] = {k: float(v) if not isinstance(v, bool) else v for k, v in asdict(prior).items()}
     return DetectorResult(out, tuple(fams), facts)

@@ -88,6 +88,7 @@ class ScanContext:
     shared_space: bool = False
     group_about_people: np.ndarray | None = None  # bool per group; None = every group
     gps_prior: GPSPrior | None = None
+    detectors_run: tuple[str, ...] = ()  # the detectors of this scan (set by the engine), for shared work
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
@@ -102,19 +103,34 @@ class ScanContext:
             return np.ones(len(self.groups), dtype=bool)
         return self.group_about_people
 
+    def people_views(self) -> tuple[np.ndarray, np.ndarray]:
+        """(is a people view, has a people view): bool per group (see :func:`tagscan.scan.groups.people_views`)."""
+        n = len(self.groups)
+        view_of = self.groups.view_of
+        if view_of is None:
+            return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        is_view = view_of >= 0
+        has_view = np.zeros(n, dtype=bool)
+        has_view[view_of[is_view]] = True
+        return is_view, has_view
+
     def family_blocks(self, label_mask: np.ndarray | None = None) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
         """The two error budgets as unions of (label mask, group mask) blocks.
 
-        ``watchlist``: watchlist labels on groups of people (where a watchlist label does harm);
+        ``watchlist``: watchlist labels on groups of people (where a watchlist label does harm), each
+        compared with other people: a group about people whose universe also holds inputs without people
+        (a cluster, a group of a non-protected attribute) is tested through its people view;
         ``discovery``: every other (label, group) pair, including watchlist labels on groups that
-        are not about people (an animal tag on animal photos is an association, not a harm).
+        are not about people (an animal tag on animal photos is an association, not a harm). People
+        views carry watchlist labels only.
         """
         lm = np.ones(len(self.labels), dtype=bool) if label_mask is None else label_mask
         watch = self.watch_weight > 0
         people = self.people_groups()
+        is_view, has_view = self.people_views()
         return {
-            "watchlist": [(watch & lm, people)],
-            "discovery": [(~watch & lm, np.ones(len(people), dtype=bool)), (watch & lm, ~people)],
+            "watchlist": [(watch & lm, people & ~has_view)],
+            "discovery": [(~watch & lm, ~is_view), (watch & lm, ~people & ~is_view)],
         }
 
     def has(self, need: str) -> bool:

@@ -51,6 +51,7 @@ def _config(name: str = "demo-photo-tagger") -> dict:
         "embed": {"input": "text", "model": "default"},
         "groups": {
             "attributes": list(DEMO_ATTRIBUTES),
+            "protected": list(DEMO_ATTRIBUTES),  # the demo's attributes all describe the people shown
             "intersections": [["skin_tone", "gender"]],
             "clusters": [16, 64],
             "min_group_size": 30,

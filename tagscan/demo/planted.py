@@ -156,6 +156,7 @@ def write_audit_set(
         "embed": {"input": "text", "model": "default"},
         "groups": {
             "attributes": list(spec.attributes),
+            "protected": list(spec.attributes),  # null on rows without a person: they describe people
             "intersections": [list(spec.attributes)[:2]] if len(spec.attributes) >= 2 else [],
             "clusters": [4],
             "min_group_size": 30,

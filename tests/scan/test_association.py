@@ -155,7 +155,8 @@ def test_under_representation_finds_zero_cells_against_fisher_less():
         expect = fisher_exact([[k, n - k], [K - k, N - n - K + k]], alternative="less")[1]
         assert np.isclose(r.p_value, expect, rtol=1e-9)
         assert r.lift_high < 1
-    assert {x["name"] for x in out.families} == {"under:watchlist", "under:discovery"}
+    # Under-representation is never a watchlist harm: one discovery family (issue 10, item 7).
+    assert {x["name"] for x in out.families} == {"under:discovery"}
     # Restricted to a list of labels: only those are tested.
     only_l4 = {"under_representation": UnderRepresentationDetector.Config(labels=["l4"])}
     f3 = scan(ctx2, sample_ids=df["sample_id"].to_numpy(dtype=object), person_rows=np.ones(len(df), bool),

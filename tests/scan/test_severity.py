@@ -27,10 +27,11 @@ def test_clusters_about_people_by_majority():
     # cluster 0: 3 of 4 members are people (about people); cluster 1: 2 of 3 (mixed, not about people)
     M = sp.csc_matrix(np.array([[1, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=np.int8))
     person = np.array([True, True, True, False, False])
-    out = groups_about_people(M, np.array(["cluster", "cluster"], dtype=object), person)
+    out = groups_about_people(M, person)
     assert out.tolist() == [True, False]
-    out = groups_about_people(M, np.array(["attribute", "cluster"], dtype=object), np.zeros(5, bool))
-    assert out.tolist() == [True, False]
+    # Any group, attribute groups included, is about people by its members (a protected value set or a
+    # person label): a group with none is not.
+    assert groups_about_people(M, np.zeros(5, bool)).tolist() == [False, False]
 
 
 def test_watchlist_on_people_ranks_before_everything_else():
