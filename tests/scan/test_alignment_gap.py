@@ -150,8 +150,8 @@ def test_p_value_bound_against_an_exact_convolution():
             pmf = np.convolve(pmf, hypergeom.pmf(np.arange(nb + 1), Nb, Kb, nb))
         E = float((n * K / N).sum())
         T = float(np.minimum(n, K).sum())
-        for O in range(len(pmf)):
-            p, min_p, _ = similarity_strata_test([O], [E], [T])
-            exact = pmf[O:].sum()
+        for obs in range(len(pmf)):
+            p, min_p, _ = similarity_strata_test([obs], [E], [T])
+            exact = pmf[obs:].sum()
             assert p[0] >= exact - 1e-12
             assert min_p[0] >= pmf[-1] - 1e-12 or T == 0
