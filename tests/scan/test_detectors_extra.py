@@ -426,7 +426,26 @@ def test_label_family_stays_silent_when_one_member_explains_it():
     reported = set(ctx.groups.ids[out["group_index"]]) if len(out) else set()
     assert not reported & {"a=x", "a=x & b=p", "a=x & b=q"}  # association already says it
     fam = {f["name"]: f for f in res.families}["label_family:discovery"]
-    assert fam["n_significant"] >= 3 and fam["n_reported"] == len(out) < fam["n_significant"]
+    assert fam["n_not_informative"] >= 3 and fam["n_reported"] == fam["n_significant"] == len(out)
+    assert res.facts["label_families"]["not_informative_discovery"] == fam["n_not_informative"]
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3])
+def test_label_family_findings_are_exactly_the_rejections_of_its_correction(seed):
+    """Issue 10 item 11: the "adds information" rule is part of the test (p = 1 for a pair one member
+    explains), so the rows are exactly BH's rejections at the family's size and the q-values are BH's
+    own; before, BH ran first and the rule dropped rejections after it (n_significant > rows shown)."""
+    df, Y, W = _family_data(seed, strong_member=True)
+    ctx = _context(df, Y, label_vectors=W)
+    res = _run(LabelFamilyDetector, ctx)
+    out = res.findings
+    for fam in res.families:
+        rows = out[out["family"] == fam["name"]] if len(out) else out
+        assert fam["n_significant"] == len(rows) == fam["n_reported"]
+        if len(rows):
+            m = int(rows["family_size"].iat[0])
+            assert np.allclose(rows["q_value"], _bh(rows["p_value"], m), rtol=1e-12)
+            assert (rows["q_value"] <= ctx.fdr).all()
 
 
 def test_label_family_watchlist_family_uses_the_watchlist_budget_and_label():
