@@ -894,19 +894,21 @@ def wilson_interval(x: object, n: object, *, confidence: float = 0.95) -> tuple[
 def rate_ratio_ci(
     a: object, n1: object, b: object, n0: object, *, confidence: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rate ratio (lift) ``(a / n1) / (b / n0)`` with a Katz log-scale confidence interval.
+    """Rate ratio (lift) ``(a / n1) / (b / n0)`` with a Katz log-scale confidence interval, from one estimator.
 
-    The interval is ``exp(log RR' +/- z * sqrt(1/a' - 1/n1' + 1/b' - 1/n0'))``.
+    The point is ``RR' = (a'/n1') / (b'/n0')`` and the interval ``exp(log RR' +/- z * sqrt(1/a' - 1/n1' +
+    1/b' - 1/n0'))``: point and interval come from the same (corrected) table, so ``low <= lift <= high``
+    always holds, and all three are finite when ``n1, n0 > 0``.
 
     Policies for undefined cases (element-wise):
 
-    * zero events (``a == 0`` or ``b == 0``): Haldane-Anscombe correction *for the interval only*:
-      0.5 is added to each of the four cells of the 2x2 table, i.e. ``a' = a + 0.5``,
-      ``b' = b + 0.5``, ``n1' = n1 + 1``, ``n0' = n0 + 1``, and the interval is centred on
-      ``log((a'/n1') / (b'/n0'))``; otherwise ``a' = a`` etc. The interval is therefore always
-      finite when ``n1, n0 > 0``.
-    * the point estimate is uncorrected: ``+inf`` when ``b == 0 < a``, ``0`` when ``a == 0 < b``,
-      ``nan`` when ``a == b == 0`` (no events at all: nothing to compare).
+    * one zero event count (``a == 0`` or ``b == 0``, not both): Haldane-Anscombe correction for the
+      point *and* the interval: 0.5 is added to each of the four cells of the 2x2 table, i.e.
+      ``a' = a + 0.5``, ``b' = b + 0.5``, ``n1' = n1 + 1``, ``n0' = n0 + 1``; otherwise ``a' = a`` etc.
+      The lift of 5 of 100 against 0 of 10,000 is therefore ``(5.5/101) / (0.5/10001) = 1089``, a
+      bounded estimate inside its interval, not ``inf`` (an uncorrected point would lie outside the
+      corrected interval).
+    * no events on either side (``a == b == 0``): nothing to compare; all three are ``nan``.
     * an empty group (``n1 == 0`` or ``n0 == 0``): the rate is undefined and all three are ``nan``.
 
     Requires ``0 <= a <= n1`` and ``0 <= b <= n0``.
@@ -927,20 +929,19 @@ def rate_ratio_ci(
     empty = (n1f == 0) | (n0f == 0)
     n1s = np.where(empty, 1.0, n1f)
     n0s = np.where(empty, 1.0, n0f)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lift = (af / n1s) / (bf / n0s)
-    lift = np.where(empty, np.nan, lift)
     corr = (af == 0) | (bf == 0)
     ac = af + np.where(corr, 0.5, 0.0)
     bc = bf + np.where(corr, 0.5, 0.0)
     n1c = n1s + np.where(corr, 1.0, 0.0)
     n0c = n0s + np.where(corr, 1.0, 0.0)
+    undefined = empty | ((af == 0) & (bf == 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         log_rr = np.log(ac / n1c) - np.log(bc / n0c)
         var = np.maximum(1.0 / ac - 1.0 / n1c + 1.0 / bc - 1.0 / n0c, 0.0)
     half = z * np.sqrt(var)
-    low = np.where(empty, np.nan, np.exp(log_rr - half))
-    high = np.where(empty, np.nan, np.exp(log_rr + half))
+    lift = np.where(undefined, np.nan, np.exp(log_rr))
+    low = np.where(undefined, np.nan, np.minimum(np.exp(log_rr - half), lift))
+    high = np.where(undefined, np.nan, np.maximum(np.exp(log_rr + half), lift))
     return lift, low, high
 
 

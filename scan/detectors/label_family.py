@@ -23,11 +23,19 @@ hypergeometric, Tarone's filter, Benjamini-Hochberg or -Yekutieli per budget). B
 least one watchlist label (a family's watch weight is its members' highest) on groups about people,
 and ``label_family:discovery`` every other (family, group) pair.
 
-Reporting rule ("adds information"): a significant (family, group) pair is reported only when the
-family's p-value is smaller than the exact one-sided p-value of each of its member labels alone in
-that group; a family carried by one strong member adds nothing over ``association`` and is dropped.
-The q-values are those of the whole family test (the filter only removes findings).
-``n_significant`` in the family record counts before that filter, ``n_reported`` after it.
+Test rule ("adds information", folded into the test): a (family, group) pair's p-value is the family's
+exact one-sided p-value when it is smaller than the exact one-sided p-value of each of its member
+labels alone in that group, and 1 otherwise (a family carried by one strong member adds nothing over
+``association``). That is a valid p-value (never below the family's), and Benjamini-Hochberg (or -Yekutieli)
+runs on it over the whole family with Tarone's family size, so the findings shown are exactly the
+rejections of the correction and their q-values are the ones it gave them. (Until issue 10 the family
+p-value was corrected first and the filter dropped rejections afterwards, so the FDR guarantee covered a
+set the user did not see.) Because every rejection of the folded test is a rejection of the plain family
+test, it is computed from the plain test's rejections: their informative subset is re-adjusted with
+the same family size. The family record's ``n_significant`` counts the findings; ``n_not_informative``
+counts the pairs the plain family test would have rejected that one member explains (set to 1 by the
+rule), so a reader sees what the rule removed; run.json carries it in ``detector_facts`` as
+``label_family.label_families.not_informative_<budget>``.
 
 A finding's label is the family's representative: the member closest to the family centroid,
 chosen among the members with the family's highest watch weight (so a watchlist family is reported
@@ -317,6 +325,7 @@ class LabelFamilyDetector(Detector):
                     "tarone_level": 0.0,
                     "n_significant": 0,
                     "n_reported": 0,
+                    "n_not_informative": 0,
                     "correction": ctx.correction,
                     "alternative": "greater",
                 }
@@ -345,8 +354,11 @@ class LabelFamilyDetector(Detector):
         for budget, blocks in fctx.family_blocks().items():
             rows, fam = run_family(fctx, f"{NAME}:{budget}", blocks)
             rec = dataclasses.asdict(fam) if dataclasses.is_dataclass(fam) else dict(fam)
-            rows = self._keep_informative(ctx, fams, rows, sim) if len(rows) else rows
-            rec["n_reported"] = len(rows)
+            plain = len(rows)
+            rows = self._keep_informative(ctx, fams, rows, sim) if plain else rows
+            rec["n_not_informative"] = int(rows.attrs.pop("n_not_informative", 0)) if plain else 0
+            rec["n_significant"] = rec["n_reported"] = len(rows)
+            summary[f"not_informative_{budget}"] = rec["n_not_informative"]
             records.append(rec)
             if len(rows):
                 frames.append(rows)
@@ -361,7 +373,18 @@ class LabelFamilyDetector(Detector):
         f = rows["label_index"].to_numpy(dtype=np.int64)
         starts, mlab, mk, mp = _member_pvalues(ctx, fams, g, f)
         best = np.minimum.reduceat(mp, starts)
-        keep = rows["p_value"].to_numpy(dtype=np.float64) < best
+        p = rows["p_value"].to_numpy(dtype=np.float64)
+        informative = p < best
+        # The folded test: p-value 1 for a pair one member explains; BH over the family's full size.
+        # Every rejection of it is a rejection of the plain test, so its informative subset suffices.
+        m = int(rows["family_size"].iat[0])
+        adjust = stats.benjamini_yekutieli if ctx.correction == "by" else stats.benjamini_hochberg
+        q = np.ones(len(p))
+        if informative.any():
+            q[informative] = adjust(p[informative], m=max(m, int(informative.sum())))
+        keep = informative & (q <= ctx.fdr)
+        n_not_informative = int((~informative).sum())
+        rows = rows.assign(q_value=q)
         rows = rows.assign(detector=NAME, label_index=fams.representative[f], family_index=f)
         ends = np.r_[starts[1:], len(mlab)]
         details = []
@@ -381,4 +404,5 @@ class LabelFamilyDetector(Detector):
         rows = rows.loc[keep].reset_index(drop=True)
         rows["detail"] = details
         rows["example_rows"] = _examples(ctx, fams, rows)
+        rows.attrs["n_not_informative"] = n_not_informative
         return rows

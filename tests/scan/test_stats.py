@@ -442,14 +442,45 @@ def test_rate_ratio_ci() -> None:
 def test_rate_ratio_zero_cells_policy() -> None:
     a, n1, b, n0 = np.array([3, 0, 0, 0]), np.array([50, 50, 50, 0]), np.array([0, 6, 0, 1]), np.array([900, 900, 900, 10])
     lift, low, high = stats.rate_ratio_ci(a, n1, b, n0)
-    assert np.isposinf(lift[0]) and lift[1] == 0.0 and np.isnan(lift[2])
-    assert np.isfinite(low[:3]).all() and np.isfinite(high[:3]).all() and (low[:3] < high[:3]).all()
-    # Haldane-Anscombe: 0.5 added to every cell of the table, for the interval only.
+    assert np.isfinite(lift[:2]).all() and np.isfinite(low[:2]).all() and np.isfinite(high[:2]).all()
+    assert (low[:2] <= lift[:2]).all() and (lift[:2] <= high[:2]).all()
+    # Haldane-Anscombe: 0.5 added to every cell of the table, for the point and the interval alike.
     a2, b2, n12, n02 = 3.5, 0.5, 51.0, 901.0
     centre = math.log((a2 / n12) / (b2 / n02))
     se = math.sqrt(1 / a2 - 1 / n12 + 1 / b2 - 1 / n02)
+    assert lift[0] == pytest.approx(math.exp(centre), rel=1e-12)
     assert low[0] == pytest.approx(math.exp(centre - special.ndtri(0.975) * se), rel=1e-12)
+    assert np.isnan(lift[2]) and np.isnan(low[2]) and np.isnan(high[2])  # no events on either side
     assert np.isnan(lift[3]) and np.isnan(low[3]) and np.isnan(high[3])  # empty group
+
+
+def test_rate_ratio_issue_cases_inside_their_interval() -> None:
+    """Issue 10 item 9: 5/100 vs 0/10000 gave lift inf with CI [60.6, 19568]; 0/100 vs 50/10000 gave 0
+    with [0.061, 15.8]. One estimator now: a bounded point inside its own interval."""
+    lift, low, high = stats.rate_ratio_ci(5, 100, 0, 10000)
+    assert float(lift) == pytest.approx((5.5 / 101) / (0.5 / 10001), rel=1e-12)
+    assert float(low) == pytest.approx(60.6, rel=1e-3) and float(high) == pytest.approx(19568, rel=1e-4)
+    assert low <= lift <= high and np.isfinite(lift)
+    lift, low, high = stats.rate_ratio_ci(0, 100, 50, 10000)
+    assert float(low) == pytest.approx(0.0609, rel=1e-2) and float(high) == pytest.approx(15.78, rel=1e-3)
+    assert 0 < low <= lift <= high
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(1, 10**6).flatmap(lambda n1: st.tuples(st.integers(0, n1), st.just(n1))),
+    st.integers(1, 10**6).flatmap(lambda n0: st.tuples(st.integers(0, n0), st.just(n0))),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_rate_ratio_point_inside_interval(side1, side0, confidence) -> None:
+    """Property: whenever the lift is defined it is finite and low <= lift <= high."""
+    (a, n1), (b, n0) = side1, side0
+    lift, low, high = (float(x) for x in stats.rate_ratio_ci(a, n1, b, n0, confidence=confidence))
+    if a == 0 and b == 0:
+        assert math.isnan(lift) and math.isnan(low) and math.isnan(high)
+        return
+    assert all(math.isfinite(x) for x in (lift, low, high))
+    assert 0 < low <= lift <= high
 
 
 # --------------------------------------------------------------------------------------------------
