@@ -127,6 +127,7 @@ def test_attribute_not_a_column(audit):
     c = yaml.safe_load(audit.read_text())
     c["groups"]["attributes"] = ["tone", "skin"]
     c["groups"]["intersections"] = []
+    c["groups"]["protected"] = ["tone"]
     audit.write_text(yaml.safe_dump(c))
     _one_line_error(_scan(audit), "samples.csv", "attribute 'skin'", "not a column")
 

@@ -108,6 +108,7 @@ def test_config_has_exactly_the_documented_keys_and_paths_that_resolve(built):
     assert cfg["embed"] == {"input": "text", "model": "default"}
     assert cfg["groups"] == {
         "attributes": ["skin_tone", "gender", "age_group"],
+        "protected": ["skin_tone", "gender", "age_group"],
         "intersections": [["skin_tone", "gender"]],
         "clusters": [16, 64],
         "min_group_size": 30,
