@@ -96,7 +96,7 @@ def _planted_set(folder: Path) -> Path:
         },
         "groups": {
             "attributes": ["tone", "gender", "region"],
-            "protected": None,
+            "protected": ["tone", "gender"],  # region describes where, not whom
             "intersections": [["tone", "gender"]],
             "clusters": [4, 8],
             "min_group_size": 30,
@@ -104,7 +104,6 @@ def _planted_set(folder: Path) -> Path:
         "scan": {"threshold": 0.5, "fdr": 0.1, "correction": "by", "under_representation": ["doctor"]},
         "review": {"examples_per_finding": 5},
     }
-    cfg["groups"].pop("protected")
     path = folder / "tagscan.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
