@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import functools
 
 from tagscan.review.aggregate import REVIEW_COLUMNS
 from tagscan.review.aggregate import aggregate_votes as _aggregate_votes
