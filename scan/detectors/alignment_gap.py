@@ -239,9 +239,10 @@ class AlignmentGapDetector(Detector):
     direction = "over"  # rows carry the label's own rates; the tested effect is effect / effect_low
 
     def change(self, prev, cur, paired):
-        """Rescans: the similarity gap (inside minus outside) falling further is worse; a z-test on the two
-        runs' gaps and standard errors, read from ``similarity_diff`` / ``similarity_diff_se`` when the row
-        has them, else from what ``detail`` records (the difference and its 95% interval on Hsu's df)."""
+        """Rescans: a similarity gap (inside minus outside) falling further is worse; a z-test on the two runs'
+        gaps and standard errors when the rows record ``similarity_diff`` / ``similarity_diff_se`` (or the older
+        detail text). Rows of the similarity-stratified test record neither in findings.parquet yet, so they
+        come back "not compared" (``change_basis`` says so) rather than judged on the label rate."""
         return gap_change(prev, cur)
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
