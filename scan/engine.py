@@ -106,11 +106,10 @@ def analyse(
         )
         # Which groups are about people, and their people views (watchlist labels on them are compared
         # with other people, not with every input).
-        groups = people_views(
-            groups, person_rows, groups_about_people(groups.membership, person_rows),
-            min_group_size=groups_cfg.min_group_size,
-        )
         about_people = groups_about_people(groups.membership, person_rows)
+        groups = people_views(groups, person_rows, about_people, min_group_size=groups_cfg.min_group_size)
+        # The views are appended after the groups, and every member of a view shows people.
+        about_people = np.concatenate([about_people, np.ones(len(groups) - len(about_people), dtype=bool)])
     log.info("%s", people_source(groups_cfg))
     with t("counts"):
         counts = count_cells(groups, audit.Y)

@@ -44,6 +44,7 @@ __all__ = [
     "make_null",
     "make_planted",
     "make_tables",
+    "write_table",
     "write_audit_set",
 ]
 
@@ -116,6 +117,21 @@ def make_tables(spec: SynthSpec) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray
     return samples, pred, vec
 
 
+def write_table(df: pd.DataFrame, folder: Path, name: str, fmt: str = "parquet") -> str:
+    """Write ``df`` as ``folder/<name>.<fmt>`` (``parquet``, ``csv`` or ``jsonl``, as tagscan reads them by
+    extension); return the file name."""
+    path = folder / f"{name}.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(path, index=False)
+    elif fmt == "csv":
+        df.to_csv(path, index=False)
+    elif fmt == "jsonl":
+        df.to_json(path, orient="records", lines=True)
+    else:
+        raise ValueError(f"unknown table format {fmt!r}; use parquet, csv or jsonl")
+    return path.name
+
+
 def write_audit_set(
     folder: Path,
     spec: SynthSpec | None = None,
@@ -130,17 +146,9 @@ def write_audit_set(
     spec = spec or SynthSpec()
     folder.mkdir(parents=True, exist_ok=True)
     samples, pred, vec = make_tables(spec)
-    ext = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}[fmt]
 
     def write(df: pd.DataFrame, name: str) -> str:
-        path = folder / f"{name}.{ext}"
-        if fmt == "parquet":
-            df.to_parquet(path, index=False)
-        elif fmt == "csv":
-            df.to_csv(path, index=False)
-        else:
-            df.to_json(path, orient="records", lines=True)
-        return path.name
+        return write_table(df, folder, name, fmt)
 
     data = {"samples": write(samples, "samples"), "predictions": write(pred, "predictions"), "embeddings": "emb.npy"}
     np.save(folder / "emb.npy", vec)

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tagscan.config import load_config
+from tagscan.demo.planted import write_table
 from tagscan.inputs import load_audit_set
 from tagscan.scan.detectors import resolve
 from tagscan.scan.engine import analyse, person_rows
@@ -51,14 +52,7 @@ def _write(folder: Path, samples, Y, truth: pd.DataFrame, *, fmt: str = "parquet
     folder.mkdir(parents=True, exist_ok=True)
 
     def put(df: pd.DataFrame, name: str) -> str:
-        path = folder / f"{name}.{fmt}"
-        if fmt == "parquet":
-            df.to_parquet(path, index=False)
-        elif fmt == "csv":
-            df.to_csv(path, index=False)
-        else:
-            df.to_json(path, orient="records", lines=True)
-        return path.name
+        return write_table(df, folder, name, fmt)
 
     ids = samples["sample_id"].to_numpy(dtype=object)
     cfg = {
