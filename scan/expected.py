@@ -20,7 +20,7 @@ import numpy as np
 from tagscan.errors import DataError
 from tagscan.scan.watchlist import normalise_term, standout_neighbours
 
-__all__ = ["BenignLike", "expected_reasons"]
+__all__ = ["BenignLike", "expected_reasons", "restating_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +111,33 @@ def expected_reasons(
                 out[t] = f"expected: {why}"
                 break
     return out
+
+
+def restating_pairs(
+    labels: np.ndarray,
+    label_names: np.ndarray,
+    group_ids: np.ndarray,
+    group_kinds: np.ndarray,
+    watch_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(group index, label index) of every pair whose label's id or name is one of the group's own values.
+
+    Such a label is explained by the group itself ('man' on gender=man): a detector that asks whether
+    something other than the group explains the label (alignment_gap's similarity) has nothing to test there.
+    Clusters have no values; watchlist labels are never paired (as in :func:`expected_reasons`).
+    """
+    by_name: dict[str, list[int]] = {}
+    watch = np.zeros(len(labels), bool) if watch_mask is None else np.asarray(watch_mask, bool)
+    for j, (lab, name) in enumerate(zip(labels, label_names)):
+        if watch[j]:
+            continue
+        for key in {normalise_term(lab), normalise_term(name)}:
+            by_name.setdefault(key, []).append(j)
+    gs, ls = [], []
+    for g, (gid, kind) in enumerate(zip(group_ids, group_kinds)):
+        if kind == "cluster":
+            continue
+        for j in sorted({j for _, v in _parts(str(gid)) for j in by_name.get(normalise_term(v), ())}):
+            gs.append(g)
+            ls.append(j)
+    return np.asarray(gs, dtype=np.int64), np.asarray(ls, dtype=np.int64)

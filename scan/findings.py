@@ -45,6 +45,10 @@ FINDING_COLUMNS = [
     "lift_high",
     "eb05",
     "ebgm",
+    "effect",
+    "effect_low",
+    "effect_observed",
+    "effect_expected",
     "p_value",
     "q_value",
     "family",
@@ -257,6 +261,21 @@ def conservative_effect(f: pd.DataFrame, directions: Mapping[str, str] | None = 
     return np.nan_to_num(eff, nan=0.0, posinf=1e6)
 
 
+def tested_effect(f: pd.DataFrame, under: np.ndarray) -> np.ndarray:
+    """The point estimate of the effect each row's own detector tested, in its harmful direction (> 1 worse).
+
+    A detector's own ``effect`` when it gives one (alignment_gap: observed over expected given similarity);
+    else, for over-representation, DuMouchel's EBGM when available, else the lift; for under-representation,
+    the reciprocal of the lift. :func:`conservative_effect` is its lower bound, the one severity ranks on.
+    """
+    lift = f["lift"].to_numpy(dtype=np.float64)
+    ebgm = f["ebgm"].to_numpy(dtype=np.float64) if "ebgm" in f else np.full(len(f), np.nan)
+    eff = np.where(np.isfinite(ebgm), ebgm, lift)
+    eff = np.where(under, np.divide(1.0, lift, out=np.full(len(f), np.inf), where=lift > 0), eff)
+    own = pd.to_numeric(f["effect"], errors="coerce").to_numpy(dtype=np.float64) if "effect" in f else eff
+    return np.where(np.isnan(own), eff, own)
+
+
 def scan(
     ctx: ScanContext,
     *,
@@ -333,6 +352,8 @@ def scan(
     weighted = (ctx.watch_weight[lab] > 0) & ~under & ~(is_watch & people[g] & ~material)
     harm = np.where(weighted, ctx.watch_weight[lab], DISCOVERY_HARM)
     f["about_people"] = people[g]
+    f["effect"] = tested_effect(f, under)
+    f["effect_low"] = effect
     f["severity"] = severity_score(harm, people[g], effect)
     f["severity_level"] = severity_level(f["severity"].to_numpy())
     f["expected_reason"] = expected_reasons(

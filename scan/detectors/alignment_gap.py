@@ -35,7 +35,15 @@ is outside the null; within a stratum a group that differs in such content can s
 harmful, excess. Clusters are left out for that reason: they are cut from the very content a
 legitimate tagger reads, so at equal similarity to a label a cluster differs in content by
 construction (on the demo's photo tagger 262 of 383 findings were clusters); attribute groups and
-intersections are tested, and over-application to a cluster stays ``association``'s to find. The residual bias of finite strata is bounded by
+intersections are tested, and over-application to a cluster stays ``association``'s to find. A label
+that names a value of a grouping attribute ('man', 'woman' when ``gender`` is grouped; found as
+:func:`tagscan.scan.expected.restating_pairs` finds 'man' on gender=man) is left out on every group: it follows
+who is pictured, which the attribute records and the similarity does not (a perfect caption tagger tags "a
+tan girl" 'woman' at a similarity "a light-skinned woman" does not need, and on MiniLM captions that gave
+'woman' on skin_tone=medium at 1.07x in 4 of 10 fair seeds). association and error_gap test such labels. The
+labels left out are the fact ``attribute_value_labels_left_out``.
+
+The residual bias of finite strata is bounded by
 the stratum containing a rule's threshold, and the Hoeffding bound's slack covers it in the calibration
 tests (tests/scan/test_alignment_gap.py).
 
@@ -70,6 +78,7 @@ from scipy import stats as sps
 from tagscan.errors import DataError
 from tagscan.scan import stats
 from tagscan.scan.detectors.base import (
+    Change,
     Detector,
     DetectorConfig,
     DetectorResult,
@@ -78,8 +87,16 @@ from tagscan.scan.detectors.base import (
     gap_change,
     register,
 )
+from tagscan.scan.expected import restating_pairs
 
-__all__ = ["AlignmentGapDetector", "MAX_STRATA", "MIN_PER_STRATUM", "positive_similarities", "similarity_strata_test"]
+__all__ = [
+    "AlignmentGapDetector",
+    "MAX_STRATA",
+    "MIN_PER_STRATUM",
+    "effect_change",
+    "positive_similarities",
+    "similarity_strata_test",
+]
 
 NAME = "alignment_gap"
 MAX_STRATA = 50
@@ -158,6 +175,29 @@ def similarity_strata_test(
     pos = ok & (obs > 0)
     low[pos] = sps.beta.ppf(0.025, obs[pos], terms[pos] - obs[pos] + 1.0) * terms[pos] / exp_[pos]
     return np.clip(p, 0.0, 1.0), np.clip(min_p, 0.0, 1.0), np.maximum(low, 1.0)
+
+
+def _recorded(row, key: str) -> float | None:
+    v = row.get(key)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def effect_change(prev, cur) -> Change:
+    """Rescans of alignment_gap: did ``O / E`` grow (see :meth:`AlignmentGapDetector.change`)."""
+    o0, e0 = _recorded(prev, "effect_observed"), _recorded(prev, "effect_expected")
+    o1, e1 = _recorded(cur, "effect_observed"), _recorded(cur, "effect_expected")
+    if None in (o0, e0, o1, e1) or e0 <= 0 or e1 <= 0:
+        return gap_change(prev, cur)
+    k0, k1 = int(round(o0)), int(round(o1))
+    p = float(sps.binom.sf(k1 - 1, k0 + k1, e1 / (e0 + e1))) if k1 > 0 else 1.0
+    return Change(
+        min(max(p, 0.0), 1.0), k1 * e0 > k0 * e1,
+        f"effect given similarity up is worse; conditional binomial ({k0} vs {e0:.1f} expected, then {k1} vs {e1:.1f})",
+    )
 
 
 def _n_strata(n_defined: int) -> int:
@@ -239,11 +279,13 @@ class AlignmentGapDetector(Detector):
     direction = "over"  # rows carry the label's own rates; the tested effect is effect / effect_low
 
     def change(self, prev, cur, paired):
-        """Rescans: a similarity gap (inside minus outside) falling further is worse; a z-test on the two runs'
-        gaps and standard errors when the rows record ``similarity_diff`` / ``similarity_diff_se`` (or the older
-        detail text). Rows of the similarity-stratified test record neither in findings.parquet yet, so they
-        come back "not compared" (``change_basis`` says so) rather than judged on the label rate."""
-        return gap_change(prev, cur)
+        """Rescans: the tested effect ``O / E`` (the group's positives over those its similarities explain)
+        growing is worse. With both runs' ``effect_observed`` / ``effect_expected`` recorded: the exact
+        conditional test of two standardised ratios (given ``O0 + O1``, ``O1`` is binomial with success
+        probability ``E1 / (E0 + E1)`` when the ratio did not change; one-sided, upper tail). Conservative when
+        the runs share samples (their counts are positively correlated). Rows of the earlier Welch design
+        (findings.parquet without those columns) fall back to their similarity gap (:func:`gap_change`)."""
+        return effect_change(prev, cur)
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         correction = ctx.correction
@@ -252,13 +294,17 @@ class AlignmentGapDetector(Detector):
         p_all, min_p_all, low_all = similarity_strata_test(st["O"], st["E"], st["T"])
         by_label = None  # similarity per positive (inf where undefined), by label, for review examples
         clusters = np.asarray(ctx.groups.kinds) == "cluster"
+        # Labels that name an attribute's value ('man', 'woman') follow who is pictured: left out (docstring).
+        restating = np.zeros(st["E"].shape, dtype=bool)
+        _, rl = restating_pairs(ctx.labels, ctx.label_names, ctx.groups.ids, ctx.groups.kinds, ctx.watch_weight > 0)
+        restating[:, np.unique(rl)] = True
         frames, fams = [], []
         for budget, blocks in ctx.family_blocks().items():
             name = f"{NAME}:{budget}"
             in_fam = np.zeros(st["E"].shape, dtype=bool)
             for lm, gm in blocks:
                 in_fam |= np.outer(gm, lm)
-            in_fam &= ~clusters[:, None]  # clusters are left out (module docstring)
+            in_fam &= ~clusters[:, None] & ~restating  # left out: clusters, labels naming the group (docstring)
             pairs = in_fam & (st["T"] > 0)  # a positive in the universe within the similarity strata
             g, lab = np.nonzero(pairs)
             live = [lm for lm, gm in blocks if gm.any()]
@@ -297,7 +343,11 @@ class AlignmentGapDetector(Detector):
             rows["example_rows"] = _examples(ctx, by_label, gi, li)
             frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        return DetectorResult(out, tuple(fams), {"strata": {"max": MAX_STRATA, "min_per_stratum": MIN_PER_STRATUM}})
+        facts = {
+            "strata": {"max": MAX_STRATA, "min_per_stratum": MIN_PER_STRATUM},
+            "attribute_value_labels_left_out": sorted(str(x) for x in ctx.labels[np.unique(rl)]),
+        }
+        return DetectorResult(out, tuple(fams), facts)
 
     @staticmethod
     def _rows(ctx, name, g, lab, p, q, m, st, effect_low) -> pd.DataFrame:
@@ -327,6 +377,8 @@ class AlignmentGapDetector(Detector):
                 "expected_given_similarity": exp_,
                 "effect": effect,
                 "effect_low": effect_low,
+                "effect_observed": obs,
+                "effect_expected": exp_,
                 "similarity_in": m_in,
                 "similarity_outside": m_out,
                 "strata": B,

@@ -155,3 +155,48 @@ def test_p_value_bound_against_an_exact_convolution():
             exact = pmf[obs:].sum()
             assert p[0] >= exact - 1e-12
             assert min_p[0] >= pmf[-1] - 1e-12 or T == 0
+
+
+# -- rescans: alignment_gap judges its own effect (O / E), not the label rate ------------------------------
+def test_rescan_effect_growth_is_worse_and_a_steady_ratio_is_not():
+    from tagscan.scan.detectors.alignment_gap import effect_change
+
+    prev = {"effect_observed": 29.0, "effect_expected": 10.2, "count": 29, "group_size": 661}
+    grew = {"effect_observed": 90.0, "effect_expected": 10.5, "count": 90, "group_size": 661}
+    ch = effect_change(prev, grew)
+    assert ch.worse and ch.p < 1e-6 and "effect given similarity" in ch.basis
+    # The label rate doubles, but so does what the similarity explains: the effect did not grow.
+    steady = {"effect_observed": 58.0, "effect_expected": 20.4, "count": 58, "group_size": 661}
+    ch = effect_change(prev, steady)
+    assert ch.p > 0.4
+    # An improving effect is never worse.
+    better = {"effect_observed": 12.0, "effect_expected": 10.0, "count": 12, "group_size": 661}
+    ch = effect_change(prev, better)
+    assert not ch.worse and ch.p > 0.9
+
+
+def test_rescan_effect_change_p_value_is_the_conditional_binomial_tail():
+    from scipy import stats as sps
+
+    from tagscan.scan.detectors.alignment_gap import effect_change
+
+    ch = effect_change({"effect_observed": 10, "effect_expected": 5.0}, {"effect_observed": 20, "effect_expected": 4.0})
+    assert ch.p == pytest.approx(sps.binom.sf(19, 30, 4.0 / 9.0), rel=1e-12)
+
+
+def test_rescan_of_a_row_without_the_recorded_effect_is_not_compared():
+    from tagscan.scan.detectors.alignment_gap import effect_change
+
+    ch = effect_change({"count": 5, "group_size": 100}, {"effect_observed": 20, "effect_expected": 4.0})
+    assert ch.p == 1.0 and not ch.worse and "not compared" in ch.basis
+
+
+def test_labels_naming_the_groups_value_are_left_out():
+    from tagscan.scan.expected import restating_pairs
+
+    labels = np.array(["man", "woman", "gorilla", "l_dog"], dtype=object)
+    names = np.array(["man", "Woman", "gorilla", "dog"], dtype=object)
+    ids = np.array(["gender=man", "gender=woman & tone=dark", "tone=dark", "cluster:k8/1", "pet=dog"], dtype=object)
+    kinds = np.array(["attribute", "intersection", "attribute", "cluster", "attribute"], dtype=object)
+    g, lab = restating_pairs(labels, names, ids, kinds, watch_mask=np.array([False, False, True, False]))
+    assert sorted(zip(g.tolist(), lab.tolist())) == [(0, 0), (1, 1), (4, 3)]
