@@ -16,7 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tagscan.config import Config
-from tagscan.errors import ConfigError, DataError
+from tagscan.constants import NO_INPUTS
+from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.tables import (
     attribute_column,
@@ -53,6 +54,8 @@ class AuditSet:
       declares every sample annotated. Error-rate detectors count only annotated samples.
     - ``vectors``: optional precomputed input embeddings (n_samples x d float32).
     - ``input_hashes``: sha256 of every input file, keyed by its config key.
+    - ``has_inputs``: False for predictions and attributes only (``embed.input: none``, or samples with
+      neither a text nor an image column and no ``data.embeddings``): nothing to embed, no clusters.
     """
 
     samples: pd.DataFrame
@@ -66,6 +69,7 @@ class AuditSet:
     vectors: np.ndarray | None = None
     input_hashes: dict[str, str] = field(default_factory=dict)
     n_prediction_rows: int = 0
+    has_inputs: bool = True
 
     @property
     def n_samples(self) -> int:
@@ -89,6 +93,14 @@ class AuditSet:
             out.append(", ".join(str(self.label_names[j]) for j in S.indices[lo:hi][order]))
         return out
 
+    def require_inputs(self, what: str, path: Path | None = None) -> None:
+        """Raise a UsageError for ``what`` (a command that needs input vectors) when there are no inputs."""
+        if not self.has_inputs and self.vectors is None:
+            raise UsageError(
+                f"{path or 'the config'}: {what} needs inputs (a text or image column, or data.embeddings), and this "
+                "scan has none (embed.input: none: predictions and attributes only); give the inputs to use it"
+            )
+
     def subset(self, rows: np.ndarray) -> AuditSet:
         """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -104,10 +116,11 @@ class AuditSet:
             vectors=None if self.vectors is None else self.vectors[rows],
             input_hashes=self.input_hashes,
             n_prediction_rows=self.n_prediction_rows,
+            has_inputs=self.has_inputs,
         )
 
 
-def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...], bool]:
     path = cfg.data.samples
     df = read_table(path, "data.samples")
     require_columns(df, path, ("sample_id",))
@@ -147,12 +160,14 @@ def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
     attributes = [c for c in df.columns if c not in RESERVED_COLUMNS]
     for attr in attributes:
         out[attr] = attribute_column(df[attr]).to_numpy()
-    if cfg.data.embeddings is None:
+    inputs = _has_inputs(cfg, out.columns)
+    if cfg.data.embeddings is None and inputs:
         need = input_kind(cfg.embed.input).column
         if need not in out.columns:
             raise DataError(
                 f"{path}: embed.input is '{need}' but samples has no '{need}' column; add it, "
-                "or give precomputed vectors in data.embeddings"
+                "give precomputed vectors in data.embeddings, or set embed.input: none to scan predictions "
+                "and attributes only (no clusters, no alignment_gap)"
             )
         nested = non_scalar(df[need])
         if nested.any():
@@ -166,7 +181,30 @@ def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
                 f"{path}: row {first_row(missing)}: '{need}' is empty for sample '{ids[first_row(missing) - 1]}'; "
                 f"every sample needs a {need} to be embedded"
             )
-    return out, tuple(attributes)
+    return out, tuple(attributes), inputs
+
+
+def _has_inputs(cfg: Config, columns) -> bool:
+    """Whether the samples hold inputs to embed: not with ``embed.input: none``, nor, when embed.input is
+    not set, with neither a text nor an image column (and no ``data.embeddings``): SPEC's "with neither
+    and no vectors, the scan runs on attribute groups alone"."""
+    if cfg.embed.input == NO_INPUTS:
+        if cfg.data.embeddings is not None:
+            raise ConfigError(
+                f"{cfg.path}: key 'embed.input' is 'none' but data.embeddings is set; remove data.embeddings "
+                "to scan without inputs, or remove embed.input: none to use the vectors"
+            )
+        return False
+    if cfg.data.embeddings is not None or "input" in cfg.embed.model_fields_set:
+        return True
+    if any(c in columns for c in sample_columns()):
+        return True
+    log.warning(
+        "%s: samples has no %s column and data.embeddings is not set, so the scan runs on attribute groups "
+        "alone (no clusters, no alignment_gap); set embed.input: none in %s to say so",
+        cfg.data.samples, " or ".join(repr(c) for c in sample_columns()), cfg.path,
+    )
+    return False
 
 
 def read_sample_table(cfg: Config) -> pd.DataFrame:
@@ -293,7 +331,7 @@ def _check_label_options(cfg: Config, labels: np.ndarray, where: Path) -> None:
 
 def load_audit_set(cfg: Config) -> AuditSet:
     """Load every input named by the config, validate it, and build the AuditSet."""
-    samples, attributes = _load_samples(cfg)
+    samples, attributes, has_inputs = _load_samples(cfg)
     sample_index = pd.Index(samples["sample_id"].to_numpy())
     vocab = _load_vocabulary(cfg)
 
@@ -378,6 +416,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
         vectors=vectors,
         input_hashes=hashes,
         n_prediction_rows=len(pred),
+        has_inputs=has_inputs,
     )
 
 
