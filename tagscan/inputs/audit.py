@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from tagscan.config import Config
 from tagscan.constants import NO_INPUTS
 from tagscan.errors import ConfigError, DataError, UsageError
+from tagscan.inputs.formats import long_table, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.tables import (
     attribute_column,
@@ -235,17 +236,20 @@ def _load_vocabulary(cfg: Config) -> pd.DataFrame | None:
 
 
 def _label_pairs(
-    path: Path, key: str, df: pd.DataFrame, sample_index: pd.Index, samples_path: Path
+    path: Path, key: str, df: pd.DataFrame, sample_index: pd.Index, samples_path: Path,
+    file_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """(sample row, label) of each row; ``file_rows``: the file's 0-based row of each (a lists layout)."""
     require_columns(df, path, ("sample_id", "label"))
     sid = id_column(df, "sample_id", path)
     lab = id_column(df, "label", path)
     rows = sample_index.get_indexer(sid)
     unknown = rows < 0
     if unknown.any():
-        r = first_row(unknown)
+        at = first_row(unknown)
+        r = at if file_rows is None else int(file_rows[at - 1]) + 1
         raise DataError(
-            f"{path}: row {r}: sample_id '{sid[r - 1]}' is not in samples ({samples_path}); "
+            f"{path}: row {r}: sample_id '{sid[at - 1]}' is not in samples ({samples_path}); "
             f"remove the row or add the sample ({int(unknown.sum())} rows affected)"
         )
     return rows, lab
@@ -266,7 +270,7 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
                 "give the ground truth in data.truth or remove data.truth_exhaustive"
             )
         return None
-    df = read_table(tpath, "data.truth")
+    df, src = long_table(read_table(tpath, "data.truth"), tpath, keep_empty=True)
     require_columns(df, tpath, ("sample_id", "label"))
     lab = df["label"]
     empty = lab.isna().to_numpy()
@@ -278,7 +282,7 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
             lab = lab.astype("Int64")
     # A placeholder in the empty cells lets id_column check every other cell with its row number.
     filled = pd.DataFrame({"sample_id": df["sample_id"], "label": lab.astype(object).where(~empty, "-")})
-    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples)
+    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples, src)
     annotated = np.zeros(len(sample_index), dtype=bool)
     annotated[rows] = True
     if cfg.data.truth_exhaustive:
@@ -289,7 +293,8 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
         tpath, int(annotated.sum()), len(annotated), n_none,
         " (data.truth_exhaustive: every sample)" if cfg.data.truth_exhaustive else "",
     )
-    return rows[~empty], labs[~empty], np.flatnonzero(~empty), annotated
+    at = np.flatnonzero(~empty)
+    return rows[~empty], labs[~empty], at if src is None else src[at], annotated
 
 
 def _label_index(
@@ -336,8 +341,8 @@ def load_audit_set(cfg: Config) -> AuditSet:
     vocab = _load_vocabulary(cfg)
 
     ppath = cfg.data.predictions
-    pred = read_table(ppath, "data.predictions")
-    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples)
+    pred, pred_rows = long_table(read_table(ppath, "data.predictions"), ppath)
+    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples, pred_rows)
     if "score" in pred.columns:
         raw_score = pred["score"]
         if pd.api.types.is_bool_dtype(raw_score.dtype):
@@ -362,7 +367,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
 
     all_labs = [labs] + ([truth_pairs[1]] if truth_pairs else [])
     all_paths = [ppath] + ([tpath] if tpath else [])
-    file_rows = [None] + ([truth_pairs[2]] if truth_pairs else [])
+    file_rows = [pred_rows] + ([truth_pairs[2]] if truth_pairs else [])
     labels, names = _label_index(all_labs, vocab, all_paths, cfg.data.vocabulary, file_rows)
     lidx = pd.Index(labels)
     n, L = len(samples), len(labels)
@@ -371,6 +376,8 @@ def load_audit_set(cfg: Config) -> AuditSet:
 
     cols = lidx.get_indexer(labs)
     keep = score >= cfg.scan.threshold
+    if cfg.scan.top_k is not None:
+        keep &= _top_k(cfg, ppath, pred, rows, labs, score)
     if not keep.any():
         log.warning(
             "%s: none of the %d prediction rows reaches scan.threshold %g (highest score %g), so this scan cannot "
@@ -418,6 +425,18 @@ def load_audit_set(cfg: Config) -> AuditSet:
         n_prediction_rows=len(pred),
         has_inputs=has_inputs,
     )
+
+
+def _top_k(cfg: Config, ppath: Path, pred: pd.DataFrame, rows, labs, score) -> np.ndarray:
+    """``scan.top_k``: each sample's k highest-scored labels (applied before scan.threshold)."""
+    if "score" not in pred.columns:
+        raise ConfigError(
+            f"{cfg.path}: key 'scan.top_k' keeps each sample's highest-scored labels, but {ppath} has no scores "
+            "(a 'score' column, or a 'scores' list); give the scores, or remove scan.top_k"
+        )
+    keep = top_k_mask(rows, labs, score, cfg.scan.top_k)
+    log.info("%s: scan.top_k %d keeps %d of %d prediction rows", ppath, cfg.scan.top_k, int(keep.sum()), len(keep))
+    return keep
 
 
 def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
