@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tagscan.constants import EmbedInputName, LevelName
 from tagscan.errors import ConfigError
@@ -155,6 +163,14 @@ class ScanConfig(_Section):
     # Taggers that score many labels per input: keep each sample's top_k highest-scored labels (ties: label
     # id order) before scan.threshold applies. None keeps every prediction row.
     top_k: int | None = Field(default=None, ge=1)
+
+    @model_serializer(mode="wrap")
+    def _top_k_only_when_set(self, handler):
+        # Echoed in run.json only when set: the record of a scan without it stays as it was.
+        out = handler(self)
+        if self.top_k is None and isinstance(out, dict):
+            out.pop("top_k", None)
+        return out
 
     @field_validator("detectors", mode="before")
     @classmethod
