@@ -126,7 +126,7 @@ def test_fairtest_monkey_flagged_in_the_watchlist_family(tmp_path):
     assert (other["severity"] < row["severity"]).all()
     # What was skipped, and why, is recorded and said.
     det = run["detectors"]
-    assert det["association"] == "ran"
+    assert det["association"] == "ran" and det["label_family"] == "ran"
     assert det["alignment_gap"].startswith("skipped: needs input embeddings") and "embed.input: none" in det["alignment_gap"]
     assert run["embedding"]["input_model"] is None and run["embedding"]["label_model"]
     assert run["clusters"]["k"] == [] and "skipped" not in run["clusters"]
@@ -199,3 +199,19 @@ def test_embed_command_without_inputs(tmp_path):
     res = runner.invoke(app, ["embed", str(write_fairtest(tmp_path / "ft"))])
     assert res.exit_code == 0, res.output
     assert "no inputs to embed" in res.output and "36 labels" in res.output
+
+
+def test_under_representation_and_error_gap_run_without_inputs(tmp_path):
+    """With ground truth and under-representation switched on, both detectors run on a table without inputs."""
+    cfg = write_fairtest(tmp_path / "ft", under_representation=True)
+    samples, preds = fairtest_tables(tmp_path / "ft")
+    # Ground truth: each photo's first tag is right; 'monkey' never is.
+    first = preds.groupby("sample_id", sort=False).head(1)
+    first[first["label"] != "monkey"][["sample_id", "label"]].to_csv(cfg.parent / "truth.csv", index=False)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["data"].update({"truth": "truth.csv", "truth_exhaustive": True})
+    cfg.write_text(yaml.safe_dump(raw))
+    res, run, f = _scan(cfg)
+    assert run["detectors"]["error_gap"] == "ran" and run["detectors"]["under_representation"] == "ran"
+    assert run["detectors"]["association"] == "ran" and run["detectors"]["alignment_gap"].startswith("skipped")
+    assert ((f["label"] == "monkey") & (f["family"] == "watchlist") & (f["group"] == "race=black")).any()
