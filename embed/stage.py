@@ -65,13 +65,15 @@ class EmbedOutcome:
     """What the embedding stage made.
 
     Attributes:
-        vectors: input vectors, float32 ``(n, d)``, L2-normalised (the kept rows only, see ``kept``).
+        vectors: input vectors, float32 ``(n, d)``, L2-normalised (the kept rows only, see ``kept``);
+            ``None`` when the audit set has no inputs (``embed.input: none``).
         label_vectors: label name vectors, float32 ``(L, d')``; ``None`` when labels were not asked for.
-        input_model: the input embedder's name, or ``precomputed:<12 hex of the vectors file>``.
+        input_model: the input embedder's name, or ``precomputed:<12 hex of the vectors file>``; ``None``
+            without inputs.
         label_model: the label embedder's name; ``None`` without label vectors.
         computed_inputs: distinct inputs embedded by this call (the rest came from the cache).
         computed_labels: distinct label names embedded by this call.
-        indexes: the saved indexes by name: ``"inputs"``, and ``"labels"`` with label vectors.
+        indexes: the saved indexes by name: ``"inputs"`` (with input vectors), and ``"labels"`` with label vectors.
         terms: embeds more texts in the label space; ``None`` when no text embedder was needed
             (precomputed input vectors and no labels asked for).
         kept: the rows of the audit set that were embedded when some images were skipped; ``None``
@@ -79,9 +81,9 @@ class EmbedOutcome:
         skipped: the images left out (``--skip-bad-images``), in samples order.
     """
 
-    vectors: np.ndarray
+    vectors: np.ndarray | None
     label_vectors: np.ndarray | None
-    input_model: str
+    input_model: str | None
     label_model: str | None
     computed_inputs: int = 0
     computed_labels: int = 0
@@ -178,9 +180,13 @@ def embed_audit_set(
     emb = None
     computed_inputs = 0
     kept, skipped = None, ()
+    vectors: np.ndarray | None = None
+    input_model: str | None = None
     if audit.vectors is not None:
         vectors = l2_normalize(np.ascontiguousarray(audit.vectors, dtype=np.float32))
         input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
+    elif not audit.has_inputs:
+        log.info("no inputs to embed (predictions and attributes only): label names only")
     elif settings.input == "image":
         from tagscan.embed.images import ImageEmbeddingJob, resolve_image_refs
 
@@ -209,11 +215,11 @@ def embed_audit_set(
         texts = [str(t) for t in audit.samples["text"].tolist()]
         vectors, computed_inputs = embed_texts_cached(cache_root, emb, texts, "input texts")
         input_model = emb.name
-    indexes = {"inputs": save_index(vectors, index_dir, "inputs")}
+    indexes = {} if vectors is None else {"inputs": save_index(vectors, index_dir, "inputs")}
     label_vectors, label_model, computed_labels = None, None, 0
     if need_labels:
         if emb is None:
-            # Precomputed inputs: label names still need a text space for the label index.
+            # Precomputed or no inputs: label names still need a text space for the label index.
             emb = stage_embedder("default", "text", batch_size=batch_size, cache_root=cache_root)
         names = [str(x) for x in audit.label_names]
         label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names")

@@ -19,6 +19,7 @@ from tagscan.progress import Timer
 from tagscan.scan.clusters import ClusterFit, fit_clusters
 from tagscan.scan.counts import CellCounts, count_cells
 from tagscan.scan.detectors import DetectorConfig, ScanContext, resolve
+from tagscan.scan.detectors.base import NEEDS
 from tagscan.scan.findings import ScanOutcome, scan
 from tagscan.scan.groups import Groups, build_groups, people_views
 from tagscan.scan.severity import groups_about_people
@@ -67,7 +68,7 @@ class Analysis:
 def analyse(
     audit: AuditSet,
     *,
-    vectors: np.ndarray,
+    vectors: np.ndarray | None,
     label_vectors: np.ndarray | None,
     watch: WatchAssignment,
     person_rows: np.ndarray,
@@ -90,18 +91,21 @@ def analyse(
         detectors = resolve(scan_cfg, config_path=config_path)
     t = timer or Timer()
     with t("clusters"):
-        try:
-            cl = fit_clusters(vectors, list(groups_cfg.clusters), seed=groups_cfg.seed, fit_share=groups_cfg.cluster_fit_share)
-        except ValueError as exc:
-            where = f"{config_path}: " if config_path else ""
-            raise ConfigError(f"{where}key 'groups.clusters': {exc}; use a smaller k") from exc
+        if vectors is None:
+            cl = _no_clusters(audit.n_samples, groups_cfg, config_path)
+        else:
+            try:
+                cl = fit_clusters(vectors, list(groups_cfg.clusters), seed=groups_cfg.seed, fit_share=groups_cfg.cluster_fit_share)
+            except ValueError as exc:
+                where = f"{config_path}: " if config_path else ""
+                raise ConfigError(f"{where}key 'groups.clusters': {exc}; use a smaller k") from exc
     with t("groups"):
         groups = build_groups(
             audit.samples,
             attributes=groups_cfg.attributes,
             intersections=groups_cfg.intersections,
             clusters=cl.assignments,
-            cluster_universe=cl.test_mask if groups_cfg.clusters else None,
+            cluster_universe=cl.test_mask if cl.assignments else None,
             min_group_size=groups_cfg.min_group_size,
         )
         # Which groups are about people, and their people views (watchlist labels on them are compared
@@ -147,4 +151,28 @@ def analyse(
             benign=scan_cfg.benign,
             watchlist_min_effect=scan_cfg.watchlist_min_effect,
         )
+    if vectors is None:  # say why, in run.json and the summary, in the user's terms
+        outcome.detectors = {k: f"{v}; {NO_INPUTS_REASON}" if v.startswith("skipped") and NEEDS["vectors"] in v else v
+                             for k, v in outcome.detectors.items()}
     return Analysis(outcome, groups, counts, cl)
+
+
+#: Why what needs input embeddings did not run in a scan without inputs.
+NO_INPUTS_REASON = "this scan has no inputs (embed.input: none: predictions and attributes only)"
+
+
+def _no_clusters(n: int, groups_cfg: GroupsConfig, config_path: Path | None) -> ClusterFit:
+    """No input vectors (``embed.input: none``): no clusters, with the reason recorded when some were asked for."""
+    info = {"k": [], "seed": groups_cfg.seed, "fit_share": groups_cfg.cluster_fit_share, "key": None,
+            "n_fit": 0, "n_test": n, "split": "no clusters"}
+    if groups_cfg.clusters:
+        if not groups_cfg.attributes:
+            where = f"{config_path}: " if config_path else ""
+            raise ConfigError(
+                f"{where}key 'groups.clusters': clusters need input embeddings and this scan has none "
+                "(embed.input: none, or samples without a text or image column); list attribute columns in "
+                "groups.attributes, or give the inputs (a text or image column, or data.embeddings)"
+            )
+        info["skipped"] = f"groups.clusters {list(groups_cfg.clusters)} skipped: clusters need input embeddings; {NO_INPUTS_REASON}"
+        log.warning("clusters %s", info["skipped"])
+    return ClusterFit({}, {}, np.ones(n, dtype=bool), info)

@@ -9,9 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
-from tagscan.constants import InputKindName, LevelName
+from tagscan.constants import EmbedInputName, LevelName
 from tagscan.errors import ConfigError
 from tagscan.yamlio import safe_load_yaml
 
@@ -64,7 +72,9 @@ def _unique(v: list, what: str = "") -> list:
 
 
 class EmbedConfig(_Section):
-    input: InputKindName = "text"
+    # "none": predictions and attributes only (no text, image or vectors); unset, a samples table with
+    # neither a text nor an image column (and no data.embeddings) is scanned that way too.
+    input: EmbedInputName = "text"
     model: str = "default"
     batch_size: int = Field(default=64, ge=1, le=4096)
 
@@ -150,6 +160,17 @@ class ScanConfig(_Section):
     watchlist_min_effect: float = Field(default=1.5, ge=1.0)
     # Known-benign associations: ranked low, with their reason in the report (they stop costing review time).
     benign: list[BenignRule] = Field(default_factory=list)
+    # Taggers that score many labels per input: keep each sample's top_k highest-scored labels (ties: label
+    # id order) before scan.threshold applies. None keeps every prediction row.
+    top_k: int | None = Field(default=None, ge=1)
+
+    @model_serializer(mode="wrap")
+    def _top_k_only_when_set(self, handler):
+        # Echoed in run.json only when set: the record of a scan without it stays as it was.
+        out = handler(self)
+        if self.top_k is None and isinstance(out, dict):
+            out.pop("top_k", None)
+        return out
 
     @field_validator("detectors", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ __all__ = [
     "INPUT_KINDS",
     "LEVELS",
     "STATUSES",
+    "EmbedInputName",
     "InputKindName",
+    "NO_INPUTS",
     "LevelName",
     "level_rank",
 ]
@@ -34,6 +36,10 @@ GATED_NEW: tuple[str, ...] = ("new", "regressed")
 #: The kinds of input a scan embeds (``embed.input``); each has one entry in :mod:`tagscan.inputs.kinds`.
 INPUT_KINDS: tuple[str, ...] = ("text", "image")
 InputKindName = Literal["text", "image"]
+#: ``embed.input: none``: the samples hold no input to embed (predictions and attributes only); the scan
+#: runs on attribute groups, and what needs input embeddings (clusters, alignment_gap) is skipped.
+NO_INPUTS = "none"
+EmbedInputName = Literal["text", "image", "none"]
 
 
 def level_rank(level: str) -> int:

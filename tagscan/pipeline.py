@@ -278,6 +278,7 @@ def run_neighbors(cfg: Config, sample_id: str, *, k: int = 10, labels_per_sample
         raise UsageError(
             f"sample_id '{sample_id}' is not in samples ({cfg.data.samples}); pass a sample_id from that table"
         )
+    audit.require_inputs("neighbors", cfg.path)
     emb = run_embed(cfg, audit=audit, need_labels=False)
     index = emb.input_index
     sims, rows = index.search(emb.vectors[hit], min(k + 1, index.ntotal))

@@ -219,15 +219,16 @@ def test_config_path_is_a_directory(tmp_path):
 
 
 def test_input_kinds_registry_matches_the_config_vocabulary():
-    """embed.input accepts exactly the registered input kinds, each with its samples column."""
+    """embed.input accepts exactly the registered input kinds, each with its samples column, and 'none'
+    (predictions and attributes only)."""
     import typing
 
     from tagscan.config import EmbedConfig
-    from tagscan.constants import INPUT_KINDS
+    from tagscan.constants import INPUT_KINDS, NO_INPUTS
     from tagscan.inputs import RESERVED_COLUMNS, input_kind, input_kinds
 
     assert tuple(k.name for k in input_kinds()) == INPUT_KINDS
-    assert typing.get_args(EmbedConfig.model_fields["input"].annotation) == INPUT_KINDS
+    assert typing.get_args(EmbedConfig.model_fields["input"].annotation) == (*INPUT_KINDS, NO_INPUTS)
     assert {k.column for k in input_kinds()} <= set(RESERVED_COLUMNS)
     assert input_kind("image").is_path and not input_kind("text").is_path
     with pytest.raises(KeyError, match="unknown input kind 'audio'; valid kinds: text, image"):

@@ -67,12 +67,16 @@ def embed(
 
     cfg = load(config)
     out = guard(lambda: run_embed(cfg, skip_bad_images=skip_bad_images))
-    n, d = out.vectors.shape
     nl = 0 if out.label_vectors is None else len(out.label_vectors)
-    print(
-        f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
-        f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
-    )
+    if out.vectors is None:
+        print(f"no inputs to embed (predictions and attributes only); embedded {nl:,} labels "
+              f"({out.computed_labels:,} computed), model {out.label_model}")
+    else:
+        n, d = out.vectors.shape
+        print(
+            f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
+            f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
+        )
     if out.skipped:
         print(f"skipped {len(out.skipped)} unreadable image(s), e.g. {out.skipped[0].ref}: {out.skipped[0].reason}")
     for name, path in out.index_paths.items():

@@ -16,7 +16,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tagscan.config import Config
-from tagscan.errors import ConfigError, DataError
+from tagscan.constants import NO_INPUTS
+from tagscan.errors import ConfigError, DataError, UsageError
+from tagscan.inputs.formats import long_table, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.tables import (
     attribute_column,
@@ -53,6 +55,8 @@ class AuditSet:
       declares every sample annotated. Error-rate detectors count only annotated samples.
     - ``vectors``: optional precomputed input embeddings (n_samples x d float32).
     - ``input_hashes``: sha256 of every input file, keyed by its config key.
+    - ``has_inputs``: False for predictions and attributes only (``embed.input: none``, or samples with
+      neither a text nor an image column and no ``data.embeddings``): nothing to embed, no clusters.
     """
 
     samples: pd.DataFrame
@@ -66,6 +70,7 @@ class AuditSet:
     vectors: np.ndarray | None = None
     input_hashes: dict[str, str] = field(default_factory=dict)
     n_prediction_rows: int = 0
+    has_inputs: bool = True
 
     @property
     def n_samples(self) -> int:
@@ -89,6 +94,14 @@ class AuditSet:
             out.append(", ".join(str(self.label_names[j]) for j in S.indices[lo:hi][order]))
         return out
 
+    def require_inputs(self, what: str, path: Path | None = None) -> None:
+        """Raise a UsageError for ``what`` (a command that needs input vectors) when there are no inputs."""
+        if not self.has_inputs and self.vectors is None:
+            raise UsageError(
+                f"{path or 'the config'}: {what} needs inputs (a text or image column, or data.embeddings), and this "
+                "scan has none (embed.input: none: predictions and attributes only); give the inputs to use it"
+            )
+
     def subset(self, rows: np.ndarray) -> AuditSet:
         """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -104,10 +117,11 @@ class AuditSet:
             vectors=None if self.vectors is None else self.vectors[rows],
             input_hashes=self.input_hashes,
             n_prediction_rows=self.n_prediction_rows,
+            has_inputs=self.has_inputs,
         )
 
 
-def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...], bool]:
     path = cfg.data.samples
     df = read_table(path, "data.samples")
     require_columns(df, path, ("sample_id",))
@@ -147,12 +161,14 @@ def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
     attributes = [c for c in df.columns if c not in RESERVED_COLUMNS]
     for attr in attributes:
         out[attr] = attribute_column(df[attr]).to_numpy()
-    if cfg.data.embeddings is None:
+    inputs = _has_inputs(cfg, out.columns)
+    if cfg.data.embeddings is None and inputs:
         need = input_kind(cfg.embed.input).column
         if need not in out.columns:
             raise DataError(
                 f"{path}: embed.input is '{need}' but samples has no '{need}' column; add it, "
-                "or give precomputed vectors in data.embeddings"
+                "give precomputed vectors in data.embeddings, or set embed.input: none to scan predictions "
+                "and attributes only (no clusters, no alignment_gap)"
             )
         nested = non_scalar(df[need])
         if nested.any():
@@ -166,7 +182,30 @@ def _load_samples(cfg: Config) -> tuple[pd.DataFrame, tuple[str, ...]]:
                 f"{path}: row {first_row(missing)}: '{need}' is empty for sample '{ids[first_row(missing) - 1]}'; "
                 f"every sample needs a {need} to be embedded"
             )
-    return out, tuple(attributes)
+    return out, tuple(attributes), inputs
+
+
+def _has_inputs(cfg: Config, columns) -> bool:
+    """Whether the samples hold inputs to embed: not with ``embed.input: none``, nor, when embed.input is
+    not set, with neither a text nor an image column (and no ``data.embeddings``): SPEC's "with neither
+    and no vectors, the scan runs on attribute groups alone"."""
+    if cfg.embed.input == NO_INPUTS:
+        if cfg.data.embeddings is not None:
+            raise ConfigError(
+                f"{cfg.path}: key 'embed.input' is 'none' but data.embeddings is set; remove data.embeddings "
+                "to scan without inputs, or remove embed.input: none to use the vectors"
+            )
+        return False
+    if cfg.data.embeddings is not None or "input" in cfg.embed.model_fields_set:
+        return True
+    if any(c in columns for c in sample_columns()):
+        return True
+    log.warning(
+        "%s: samples has no %s column and data.embeddings is not set, so the scan runs on attribute groups "
+        "alone (no clusters, no alignment_gap); set embed.input: none in %s to say so",
+        cfg.data.samples, " or ".join(repr(c) for c in sample_columns()), cfg.path,
+    )
+    return False
 
 
 def read_sample_table(cfg: Config) -> pd.DataFrame:
@@ -197,17 +236,20 @@ def _load_vocabulary(cfg: Config) -> pd.DataFrame | None:
 
 
 def _label_pairs(
-    path: Path, key: str, df: pd.DataFrame, sample_index: pd.Index, samples_path: Path
+    path: Path, key: str, df: pd.DataFrame, sample_index: pd.Index, samples_path: Path,
+    file_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """(sample row, label) of each row; ``file_rows``: the file's 0-based row of each (a lists layout)."""
     require_columns(df, path, ("sample_id", "label"))
     sid = id_column(df, "sample_id", path)
     lab = id_column(df, "label", path)
     rows = sample_index.get_indexer(sid)
     unknown = rows < 0
     if unknown.any():
-        r = first_row(unknown)
+        at = first_row(unknown)
+        r = at if file_rows is None else int(file_rows[at - 1]) + 1
         raise DataError(
-            f"{path}: row {r}: sample_id '{sid[r - 1]}' is not in samples ({samples_path}); "
+            f"{path}: row {r}: sample_id '{sid[at - 1]}' is not in samples ({samples_path}); "
             f"remove the row or add the sample ({int(unknown.sum())} rows affected)"
         )
     return rows, lab
@@ -228,7 +270,7 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
                 "give the ground truth in data.truth or remove data.truth_exhaustive"
             )
         return None
-    df = read_table(tpath, "data.truth")
+    df, src = long_table(read_table(tpath, "data.truth"), tpath, keep_empty=True)
     require_columns(df, tpath, ("sample_id", "label"))
     lab = df["label"]
     empty = lab.isna().to_numpy()
@@ -240,7 +282,7 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
             lab = lab.astype("Int64")
     # A placeholder in the empty cells lets id_column check every other cell with its row number.
     filled = pd.DataFrame({"sample_id": df["sample_id"], "label": lab.astype(object).where(~empty, "-")})
-    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples)
+    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples, src)
     annotated = np.zeros(len(sample_index), dtype=bool)
     annotated[rows] = True
     if cfg.data.truth_exhaustive:
@@ -251,7 +293,8 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
         tpath, int(annotated.sum()), len(annotated), n_none,
         " (data.truth_exhaustive: every sample)" if cfg.data.truth_exhaustive else "",
     )
-    return rows[~empty], labs[~empty], np.flatnonzero(~empty), annotated
+    at = np.flatnonzero(~empty)
+    return rows[~empty], labs[~empty], at if src is None else src[at], annotated
 
 
 def _label_index(
@@ -293,13 +336,13 @@ def _check_label_options(cfg: Config, labels: np.ndarray, where: Path) -> None:
 
 def load_audit_set(cfg: Config) -> AuditSet:
     """Load every input named by the config, validate it, and build the AuditSet."""
-    samples, attributes = _load_samples(cfg)
+    samples, attributes, has_inputs = _load_samples(cfg)
     sample_index = pd.Index(samples["sample_id"].to_numpy())
     vocab = _load_vocabulary(cfg)
 
     ppath = cfg.data.predictions
-    pred = read_table(ppath, "data.predictions")
-    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples)
+    pred, pred_rows = long_table(read_table(ppath, "data.predictions"), ppath)
+    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples, pred_rows)
     if "score" in pred.columns:
         raw_score = pred["score"]
         if pd.api.types.is_bool_dtype(raw_score.dtype):
@@ -324,7 +367,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
 
     all_labs = [labs] + ([truth_pairs[1]] if truth_pairs else [])
     all_paths = [ppath] + ([tpath] if tpath else [])
-    file_rows = [None] + ([truth_pairs[2]] if truth_pairs else [])
+    file_rows = [pred_rows] + ([truth_pairs[2]] if truth_pairs else [])
     labels, names = _label_index(all_labs, vocab, all_paths, cfg.data.vocabulary, file_rows)
     lidx = pd.Index(labels)
     n, L = len(samples), len(labels)
@@ -333,6 +376,8 @@ def load_audit_set(cfg: Config) -> AuditSet:
 
     cols = lidx.get_indexer(labs)
     keep = score >= cfg.scan.threshold
+    if cfg.scan.top_k is not None:
+        keep &= _top_k(cfg, ppath, pred, rows, labs, score)
     if not keep.any():
         log.warning(
             "%s: none of the %d prediction rows reaches scan.threshold %g (highest score %g), so this scan cannot "
@@ -378,7 +423,20 @@ def load_audit_set(cfg: Config) -> AuditSet:
         vectors=vectors,
         input_hashes=hashes,
         n_prediction_rows=len(pred),
+        has_inputs=has_inputs,
     )
+
+
+def _top_k(cfg: Config, ppath: Path, pred: pd.DataFrame, rows, labs, score) -> np.ndarray:
+    """``scan.top_k``: each sample's k highest-scored labels (applied before scan.threshold)."""
+    if "score" not in pred.columns:
+        raise ConfigError(
+            f"{cfg.path}: key 'scan.top_k' keeps each sample's highest-scored labels, but {ppath} has no scores "
+            "(a 'score' column, or a 'scores' list); give the scores, or remove scan.top_k"
+        )
+    keep = top_k_mask(rows, labs, score, cfg.scan.top_k)
+    log.info("%s: scan.top_k %d keeps %d of %d prediction rows", ppath, cfg.scan.top_k, int(keep.sum()), len(keep))
+    return keep
 
 
 def _max_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

@@ -97,6 +97,10 @@ def print_summary(
     n_img = record.embedding.n_skipped_images
     if n_img:
         console.print(f"skipped {n_img} unreadable image(s) (--skip-bad-images); listed in run.json", highlight=False)
+    if record.clusters.skipped or (record.embedding.input_model is None and record.embedding.label_model):
+        asked = f" (groups.clusters {list(record.config.get('groups', {}).get('clusters') or [])} skipped)"
+        console.print("no inputs: predictions and attributes only; attribute groups tested, clusters need input "
+                      f"embeddings{asked if record.clusters.skipped else ''}", highlight=False)
     for k, v in record.skipped_detectors.items():
         console.print(f"detector {k}: {v}", highlight=False)
     if record.baseline:

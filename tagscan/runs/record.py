@@ -85,7 +85,7 @@ class EmbeddingInfo:
             label_model=outcome.label_model,
             computed_inputs=outcome.computed_inputs,
             computed_labels=outcome.computed_labels,
-            dim=int(outcome.vectors.shape[1]),
+            dim=None if outcome.vectors is None else int(outcome.vectors.shape[1]),
             n_skipped_images=len(outcome.skipped),
             skipped_images=tuple({"ref": x.ref, "reason": x.reason} for x in outcome.skipped[:200]),
         )
@@ -115,12 +115,15 @@ class ClusterInfo:
     n_fit: int = 0
     n_test: int = 0
     split: str = "clusters fitted on the fit share, tested on the held-out samples"
+    skipped: str | None = None  # why no clusters were fitted although groups.clusters asks for them
 
     def to_json(self) -> dict:
         out = {"k": list(self.k), "seed": self.seed, "fit_share": self.fit_share, "key": self.key,
                "n_fit": self.n_fit, "n_test": self.n_test, "split": self.split}
         if self.key is None:
             del out["key"]
+        if self.skipped:
+            out["skipped"] = self.skipped
         return out
 
     @classmethod
@@ -134,6 +137,7 @@ class ClusterInfo:
             n_fit=int(d.get("n_fit") or 0),
             n_test=int(d.get("n_test") or 0),
             split=str(d.get("split", cls.split)),
+            skipped=d.get("skipped") or None,
         )
 
     def same_split(self, other: ClusterInfo) -> bool:
