@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tagscan.constants import INPUT_KINDS
-from tagscan.embed.identity import IDENTITY_VERSION, content_key, read_memo, write_json
+from tagscan.embed.identity import IDENTITY_VERSION, IMAGE_PROCESSOR_FILES, content_key, read_memo, write_json
 from tagscan.embed.loader import load_embedder
 
 __all__ = ["DeferredEmbedder", "embedder", "text_embedder"]
@@ -141,7 +141,7 @@ def embedder(spec: str, *, input_kind: str, cache_root: Path, batch_size: int) -
             model_dir,
             cache_root=cache_root,
             recipe=f"tagscan-clip-identity:{IDENTITY_VERSION};input={input_kind}",
-            extra_files=("preprocessor_config.json",),
+            extra_files=IMAGE_PROCESSOR_FILES,
         )
         extra = _CLIP_RECORDED
     elif input_kind == "text":
