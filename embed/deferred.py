@@ -72,7 +72,8 @@ class DeferredEmbedder:
             if loaded != self._recorded:
                 raise RuntimeError(
                     f"embedding model identity changed: recorded {self._recorded}, loaded {loaded}; delete "
-                    f"{_MEMO} in the workspace's embedding cache folder and rerun"
+                    f"{_MEMO} in the embedding cache folder (embed.cache_dir, $TAGSCAN_CACHE_DIR or ~/.cache/tagscan, "
+                    "its embeddings/ folder) and rerun"
                 )
             self._real = real
         return self._real

@@ -22,7 +22,9 @@ def _vectors(clip: ClipEmbedder, image_refs: list[str]) -> tuple[np.ndarray, np.
     return clip.embed_images(image_refs), clip.embed_texts(LABELS)
 
 
-def test_processor_and_separate_layouts_embed_as_the_checked_in_folder(clip_layouts, clip_embedder, image_refs):
+def test_processor_and_separate_layouts_embed_as_the_checked_in_folder(
+    clip_layouts, clip_embedder, image_refs
+):
     images, labels = _vectors(clip_embedder, image_refs)
     for layout in ("processor", "separate"):
         clip = ClipEmbedder(clip_layouts[layout], batch_size=4)
@@ -30,7 +32,9 @@ def test_processor_and_separate_layouts_embed_as_the_checked_in_folder(clip_layo
         np.testing.assert_allclose(got_images, images, atol=1e-6, err_msg=layout)
         np.testing.assert_allclose(got_labels, labels, atol=1e-6, err_msg=layout)
         assert clip.decode_size == clip_embedder.decode_size == 32
-    assert not (clip_layouts["processor"] / "preprocessor_config.json").exists()  # transformers 5's own layout
+    assert not (
+        clip_layouts["processor"] / "preprocessor_config.json"
+    ).exists()  # transformers 5's own layout
     assert ClipEmbedder(clip_layouts["processor"]).image_processor_file.name == "processor_config.json"
     assert ClipEmbedder(clip_layouts["separate"]).image_processor_file.name == "preprocessor_config.json"
 
@@ -81,7 +85,9 @@ def test_nested_image_processor_wins_over_preprocessor_config_as_in_transformers
         ),
     ],
 )
-def test_folder_without_image_processor_names_the_folder_and_the_fix(tiny_clip_dir, tmp_path, processor_config, found):
+def test_folder_without_image_processor_names_the_folder_and_the_fix(
+    tiny_clip_dir, tmp_path, processor_config, found
+):
     folder = tmp_path / "no-image-processor"
     shutil.copytree(tiny_clip_dir, folder)
     (folder / "preprocessor_config.json").unlink()
@@ -99,7 +105,10 @@ def test_unreadable_processor_config_names_the_file(tiny_clip_dir, tmp_path):
     folder = tmp_path / "broken-processor"
     shutil.copytree(tiny_clip_dir, folder)
     (folder / "processor_config.json").write_text("{ broken")
-    with pytest.raises(ConfigError, match=r"^embed\.model: '.*broken-processor/processor_config\.json' is not a readable JSON"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^embed\.model: '.*broken-processor/processor_config\.json' is not a readable JSON",
+    ):
         ClipEmbedder(folder)
 
 
