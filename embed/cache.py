@@ -58,17 +58,20 @@ def tagscan_cache_dir(configured: str | os.PathLike[str] | None = None) -> Path:
     """tagscan's cache folder on this machine, the first of: ``configured`` (the config's
     ``embed.cache_dir``, already resolved against the config's folder), ``$TAGSCAN_CACHE_DIR``,
     ``$XDG_CACHE_HOME/tagscan``, ``~/.cache/tagscan``. Empty variables count as unset; a relative
-    variable is taken from the current folder, as a shell would.
+    ``TAGSCAN_CACHE_DIR`` is taken from the current folder, a relative ``XDG_CACHE_HOME`` is ignored
+    (as the XDG base directory spec says).
 
     Raises:
         ConfigError: no home folder to put the default under (set ``TAGSCAN_CACHE_DIR``).
     """
     if configured is not None and str(configured):
         return Path(configured).expanduser().absolute()
-    for variable, suffix in ((CACHE_ENV, ""), ("XDG_CACHE_HOME", "tagscan")):
-        value = os.environ.get(variable, "").strip()
-        if value:
-            return (Path(value).expanduser() / suffix).absolute()
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        return Path(value).expanduser().absolute()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative path there is invalid and ignored
+        return Path(xdg) / "tagscan"
     try:
         home = Path.home()
     except (RuntimeError, KeyError) as error:

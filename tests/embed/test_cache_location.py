@@ -29,6 +29,8 @@ def test_precedence_config_then_env_then_xdg_then_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TAGSCAN_CACHE_DIR", "")  # empty counts as unset
     assert tagscan_cache_dir() == tmp_path / "xdg" / "tagscan"
     monkeypatch.delenv("TAGSCAN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/xdg")  # invalid by the XDG spec: ignored
+    assert tagscan_cache_dir() == tmp_path / "home" / ".cache" / "tagscan"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert tagscan_cache_dir() == tmp_path / "home" / ".cache" / "tagscan"
     monkeypatch.chdir(tmp_path)
