@@ -14,6 +14,11 @@ wrong shapes) is logged and ignored: its items are simply computed again. Severa
 append to the same namespace at once (shard names are unique); a key found in two shards keeps the
 first vector read.
 
+Where it lives: one cache per machine, shared by every workspace (:func:`embedding_cache_root`), so
+the same texts, images and label names under the same model are embedded once. Its namespaces are
+model identities (fingerprints of the model files and the embedding recipe) and its keys are contents,
+so a vector is reused only for the same bytes through the same model, whichever scan wrote it.
+
 In memory the cache is a dict ``digest -> row`` over a list of vector blocks (all shards on disk are
 concatenated into one block when the cache is first used; each shard written later is one more block).
 """
@@ -32,16 +37,63 @@ from pathlib import Path
 
 import numpy as np
 
-from tagscan.errors import DataError
+from tagscan.errors import ConfigError, DataError
 from tagscan.fsutil import fsync_dir as _fsync_dir
 
-__all__ = ["EmbeddingCache", "item_key", "safe_namespace"]
+__all__ = ["CACHE_ENV", "EmbeddingCache", "embedding_cache_root", "item_key", "safe_namespace", "tagscan_cache_dir"]
 
 logger = logging.getLogger(__name__)
 
 _KEY_BYTES = 32
 _SHARD_GLOB = "shard-*.npz"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+#: Environment variable naming tagscan's cache folder (the embedding cache is its ``embeddings/``).
+CACHE_ENV = "TAGSCAN_CACHE_DIR"
+_CACHE_FIX = f"set embed.cache_dir in the config or {CACHE_ENV} in the environment to a writable folder"
+
+
+def tagscan_cache_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """tagscan's cache folder on this machine, the first of: ``configured`` (the config's
+    ``embed.cache_dir``, already resolved against the config's folder), ``$TAGSCAN_CACHE_DIR``,
+    ``$XDG_CACHE_HOME/tagscan``, ``~/.cache/tagscan``. Empty variables count as unset; a relative
+    ``TAGSCAN_CACHE_DIR`` is taken from the current folder, a relative ``XDG_CACHE_HOME`` is ignored
+    (as the XDG base directory spec says).
+
+    Raises:
+        ConfigError: no home folder to put the default under (set ``TAGSCAN_CACHE_DIR``).
+    """
+    if configured is not None and str(configured):
+        return Path(configured).expanduser().absolute()
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        return Path(value).expanduser().absolute()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative path there is invalid and ignored
+        return Path(xdg) / "tagscan"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError) as error:
+        raise ConfigError(f"embedding cache: no home folder to keep it in ({error}); {_CACHE_FIX}") from error
+    return home / ".cache" / "tagscan"
+
+
+def embedding_cache_root(configured: str | os.PathLike[str] | None = None) -> Path:
+    """The embedding cache folder shared by every workspace: ``embeddings/`` in :func:`tagscan_cache_dir`,
+    created when missing.
+
+    Raises:
+        ConfigError: the folder cannot be created (read-only, or a file is in the way), naming it and the fix.
+    """
+    root = tagscan_cache_dir(configured) / "embeddings"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"embedding cache: cannot create '{root}' ({type(error).__name__}: {error.strerror or error}); {_CACHE_FIX}"
+        ) from error
+    return root
 
 
 def item_key(item: str) -> bytes:
@@ -65,7 +117,7 @@ class EmbeddingCache:
     """Content-addressed store of float32 vectors for one embedder (``namespace``) under ``root``.
 
     Args:
-        root: the cache folder (for example ``<workspace>/cache/embeddings``); created when needed.
+        root: the cache folder (the machine's: :func:`embedding_cache_root`); created when needed.
         namespace: the embedder's fingerprint (``Embedder.name``); sanitised with :func:`safe_namespace`.
     """
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tagscan.constants import INPUT_KINDS
-from tagscan.embed.identity import IDENTITY_VERSION, content_key, read_memo, write_json
+from tagscan.embed.identity import IDENTITY_VERSION, IMAGE_PROCESSOR_FILES, content_key, read_memo, write_json
 from tagscan.embed.loader import load_embedder
 
 __all__ = ["DeferredEmbedder", "embedder", "text_embedder"]
@@ -72,7 +72,8 @@ class DeferredEmbedder:
             if loaded != self._recorded:
                 raise RuntimeError(
                     f"embedding model identity changed: recorded {self._recorded}, loaded {loaded}; delete "
-                    f"{_MEMO} in the workspace's embedding cache folder and rerun"
+                    f"{_MEMO} in the embedding cache folder (embed.cache_dir, $TAGSCAN_CACHE_DIR or ~/.cache/tagscan, "
+                    "its embeddings/ folder) and rerun"
                 )
             self._real = real
         return self._real
@@ -141,7 +142,7 @@ def embedder(spec: str, *, input_kind: str, cache_root: Path, batch_size: int) -
             model_dir,
             cache_root=cache_root,
             recipe=f"tagscan-clip-identity:{IDENTITY_VERSION};input={input_kind}",
-            extra_files=("preprocessor_config.json",),
+            extra_files=IMAGE_PROCESSOR_FILES,
         )
         extra = _CLIP_RECORDED
     elif input_kind == "text":

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
-from tagscan.embed.identity import hash_model_files
+from tagscan.embed.identity import IMAGE_PROCESSOR_FILES, hash_model_files
 from tagscan.embed.images import iter_prepared_batches
 from tagscan.embed.protocol import DEFAULT_LABEL_PROMPTS, InputKind
 from tagscan.errors import ConfigError, DataError
@@ -42,6 +42,7 @@ __all__ = [
     "ClipEmbedder",
     "TransformersTextEmbedder",
     "default_text_model_dir",
+    "image_processor_file",
     "load_model_embedder",
     "load_text_embedder",
     "model_fingerprint",
@@ -57,8 +58,8 @@ _CLIP_RECIPE = "clip:projected-pooler;l2-normalise;prompt-mean;l2-normalise;floa
 _JPEG_DRAFT_RECIPE = ";jpeg-draft-decode"
 _CLIP_FIX = "set embed.model to a folder saved with CLIPModel.save_pretrained()"
 _CLIP_FILES_FIX = (
-    "save the model with CLIPModel.save_pretrained() and its processor with CLIPProcessor.save_pretrained() "
-    "into that folder"
+    "save the model's processor into that folder: CLIPProcessor.from_pretrained(<the model's hub id or "
+    "folder>).save_pretrained(<this folder>) writes both the tokenizer and the image processor"
 )
 
 
@@ -285,6 +286,41 @@ def _model_type(model_dir: Path) -> str:
     return model_type if isinstance(model_type, str) else ""
 
 
+def image_processor_file(model_dir: Path) -> Path:
+    """The file a CLIP folder's image processor settings come from, picked as transformers picks it.
+
+    ``CLIPProcessor.save_pretrained()`` in transformers 5 writes ``processor_config.json`` with the
+    image processor nested under ``image_processor`` (and no ``preprocessor_config.json``);
+    ``CLIPImageProcessor.save_pretrained()`` and older versions write ``preprocessor_config.json``.
+    The nested entry wins when both are there (``ImageProcessingMixin.get_image_processor_dict``).
+
+    Raises:
+        ConfigError: naming the folder and the fix, when neither holds an image processor or
+            ``processor_config.json`` is not a readable JSON object.
+    """
+    nested = model_dir / "processor_config.json"
+    has_nested_file = nested.is_file()
+    if has_nested_file:
+        try:
+            processor = json.loads(nested.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ConfigError(
+                f"{_CONFIG_KEY}: '{nested}' is not a readable JSON processor config ({type(error).__name__}: "
+                f"{error}); {_CLIP_FILES_FIX}"
+            ) from error
+        if isinstance(processor, dict) and isinstance(processor.get("image_processor"), dict):
+            return nested
+    flat = model_dir / "preprocessor_config.json"
+    if flat.is_file():
+        return flat
+    found = (
+        "its processor_config.json has no 'image_processor' entry and there is no preprocessor_config.json"
+        if has_nested_file
+        else "neither preprocessor_config.json nor processor_config.json is there"
+    )
+    raise ConfigError(f"{_CONFIG_KEY}: '{model_dir}' has no image processor ({found}); {_CLIP_FILES_FIX}")
+
+
 def _resize_target(processor: object) -> int | None:
     """The smallest side an image processor resizes to (``shortest_edge``, else the larger of height
     and width), or ``None`` when it does not resize."""
@@ -314,8 +350,9 @@ class ClipEmbedder:
 
     Args:
         model_dir: a folder with ``config.json`` (``model_type: clip``), the weights, the tokenizer and
-            ``preprocessor_config.json`` (``CLIPModel.save_pretrained()`` and
-            ``CLIPProcessor.save_pretrained()`` into one folder).
+            the image processor settings (``CLIPModel.save_pretrained()`` and
+            ``CLIPProcessor.save_pretrained()`` into one folder, or the tokenizer and the image
+            processor saved on their own): either layout of :func:`image_processor_file`.
         batch_size: images (or prompts) per forward pass.
         label_prompts: templates for :meth:`embed_texts`; ``("{label}",)`` embeds texts as they are.
         device: torch device; ``None`` picks ``cuda`` when available, else ``cpu``.
@@ -326,8 +363,8 @@ class ClipEmbedder:
             every pixel (exactly the Hugging Face preprocessing). Part of the fingerprint.
 
     Raises:
-        ConfigError: the folder is missing, is not a CLIP model, lacks its tokenizer or preprocessor
-            config, or fails to load.
+        ConfigError: the folder is missing, is not a CLIP model, lacks its tokenizer or image
+            processor, or fails to load.
     """
 
     def __init__(
@@ -351,11 +388,8 @@ class ClipEmbedder:
                 f"{_CONFIG_KEY}: '{model_dir}' holds a '{model_type or 'unknown'}' model, not a CLIP model "
                 f"(model_type 'clip'); {_CLIP_FIX}"
             )
-        if not (model_dir / "preprocessor_config.json").is_file():
-            raise ConfigError(
-                f"{_CONFIG_KEY}: '{model_dir}' has no preprocessor_config.json (the image preprocessor "
-                f"config); {_CLIP_FILES_FIX}"
-            )
+        #: The file the image processor settings are read from (as transformers picks it).
+        self.image_processor_file = image_processor_file(model_dir)
         # transformers 5 builds an empty tokenizer when its files are missing: every label would
         # become the same unknown token, so the files are required here.
         if not any((model_dir / name).is_file() for name in ("tokenizer.json", "vocab.json")):
@@ -409,7 +443,7 @@ class ClipEmbedder:
             model_dir,
             max_length=self.max_length,
             recipe=_CLIP_RECIPE + (_JPEG_DRAFT_RECIPE if self.decode_size else ""),
-            extra_files=("preprocessor_config.json",),
+            extra_files=IMAGE_PROCESSOR_FILES,
         )
         prompts_id = hashlib.sha256(json.dumps(list(self.label_prompts)).encode()).hexdigest()[:8]
         self.name = f"hf-clip:{display}:{model_id}:{prompts_id}"

@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "IDENTITY_VERSION",
+    "IMAGE_PROCESSOR_FILES",
     "TEXT_RECIPE",
     "TOKENIZER_FILES",
     "WEIGHT_PATTERNS",
@@ -62,6 +63,11 @@ TOKENIZER_FILES = (
     "sentencepiece.bpe.model",
     "tokenizer.model",
 )
+# Files that may hold a CLIP folder's image processor settings: ``preprocessor_config.json`` (written by
+# ``CLIPImageProcessor.save_pretrained()``) and ``processor_config.json`` (``CLIPProcessor.save_pretrained()``
+# in transformers 5 nests the image processor there). Hashed when present; a folder with only the older
+# layout keeps its identity.
+IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 WEIGHT_PATTERNS = (
     "*.safetensors",
     "*.safetensors.index.json",

@@ -14,7 +14,7 @@ Cache keys (see :func:`image_key`):
   and trusts clocks, so it is not used.
 - a URL is keyed by the URL itself, ``"url:<url>"``: hashing its content would mean downloading every
   image again on every run. A remote image replaced under the same URL is not noticed; give it a new
-  URL (or clear the workspace cache) when that happens.
+  URL (or clear the embedding cache, see :mod:`tagscan.embed.cache`) when that happens.
 
 :func:`embed_image_refs` embeds a list of references through an
 :class:`~tagscan.embed.cache.EmbeddingCache`: keys first, then only the missing images, streamed in

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from tagscan.embed.protocol import Embedder
     from tagscan.inputs import AuditSet
 
-__all__ = ["EmbedOutcome", "TermEmbedder", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
+__all__ = ["EmbedOutcome", "TermEmbedder", "cache_note", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,22 @@ def embed_texts_cached(cache_root: Path, embedder: Embedder, texts: list[str], w
         return cache.embed(texts, compute)
 
 
+def cache_note(
+    cache_root: Path, *, n_inputs: int | None, computed_inputs: int, n_labels: int, computed_labels: int
+) -> str:
+    """One line on what the machine's embedding cache gave a scan: where it is and how many vectors came from it.
+
+    ``n_inputs`` is ``None`` for precomputed input vectors (no input went through the cache). Example:
+    ``"embedding cache /home/me/.cache/tagscan/embeddings: 8,000 of 8,000 inputs and 2,113 of 2,113 label
+    names came from it"``.
+    """
+    parts = [] if n_inputs is None else [f"{max(n_inputs - computed_inputs, 0):,} of {n_inputs:,} inputs"]
+    if n_labels:
+        parts.append(f"{max(n_labels - computed_labels, 0):,} of {n_labels:,} label names")
+    told = " and ".join(parts) if parts else "nothing"
+    return f"embedding cache {cache_root}: {told} came from it"
+
+
 def embed_audit_set(
     audit: AuditSet,
     settings: EmbedConfig,
@@ -160,7 +176,8 @@ def embed_audit_set(
             its label names).
         settings: the ``embed`` section of the config (``input``, ``model``, ``batch_size``).
         image_root: relative image paths are resolved against this folder (the samples table's).
-        cache_root: the embedding cache folder (for example ``<workspace>/cache/embeddings``).
+        cache_root: the embedding cache folder (the machine's, shared by every workspace:
+            :func:`tagscan.embed.cache.embedding_cache_root`).
         index_dir: the indexes are saved here as ``inputs.faiss`` and ``labels.faiss``, each with a
             ``.json`` of its content digest; an index whose vectors did not change is not rebuilt.
         need_labels: embed the label names too (with the input model, or the default text model
@@ -225,7 +242,14 @@ def embed_audit_set(
         label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names")
         label_model = emb.name
         indexes["labels"] = save_index(label_vectors, index_dir, "labels")
-    log.info("embedded %d inputs and %d labels (the rest came from the cache)", computed_inputs, computed_labels)
+    n_inputs = None if audit.vectors is not None else len(vectors)
+    n_labels = 0 if label_vectors is None else len(label_vectors)
+    log.info(
+        "embedded %d inputs and %d labels; %s",
+        computed_inputs,
+        computed_labels,
+        cache_note(cache_root, n_inputs=n_inputs, computed_inputs=computed_inputs, n_labels=n_labels, computed_labels=computed_labels),
+    )
     return EmbedOutcome(
         vectors=vectors,
         label_vectors=label_vectors,

@@ -77,6 +77,9 @@ class EmbedConfig(_Section):
     input: EmbedInputName = "text"
     model: str = "default"
     batch_size: int = Field(default=64, ge=1, le=4096)
+    # The embedding cache folder (default: the machine's, ~/.cache/tagscan; see tagscan.embed.cache). Where the
+    # vectors are kept does not change what a scan computes, so it stays out of the run record's config.
+    cache_dir: Path | None = Field(default=None, exclude=True)
 
 
 class GroupsConfig(_Section):
@@ -379,4 +382,6 @@ def load_config(path: str | Path) -> Config:
     if embed.model != "default" and not embed.model.startswith("python:"):
         mp = Path(embed.model).expanduser()
         embed = embed.model_copy(update={"model": str(mp if mp.is_absolute() else base / mp)})
+    if embed.cache_dir is not None:
+        embed = embed.model_copy(update={"cache_dir": res(embed.cache_dir)})
     return cfg.model_copy(update={"data": data, "workspace": workspace, "embed": embed, "path": path.resolve()})

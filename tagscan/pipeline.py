@@ -19,6 +19,7 @@ import pandas as pd
 from tagscan.config import Config
 from tagscan.config import load_config as _read_config
 from tagscan.constants import GATED_OPEN, LEVELS
+from tagscan.embed.cache import embedding_cache_root
 from tagscan.embed.stage import EmbedOutcome, embed_audit_set
 from tagscan.errors import ConfigError, UsageError
 from tagscan.inputs import AuditSet, load_audit_set
@@ -83,7 +84,7 @@ def run_embed(
         audit,
         cfg.embed,
         image_root=cfg.data.samples.parent,
-        cache_root=ws.cache_dir / "embeddings",
+        cache_root=embedding_cache_root(cfg.embed.cache_dir),
         index_dir=ws.index_dir,
         need_labels=need_labels,
         skip_bad_images=skip_bad_images,

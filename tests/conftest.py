@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,40 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The embedding cache is the machine's (~/.cache/tagscan): no test may write there, not even a session-scoped
+# fixture that runs before the per-module and per-test folders below are set.
+os.environ["TAGSCAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="tagscan-test-cache-")
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "module_cache: the test reads the embedding cache its module's fixtures filled (a warmed demo workspace) "
+        "instead of a fresh one of its own",
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Each test module's own embedding cache, set before its module-scoped fixtures embed anything."""
+    path = tmp_path_factory.mktemp("tagscan-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TAGSCAN_CACHE_DIR", str(path))
+        yield path
+
+
+@pytest.fixture(autouse=True)
+def user_cache_dir(request: pytest.FixtureRequest, _module_cache_dir: Path, tmp_path_factory, monkeypatch) -> Path:
+    """Every test embeds into a temporary cache (``TAGSCAN_CACHE_DIR``), never the machine's: a fresh one of
+    its own, or its module's (``@pytest.mark.module_cache``) when it needs what module fixtures cached."""
+    if request.node.get_closest_marker("module_cache"):
+        path = _module_cache_dir
+    else:
+        path = tmp_path_factory.mktemp("tagscan-cache")
+    monkeypatch.setenv("TAGSCAN_CACHE_DIR", str(path))
+    return path
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from tagscan.demo import PLANTED
 from tagscan.pipeline import run_embed
 
 runner = CliRunner()
+# The module's fixtures warm one workspace (and so the embedding cache) for all its tests.
+pytestmark = pytest.mark.module_cache
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from tagscan.demo.planted import Planted, SynthSpec, write_audit_set
 from tagscan.runs import Workspace
 
 runner = CliRunner()
+# The module's fixtures warm one workspace (and so the embedding cache) for all its tests.
+pytestmark = pytest.mark.module_cache
 
 PLANTED = [
     Planted("gorilla", {"tone": "dark"}, 0.25),

@@ -10,6 +10,29 @@ import typer
 from tagscan.cli.common import EXIT_FINDINGS, ConfigArg, Level, OutputFormat, guard, load
 
 
+def cache_line(cfg, run) -> str:
+    """Where the machine's embedding cache is and how many of a run's vectors came from it (``run``: a run
+    record, or the embed stage's outcome)."""
+    from tagscan.embed.cache import embedding_cache_root
+    from tagscan.embed.stage import cache_note
+
+    emb = getattr(run, "embedding", run)
+    # precomputed vectors, or no inputs at all (embed.input: none): no input went through the cache
+    precomputed = not emb.input_model or str(emb.input_model).startswith("precomputed:")
+    if hasattr(run, "counts"):
+        n_inputs, n_labels = run.counts.samples, run.counts.labels if emb.label_model else 0
+    else:
+        n_inputs = 0 if run.vectors is None else len(run.vectors)
+        n_labels = 0 if run.label_vectors is None else len(run.label_vectors)
+    return cache_note(
+        embedding_cache_root(cfg.embed.cache_dir),
+        n_inputs=None if precomputed else n_inputs,
+        computed_inputs=emb.computed_inputs,
+        n_labels=n_labels,
+        computed_labels=emb.computed_labels,
+    )
+
+
 def scan(
     config: ConfigArg,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
@@ -48,6 +71,8 @@ def scan(
     cfg = load(config)
     res = guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
     get_renderer(format).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
+    if format == OutputFormat.text:
+        print(cache_line(cfg, res.record))
     from tagscan.runs.gate import gate
 
     verdict = gate(res.findings, fail_on.value if fail_on else None, only_new=fail_only_new)
@@ -77,6 +102,7 @@ def embed(
             f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
             f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
         )
+    print(cache_line(cfg, out))
     if out.skipped:
         print(f"skipped {len(out.skipped)} unreadable image(s), e.g. {out.skipped[0].ref}: {out.skipped[0].reason}")
     for name, path in out.index_paths.items():

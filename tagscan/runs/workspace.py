@@ -6,8 +6,10 @@ Layout::
     <workspace>/runs/<run_id>/         findings.parquet, positives.npz + labels.json (the run's positive
                                        predictions, for paired comparisons), run.json (written last),
                                        report.html (when asked for)
-    <workspace>/cache/embeddings/      content-addressed embedding cache
     <workspace>/index/                 FAISS indexes of inputs and labels
+
+The content-addressed embedding cache is the machine's, shared by every workspace (``~/.cache/tagscan``;
+see :mod:`tagscan.embed.cache`), not the workspace's.
 
 The workspace owns every SQL statement on its catalogue's runs and findings tables and every file name in
 a run folder: callers hand it records and arrays, never paths inside a run.

@@ -145,3 +145,44 @@ def http_images(image_dir, tmp_path_factory):
 def make_image():
     """``make_image(path, seed, size=(w, h), mode="RGB")`` writes a real image file and returns its path."""
     return write_image
+
+
+# -- CLIP folders as transformers saves them ------------------------------------------------------------
+
+
+def _save_clip_folder(source: Path, target: Path, layout: str) -> Path:
+    """Save the tiny CLIP from ``source`` into ``target`` the way a user would, with this transformers.
+
+    - ``processor``: ``CLIPModel`` + ``CLIPProcessor.save_pretrained()`` (transformers 5: processor_config.json
+      with the image processor nested, and no preprocessor_config.json).
+    - ``image_processor``: ``CLIPModel`` + ``CLIPImageProcessorPil.save_pretrained()`` only (preprocessor_config.json,
+      no tokenizer).
+    - ``separate``: ``CLIPModel``, the tokenizer and the image processor, each saved on its own.
+
+    The tokenizer is the checked-in one, loaded and saved again (BPE training is not deterministic).
+    """
+    from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
+
+    CLIPModel.from_pretrained(source, local_files_only=True).save_pretrained(target)
+    image_processor = CLIPImageProcessorPil.from_pretrained(source, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    if layout == "processor":
+        CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(target)
+    elif layout == "image_processor":
+        image_processor.save_pretrained(target)
+    elif layout == "separate":
+        tokenizer.save_pretrained(target)
+        image_processor.save_pretrained(target)
+    else:  # pragma: no cover - a typo in a test
+        raise ValueError(layout)
+    return target
+
+
+@pytest.fixture(scope="session")
+def clip_layouts(tiny_clip_dir, tmp_path_factory) -> dict[str, Path]:
+    """The tiny CLIP saved three ways (see :func:`_save_clip_folder`), by layout name (read-only by convention)."""
+    root = tmp_path_factory.mktemp("clip-layouts")
+    return {
+        layout: _save_clip_folder(tiny_clip_dir, root / layout, layout)
+        for layout in ("processor", "image_processor", "separate")
+    }

@@ -153,8 +153,8 @@ def test_clip_folder_without_preprocessor_config(tiny_clip_dir, tmp_path):
     (folder / "preprocessor_config.json").unlink()
     with pytest.raises(
         ConfigError,
-        match=r"^embed\.model: '.*no-processor' has no preprocessor_config\.json \(the image preprocessor config\); "
-        r"save the model with CLIPModel\.save_pretrained\(\) and its processor with CLIPProcessor\.save_pretrained\(\)",
+        match=r"^embed\.model: '.*no-processor' has no image processor \(neither preprocessor_config\.json nor "
+        r"processor_config\.json is there\); save the model's processor into that folder: CLIPProcessor\.from_pretrained",
     ):
         ClipEmbedder(folder)
 
@@ -167,7 +167,7 @@ def test_clip_folder_without_tokenizer(tiny_clip_dir, tmp_path):
     with pytest.raises(
         ConfigError,
         match=r"^embed\.model: '.*no-tokenizer' has no tokenizer \(tokenizer\.json, or vocab\.json and merges\.txt\); "
-        r"save the model with CLIPModel\.save_pretrained\(\) and its processor",
+        r"save the model's processor into that folder: CLIPProcessor\.from_pretrained",
     ):
         ClipEmbedder(folder)
 
