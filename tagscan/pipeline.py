@@ -357,7 +357,7 @@ def run_review_push(
     if level not in LEVELS:
         raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}; got {level!r}")
     open_rows, below = select_for_review(ws.load_findings(rec.run_id), level)
-    samples = read_sample_table(cfg)
+    samples = read_sample_table(cfg, all_columns=True)
     receipt = push(
         open_rows,
         samples,
@@ -365,7 +365,9 @@ def run_review_push(
         store=store,
         model_key=_model_key(cfg),
         project_title=f"tagscan review: {cfg.model_info.name}",
-        input_kind=cfg.embed.input,
+        input_kind=cfg.embed.input if cfg.embed.input in samples.columns else "record",  # no inputs: a record
+        link=cfg.review.link,
+        show=cfg.review.show,
         run_id=rec.run_id,
         image_root=cfg.data.samples.parent,
         recreate=recreate,

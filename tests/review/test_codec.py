@@ -17,14 +17,14 @@ def test_tagscan_key_is_stable_and_distinct():
     assert len({k, tagscan_key("m:v2", "f1", "s1"), tagscan_key("m:v1", "f2", "s1"), tagscan_key("m:v1", "f1", "s2")}) == 4
 
 
-def test_review_items_one_per_example(review_data):
+def test_review_items_one_per_sample_and_label(review_data):
     findings, samples = review_data(3, 4)
     items = review_items(findings, samples, input_kind="text", model_key="m:v1")
     assert len(items) == 12 and all(isinstance(i, ReviewItem) for i in items)
     it = items[0]
     f = findings.iloc[0]
     sid = f["examples"][0]
-    assert it.tagscan_key == tagscan_key("m:v1", f["finding_id"], sid)
+    assert it.tagscan_key == tagscan_key("m:v1", f["label"], sid)
     assert (it.finding_id, it.sample_id, it.label, it.label_name, it.group, it.group_description) == (
         f["finding_id"], sid, f["label"], f["label_name"], f["group"], f["group_description"]
     )
@@ -89,7 +89,7 @@ def test_review_items_missing_columns_and_unknown_kind(review_data):
         review_items(findings.drop(columns=["examples"]), samples, input_kind="text", model_key="m")
     with pytest.raises(DataError, match="samples table needs the columns 'sample_id' and 'image'"):
         review_items(findings, samples, input_kind="image", model_key="m")
-    with pytest.raises(DataError, match="input_kind must be one of text, image; got 'audio'"):
+    with pytest.raises(DataError, match="input_kind must be one of text, image, record; got 'audio'"):
         review_items(findings, samples, input_kind="audio", model_key="m")
 
 

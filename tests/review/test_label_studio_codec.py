@@ -48,7 +48,7 @@ def test_labeling_config_parses_and_has_the_four_choices(kind, tag, field):
 
 
 def test_labeling_config_rejects_unknown_kind():
-    with pytest.raises(DataError, match="input_kind must be one of text, image; got 'audio'"):
+    with pytest.raises(DataError, match="input_kind must be one of text, image, record; got 'audio'"):
         labeling_config("audio")
 
 
@@ -62,8 +62,10 @@ def test_one_task_per_item(review_data):
     sid = f["examples"][0]
     assert list(d) == [
         "tagscan_key", "finding_id", "sample_id", "label", "label_name", "group", "group_description",
-        "severity", "severity_level", "headline", "context", "text", "detector",
+        "severity", "severity_level", "headline", "context", "text", "finding_ids", "columns", "detector",
     ]
+    assert d["finding_ids"] == [f["finding_id"]]
+    assert d["columns"] == {"skin_tone": samples.set_index("sample_id").loc[sid, "skin_tone"]}
     assert (d["finding_id"], d["sample_id"], d["label"], d["label_name"], d["group"]) == (
         f["finding_id"], sid, f["label"], f["label_name"], f["group"]
     )
