@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import math
 import string
-from urllib.parse import quote
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
