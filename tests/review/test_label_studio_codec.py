@@ -193,3 +193,25 @@ def test_annotation_records_from_an_export():
     assert records[5].updated_at == "2024-01-04T00:00:00Z"
     got = {(r.task_id, r.annotator): (r.verdict, r.comment) for r in votes_from_annotations(records).itertuples()}
     assert got == {(1, "1"): ("wrong", "changed my mind"), (1, "b@x"): ("harmful", None), (2, "1"): ("correct", None)}
+
+
+def test_record_tasks_show_the_link_and_columns_escaped(review_data):
+    from tagscan.review.codec import review_items
+
+    findings, samples = review_data(2, 2)
+    samples = samples.drop(columns=["text"]).assign(note="<b>x</b> & y")
+    findings.at[1, "examples"] = list(findings.at[0, "examples"])
+    findings.at[1, "label"] = findings.at[0, "label"]
+    findings.at[1, "group_description"] = "dark-skinned men"
+    items = review_items(findings, samples, input_kind="record", model_key="m", link="https://photos.example/{sample_id}")
+    assert len(items) == 2
+    t = task_payloads(items)[0]
+    d = t["data"]
+    sid = items[0].sample_id
+    assert d["link"] == f"https://photos.example/{sid}" and d["columns"]["note"] == "<b>x</b> & y"
+    assert f'<a href="https://photos.example/{sid}" target="_blank"' in d["record"]
+    assert "<td>&lt;b&gt;x&lt;/b&gt; &amp; y</td>" in d["record"] and "<b>x</b>" not in d["record"]
+    assert d["finding_ids"] == list(findings["finding_id"])
+    assert d["context"].endswith("· also shown for: dark-skinned men")
+    cfg = labeling_config("record")
+    assert '<HyperText name="input" value="$record" inline="true"' in cfg and 'toName="input"' in cfg
