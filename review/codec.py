@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import string
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -42,6 +42,7 @@ from tagscan.review.backend import ReviewItem
 __all__ = [
     "INPUT_KINDS",
     "REVIEW_KINDS",
+    "fill_link",
     "link_fields",
     "VERDICTS",
     "VOTE_COLUMNS",
@@ -171,7 +172,7 @@ def _check_columns(samples_df: pd.DataFrame, link: str | None, show: Sequence[st
     return [str(c) for c in show]
 
 
-def _fill_link(template: str, row: dict) -> str:
+def fill_link(template: str, row: Mapping) -> str:
     """The template with each placeholder replaced by the sample's value, percent-encoded where a URL
     cannot hold it (spaces, quotes, non-ASCII); reserved characters and existing %-escapes are kept."""
     values = {k: quote("" if _text(v) is None else str(v), safe="/:?&=#+@!$'()*,;~%") for k, v in row.items()}
@@ -239,7 +240,7 @@ def review_items(
         order = [main, *(f for i, f in enumerate(shown) if i != top)]
         sample = rows[sid]
         record = tuple((c, v) for c in record_cols if (v := _text(sample.get(c))) is not None and v != "")
-        url = _fill_link(link, sample) if link is not None else None
+        url = fill_link(link, sample) if link is not None else None
         if input_kind == "record":
             shown_input = "\n".join(f"{c}: {v}" for c, v in record) or f"sample {sid}"
         else:

@@ -243,8 +243,9 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     findings = ws.load_findings(entry.run_id)
     samples = None
     if len(findings) and cfg.data.samples.is_file():
-        samples = read_sample_table(cfg)
-    html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent)
+        samples = read_sample_table(cfg, all_columns=True)  # attributes and link columns, for samples without inputs
+    html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent,
+                        link=cfg.review.link, show=cfg.review.show)
     return write_report(ws.report_path(entry.run_id), html)
 
 
