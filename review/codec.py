@@ -43,6 +43,7 @@ __all__ = [
     "INPUT_KINDS",
     "REVIEW_KINDS",
     "fill_link",
+    "legacy_key",
     "link_fields",
     "VERDICTS",
     "VOTE_COLUMNS",
@@ -92,6 +93,13 @@ def check_input_kind(input_kind: str) -> None:
 def tagscan_key(model_key: str, label: str, sample_id: str) -> str:
     """The stable key of one review item, a (sample, label) pair: sha1 of ``model_key | label | sample_id``."""
     return hashlib.sha1(f"{model_key}\x1flabel\x1f{label}\x1f{sample_id}".encode()).hexdigest()
+
+
+def legacy_key(model_key: str, finding_id: str, sample_id: str) -> str:
+    """The key of a task pushed before tasks were per (sample, label): sha1 of ``model_key | finding_id |
+    sample_id`` (one task per finding and example). A push finds such tasks and lets them stand for their
+    pair instead of creating a second task for it."""
+    return hashlib.sha1(f"{model_key}\x1f{finding_id}\x1f{sample_id}".encode()).hexdigest()
 
 
 def link_fields(template: str) -> list[str]:

@@ -52,7 +52,7 @@ import pandas as pd
 from tagscan.errors import DataError, ReviewError, UsageError
 from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
 from tagscan.review.backend import ReviewBackend, ReviewItem
-from tagscan.review.codec import is_url, review_items, votes_from_annotations
+from tagscan.review.codec import is_url, legacy_key, review_items, votes_from_annotations
 from tagscan.review.store import DEFAULT_LOCK_TIMEOUT, ProjectRecord, ReviewStore, TaskRow
 
 __all__ = ["PULL_COLUMNS", "PushReceipt", "pull", "push", "resolve_images"]
@@ -248,8 +248,10 @@ def _push_locked(
         recovered += store.record_tasks(pid, adopt)
         known = store.task_ids(pid)
 
-    # 4. import what is missing, batch by batch, journalled
-    todo = [i for i in items if i.tagscan_key not in known]
+    # 4. import what is missing, batch by batch, journalled. A workspace pushed before tasks were per (sample,
+    # label) knows one task per (finding, sample): such a task stands for its pair, no second task is made.
+    alias = _legacy_aliases(items, known, model_key)
+    todo = [i for i in items if i.tagscan_key not in known and i.tagscan_key not in alias]
     created = 0
     for chunk in _batches(todo, batch_size):
         batch_id = uuid.uuid4().hex
@@ -261,9 +263,8 @@ def _push_locked(
 
     # 5. each task serves every finding that shows its (sample, label) pair, this run's included
     known = store.task_ids(pid)
-    linked = store.link_findings(
-        pid, [(i.tagscan_key, f, run_id) for i in items if i.tagscan_key in known for f in i.finding_ids]
-    )
+    links = [(alias.get(i.tagscan_key, i.tagscan_key), f, run_id) for i in items for f in i.finding_ids]
+    linked = store.link_findings(pid, [lk for lk in links if lk[0] in known])
     if linked:
         log.info("linked %d (task, finding) pairs: their verdicts count for those findings too", linked)
     receipt = PushReceipt(
@@ -276,6 +277,20 @@ def _push_locked(
     )
     log.info("push: %s", receipt)
     return receipt
+
+
+def _legacy_aliases(items: list[ReviewItem], known: dict[str, int], model_key: str) -> dict[str, str]:
+    """``{pair key: key of a recorded per-(finding, sample) task}`` for the items not yet pushed as pairs."""
+    out: dict[str, str] = {}
+    for i in items:
+        if i.tagscan_key in known:
+            continue
+        for f in i.finding_ids:
+            k = legacy_key(model_key, f, i.sample_id)
+            if k in known:
+                out[i.tagscan_key] = k
+                break
+    return out
 
 
 def _as_list(v: object) -> list:

@@ -114,3 +114,30 @@ def test_review_push_without_text_sends_records_with_links(tmp_path, write_revie
     assert res.exit_code == 0, res.output
     pulled = pd.DataFrame(json.loads(res.stdout)).set_index("finding_id")
     assert (pulled["wrong"] >= 1).sum() >= 1 and pulled.loc[d["finding_id"], "wrong"] == 1
+
+
+def test_tasks_pushed_per_finding_before_stand_for_their_pair(backend, store, project_title, review_data):
+    """A workspace pushed before tasks were per (sample, label) holds one task per (finding, sample): the next
+    push makes no second task for those pairs, links the other findings to them, and adds only new pairs."""
+    from dataclasses import replace
+
+    from tagscan.review.codec import legacy_key, review_items
+    from tagscan.review.store import TaskRow
+
+    findings, samples, ids = shared_findings(review_data)
+    old = findings.iloc[[0]]  # the old push: f0000's 4 examples, one task each under the old keys
+    pid = backend.ensure_project(project_title, input_kind="text")
+    store.save_project(MODEL, pid, title=project_title, server_url=backend.url, input_kind="text")
+    items = [replace(i, tagscan_key=legacy_key(MODEL, i.finding_id, i.sample_id))
+             for i in review_items(old, samples, input_kind="text", model_key=MODEL)]
+    got = backend.send_items(pid, items, batch_id="old")
+    store.record_tasks(pid, [TaskRow(i.tagscan_key, i.finding_id, i.sample_id, "run0", got[i.tagscan_key]) for i in items])
+
+    r = push(findings, samples, backend=backend, store=store, model_key=MODEL, project_title=project_title,
+             input_kind="text", run_id="run1")
+    assert (r.created, r.already_present) == (1, 4)  # only ids[4] (f0001's own example) is new
+    assert backend.task_count(pid) == 5
+    links = store.task_findings(pid)
+    assert links.groupby("finding_id").size().to_dict() == {"f0000": 4, "f0001": 3}
+    shared = links[(links["sample_id"] == ids[2])]
+    assert shared["task_id"].nunique() == 1  # f0001 is served by the old task of f0000
