@@ -29,11 +29,16 @@ __all__ = ["AnnotationRecord", "RemoteTask", "ReviewBackend", "ReviewItem"]
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One question for reviewers: is the finding's ``label`` right for this example sample?
+    """One question for reviewers: is the predicted ``label`` right for this example sample?
 
-    ``tagscan_key`` (sha1 of model key, finding id and sample id) identifies it on every server.
-    ``input`` is what the reviewer looks at: the text, or the image as an http(s)/data URL or the
-    absolute path of a local file. ``severity`` is the finding's 0-100 score (None when undefined).
+    One item per (sample, label): ``tagscan_key`` (sha1 of model key, label and sample id) identifies it on
+    every server, and its verdict counts for each finding of ``finding_ids`` (every finding that shows the
+    pair, the most severe first: ``finding_id``, whose group, level and detector the item names; ``groups``
+    are the findings' group descriptions in the same order). ``input`` is what the reviewer looks at: the
+    text, the image as an http(s)/data URL or the absolute path of a local file, or (``input_kind``
+    ``record``: a sample without text or image) the sample's record as ``column: value`` lines. ``link`` is
+    the sample's ``review.link`` URL, ``record`` its ``review.show`` columns as (column, value) pairs.
+    ``severity`` is the most severe finding's 0-100 score (None when undefined).
     """
 
     tagscan_key: str
@@ -50,6 +55,16 @@ class ReviewItem:
     input: str
     detector: str | None = None
     watch_category: str | None = None
+    finding_ids: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    link: str | None = None
+    record: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.finding_ids:  # an item built by hand for one finding
+            object.__setattr__(self, "finding_ids", (self.finding_id,))
+        if not self.groups:
+            object.__setattr__(self, "groups", (self.group_description,))
 
 
 @dataclass(frozen=True)

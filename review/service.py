@@ -52,7 +52,7 @@ import pandas as pd
 from tagscan.errors import DataError, ReviewError, UsageError
 from tagscan.review.aggregate import REVIEW_COLUMNS, aggregate_votes
 from tagscan.review.backend import ReviewBackend, ReviewItem
-from tagscan.review.codec import is_url, review_items, votes_from_annotations
+from tagscan.review.codec import is_url, legacy_key, review_items, votes_from_annotations
 from tagscan.review.store import DEFAULT_LOCK_TIMEOUT, ProjectRecord, ReviewStore, TaskRow
 
 __all__ = ["PULL_COLUMNS", "PushReceipt", "pull", "push", "resolve_images"]
@@ -118,11 +118,15 @@ def push(
     batch_size: int = 500,
     recreate: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    link: str | None = None,
+    show: list[str] | None = None,
 ) -> PushReceipt:
-    """Send one task per review example of each finding to the model's review project (idempotent).
+    """Send one task per (example sample, label) of the findings to the model's review project (idempotent);
+    each task serves every finding that shows its pair.
 
-    ``input_kind`` is the samples' kind (``text`` or ``image``); relative image paths are read under
-    ``image_root`` (the samples table's folder). Raises :class:`DataError` for bad inputs (before any
+    ``input_kind`` is the samples' kind (``text``, ``image``, or ``record`` for samples without either);
+    relative image paths are read under ``image_root`` (the samples table's folder). ``link`` and ``show``
+    (``review.link``, ``review.show``) add the sample's link and columns (:func:`review_items`). Raises :class:`DataError` for bad inputs (before any
     request; the backend checks that it can show every item) and :class:`ReviewError` (exit 3) when the
     server is unreachable, rejects the key, or lost the project (see the module notes); holds the model's
     review lock throughout, waiting up to ``lock_timeout`` seconds for another push or pull to finish
@@ -137,7 +141,9 @@ def push(
         wanted = {str(s) for ex in findings.get("examples", pd.Series(dtype=object)) for s in _as_list(ex)}
         images = samples.loc[samples["sample_id"].astype(str).isin(wanted), "image"].dropna()
         image_fn = resolve_images(images, image_root=image_root).__getitem__
-    items = review_items(findings, samples, input_kind=input_kind, model_key=model_key, image_fn=image_fn)
+    items = review_items(
+        findings, samples, input_kind=input_kind, model_key=model_key, image_fn=image_fn, link=link, show=show
+    )
     backend.check_items(items)
     with store.lock(model_key, timeout=lock_timeout, purpose="push"):
         return _push_locked(
@@ -242,8 +248,10 @@ def _push_locked(
         recovered += store.record_tasks(pid, adopt)
         known = store.task_ids(pid)
 
-    # 4. import what is missing, batch by batch, journalled
-    todo = [i for i in items if i.tagscan_key not in known]
+    # 4. import what is missing, batch by batch, journalled. A workspace pushed before tasks were per (sample,
+    # label) knows one task per (finding, sample): such a task stands for its pair, no second task is made.
+    alias = _legacy_aliases(items, known, model_key)
+    todo = [i for i in items if i.tagscan_key not in known and i.tagscan_key not in alias]
     created = 0
     for chunk in _batches(todo, batch_size):
         batch_id = uuid.uuid4().hex
@@ -252,6 +260,13 @@ def _push_locked(
         ids = backend.send_items(pid, chunk, batch_id=batch_id)
         created += store.finish_batch(pid, batch_id, ids)
         log.info("imported %d/%d tasks into project %d", created, len(todo), pid)
+
+    # 5. each task serves every finding that shows its (sample, label) pair, this run's included
+    known = store.task_ids(pid)
+    links = [(alias.get(i.tagscan_key, i.tagscan_key), f, run_id) for i in items for f in i.finding_ids]
+    linked = store.link_findings(pid, [lk for lk in links if lk[0] in known])
+    if linked:
+        log.info("linked %d (task, finding) pairs: their verdicts count for those findings too", linked)
     receipt = PushReceipt(
         project_id=pid,
         created=created,
@@ -262,6 +277,20 @@ def _push_locked(
     )
     log.info("push: %s", receipt)
     return receipt
+
+
+def _legacy_aliases(items: list[ReviewItem], known: dict[str, int], model_key: str) -> dict[str, str]:
+    """``{pair key: key of a recorded per-(finding, sample) task}`` for the items not yet pushed as pairs."""
+    out: dict[str, str] = {}
+    for i in items:
+        if i.tagscan_key in known:
+            continue
+        for f in i.finding_ids:
+            k = legacy_key(model_key, f, i.sample_id)
+            if k in known:
+                out[i.tagscan_key] = k
+                break
+    return out
 
 
 def _as_list(v: object) -> list:
@@ -335,10 +364,18 @@ def _pull_locked(
         log.warning("ignoring %d votes on tasks that tagscan did not create", int(orphan.sum()))
         votes = votes[~orphan].reset_index(drop=True)
 
+    # A task is one (sample, label) pair: its votes count for every finding it serves.
+    links = store.task_findings(pid)
+    per_finding = votes.merge(
+        links[["tagscan_key", "finding_id"]].rename(columns={"finding_id": "_served"}), on="tagscan_key", how="left"
+    )  # a task the store does not know keeps the finding its data names
+    per_finding["finding_id"] = per_finding["_served"].where(per_finding["_served"].notna(), per_finding["finding_id"])
+    per_finding = per_finding.drop(columns="_served")
     summary = aggregate_votes(
-        votes, finding_ids=tasks["finding_id"].unique(), min_verdicts=min_verdicts,
+        per_finding, finding_ids=links["finding_id"].unique(), min_verdicts=min_verdicts,
         dismiss_max_wrong=dismiss_max_wrong, confidence=confidence,
     )
+    tasks = links  # n_tasks and the last run per finding count the tasks each finding is served by
     n_tasks = tasks.groupby("finding_id").size()
     # pushed_at is to the second: ties keep the store's task order (task ids grow with each push), so two pushes
     # within one second still name the later run; pandas 2 sorts object strings with an unstable quicksort.

@@ -3,7 +3,12 @@
 Tables (created with ``CREATE TABLE IF NOT EXISTS`` beside the workspace's runs and findings):
 
 * ``review_projects``: one row per model key: the server project it was pushed to.
-* ``review_tasks``: one row per task known to exist on the server: ``tagscan_key`` -> ``task_id``.
+* ``review_tasks``: one row per task known to exist on the server: ``tagscan_key`` -> ``task_id`` (a task is one
+  (sample, label) pair; ``finding_id`` is the finding it was created for).
+* ``review_task_findings``: which findings each task serves: every finding that showed the task's pair when
+  it was pushed (a later run's finding over the same pair is linked to the existing task, not given a new
+  one). A task's verdicts count for each of its findings. Tasks recorded before this table existed serve
+  their own ``finding_id``.
 * ``review_pending``: the journal of an import in flight. A batch's keys are written here *before* the
   import request; when the request returns they move to ``review_tasks`` in one transaction. A row left
   here means the process died (or the server failed) mid-import: the next push asks the server which of
@@ -74,6 +79,15 @@ CREATE TABLE IF NOT EXISTS review_tasks (
 );
 CREATE INDEX IF NOT EXISTS review_tasks_by_project ON review_tasks(project_id);
 CREATE INDEX IF NOT EXISTS review_tasks_by_finding ON review_tasks(finding_id);
+CREATE TABLE IF NOT EXISTS review_task_findings (
+    project_id INTEGER NOT NULL,
+    tagscan_key TEXT NOT NULL,
+    finding_id TEXT NOT NULL,
+    run_id TEXT,
+    linked_at TEXT NOT NULL,
+    PRIMARY KEY (project_id, tagscan_key, finding_id)
+);
+CREATE INDEX IF NOT EXISTS review_task_findings_by_finding ON review_task_findings(finding_id);
 CREATE TABLE IF NOT EXISTS review_pending (
     batch_id TEXT NOT NULL,
     project_id INTEGER NOT NULL,
@@ -119,6 +133,20 @@ CREATE TABLE IF NOT EXISTS review_findings (
     pulled_at TEXT NOT NULL,
     PRIMARY KEY (model_key, finding_id)
 );
+"""
+
+
+# Every (task, finding) a task serves: its links, and for tasks without a link row its own finding.
+_TASK_FINDINGS = """
+SELECT t.tagscan_key, t.task_id, l.finding_id, t.sample_id, l.run_id, l.linked_at AS pushed_at
+  FROM review_task_findings l JOIN review_tasks t ON t.tagscan_key = l.tagscan_key AND t.project_id = l.project_id
+ WHERE l.project_id = :pid
+UNION ALL
+SELECT t.tagscan_key, t.task_id, t.finding_id, t.sample_id, t.run_id, t.pushed_at
+  FROM review_tasks t
+ WHERE t.project_id = :pid AND NOT EXISTS (
+       SELECT 1 FROM review_task_findings l
+        WHERE l.project_id = t.project_id AND l.tagscan_key = t.tagscan_key AND l.finding_id = t.finding_id)
 """
 
 
@@ -301,6 +329,7 @@ class ReviewStore:
             ).fetchone()
             if old is not None and (old["project_id"] != int(project_id) or old["server_url"] != server_url):
                 db.execute("DELETE FROM review_tasks WHERE project_id = ?", (old["project_id"],))
+                db.execute("DELETE FROM review_task_findings WHERE project_id = ?", (old["project_id"],))
                 db.execute("DELETE FROM review_pending WHERE project_id = ?", (old["project_id"],))
             db.execute(
                 "INSERT OR REPLACE INTO review_projects VALUES (?,?,?,?,?,?)",
@@ -315,6 +344,7 @@ class ReviewStore:
                 return
             pid = row["project_id"]
             db.execute("DELETE FROM review_tasks WHERE project_id = ?", (pid,))
+            db.execute("DELETE FROM review_task_findings WHERE project_id = ?", (pid,))
             db.execute("DELETE FROM review_pending WHERE project_id = ?", (pid,))
             db.execute("DELETE FROM review_projects WHERE model_key = ?", (model_key,))
 
@@ -347,10 +377,33 @@ class ReviewStore:
             return db.total_changes - before
 
     def drop_tasks(self, project_id: int, keys: Iterable[str]) -> None:
+        """Forget tasks deleted on the server, with their links to findings."""
+        pairs = [(int(project_id), k) for k in keys]
         with closing(self._connect()) as db, db:
-            db.executemany(
-                "DELETE FROM review_tasks WHERE project_id = ? AND tagscan_key = ?",
-                [(int(project_id), k) for k in keys],
+            db.executemany("DELETE FROM review_tasks WHERE project_id = ? AND tagscan_key = ?", pairs)
+            db.executemany("DELETE FROM review_task_findings WHERE project_id = ? AND tagscan_key = ?", pairs)
+
+    def link_findings(self, project_id: int, links: Iterable[tuple[str, str, str | None]]) -> int:
+        """Record that the task of each ``(tagscan_key, finding_id, run_id)`` serves that finding too (its
+        verdicts count for it); links already recorded keep their first run. Returns how many were new."""
+        now = _now()
+        values = [(int(project_id), k, str(f), r, now) for k, f, r in links]
+        with closing(self._connect()) as db, db:
+            before = db.total_changes
+            db.executemany(  # a task serves the finding it was created for without a link row
+                "INSERT OR IGNORE INTO review_task_findings SELECT ?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM "
+                "review_tasks t WHERE t.project_id = ?1 AND t.tagscan_key = ?2 AND t.finding_id = ?3)",
+                values,
+            )
+            return db.total_changes - before
+
+    def task_findings(self, project_id: int) -> pd.DataFrame:
+        """One row per (task, finding it serves): ``tagscan_key``, ``task_id``, ``finding_id``, ``sample_id``,
+        ``run_id`` (the run that linked it), ``pushed_at``; ordered by task id, then link time."""
+        with closing(self._connect()) as db:
+            return pd.read_sql_query(
+                f"SELECT * FROM ({_TASK_FINDINGS}) ORDER BY task_id, pushed_at, finding_id", db,
+                params={"pid": int(project_id)},
             )
 
     # -- the import journal --------------------------------------------------------------------
@@ -474,15 +527,19 @@ class ReviewStore:
     def finding_comments(self, model_key: str, *, per_finding: int = 3, max_chars: int = 160) -> dict[str, list[str]]:
         """Reviewers' comments per finding of one model key: the latest ``per_finding`` distinct ones,
         each cut to ``max_chars`` characters (the full text stays in ``review_verdicts``)."""
+        # a comment on a task counts for every finding the task serves (its links), as its verdict does
+        rec = self.project(model_key)
+        if rec is None:
+            return {}
         q = (
-            "SELECT v.finding_id, v.comment FROM review_verdicts v "
-            "JOIN review_projects p ON p.project_id = v.project_id "
-            "WHERE p.model_key = ? AND v.comment IS NOT NULL AND TRIM(v.comment) != '' "
-            "ORDER BY v.finding_id, COALESCE(v.updated_at, v.pulled_at) DESC"
+            "SELECT COALESCE(l.finding_id, v.finding_id) AS fid, v.comment FROM review_verdicts v "
+            f"LEFT JOIN ({_TASK_FINDINGS}) l ON l.task_id = v.task_id "
+            "WHERE v.project_id = :pid AND v.comment IS NOT NULL AND TRIM(v.comment) != '' "
+            "ORDER BY fid, COALESCE(v.updated_at, v.pulled_at) DESC"
         )
         out: dict[str, list[str]] = {}
         with closing(self._connect()) as db:
-            for fid, comment in db.execute(q, (model_key,)):
+            for fid, comment in db.execute(q, {"pid": rec.project_id}):
                 text = " ".join(str(comment).split())
                 text = text if len(text) <= max_chars else text[: max_chars - 1] + "…"
                 seen = out.setdefault(fid, [])

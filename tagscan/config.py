@@ -225,6 +225,27 @@ class ReviewConfig(_Section):
     # one push of examples_per_finding 8, judged "label correct" throughout by 3 reviewers, dismiss (bound 0.32).
     min_verdicts: int = Field(default=3, ge=1)
     dismiss_max_wrong: float = Field(default=0.35, gt=0.0, lt=1.0)
+    # What reviewers see of a sample besides its text or image (all a sample without inputs has): a link from
+    # a template over sample columns ("https://photos.example/{sample_id}"), and the sample columns to show
+    # (default: every attribute column). Columns are checked against the samples table at push time.
+    link: str | None = Field(default=None, min_length=1)
+    show: list[str] | None = None
+
+    @field_validator("link")
+    @classmethod
+    def _link_template(cls, v: str | None) -> str | None:
+        import string
+
+        if v is None:
+            return v
+        try:
+            names = [n for _, n, _, _ in string.Formatter().parse(v) if n is not None]
+        except ValueError as exc:
+            raise ValueError(f"is not a template with {{column}} placeholders ({exc}); write braces as {{{{ }}}}") from exc
+        bad = [n for n in names if not n or any(c in n for c in ".[]")]
+        if bad:
+            raise ValueError(f"placeholder {{{bad[0]}}} must name a sample column, e.g. {{sample_id}}")
+        return v
 
     @field_validator("url")
     @classmethod

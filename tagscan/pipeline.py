@@ -244,8 +244,9 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     findings = ws.load_findings(entry.run_id)
     samples = None
     if len(findings) and cfg.data.samples.is_file():
-        samples = read_sample_table(cfg)
-    html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent)
+        samples = read_sample_table(cfg, all_columns=True)  # attributes and link columns, for samples without inputs
+    html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent,
+                        link=cfg.review.link, show=cfg.review.show)
     return write_report(ws.report_path(entry.run_id), html)
 
 
@@ -359,7 +360,7 @@ def run_review_push(
     if level not in LEVELS:
         raise UsageError(f"--min-level must be one of {', '.join(LEVELS)}; got {level!r}")
     open_rows, below = select_for_review(ws.load_findings(rec.run_id), level)
-    samples = read_sample_table(cfg)
+    samples = read_sample_table(cfg, all_columns=True)
     receipt = push(
         open_rows,
         samples,
@@ -367,7 +368,9 @@ def run_review_push(
         store=store,
         model_key=_model_key(cfg),
         project_title=f"tagscan review: {cfg.model_info.name}",
-        input_kind=cfg.embed.input,
+        input_kind=cfg.embed.input if cfg.embed.input in samples.columns else "record",  # no inputs: a record
+        link=cfg.review.link,
+        show=cfg.review.show,
         run_id=rec.run_id,
         image_root=cfg.data.samples.parent,
         recreate=recreate,

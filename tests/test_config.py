@@ -241,3 +241,22 @@ def test_protected_attributes_must_be_group_attributes(tmp_path):
         load_config(_write(tmp_path, bad))
     ok = load_config(_write(tmp_path, {**BASE, "groups": {"attributes": ["tone", "region"], "protected": ["tone"]}}))
     assert ok.groups.protected == ["tone"]
+
+
+@pytest.mark.parametrize(
+    "link, needle",
+    [
+        ("https://photos.example/{sample_id", r"key 'review\.link': is not a template with \{column\} placeholders"),
+        ("https://photos.example/{}", r"key 'review\.link': placeholder \{\} must name a sample column"),
+        ("https://photos.example/{a.b}", r"key 'review\.link': placeholder \{a\.b\} must name a sample column"),
+    ],
+)
+def test_review_link_must_be_a_template_over_sample_columns(tmp_path, link, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(_write(tmp_path, {**BASE, "review": {"link": link}}))
+
+
+def test_review_link_and_show(tmp_path):
+    cfg = load_config(_write(tmp_path, {**BASE, "review": {"link": "https://photos.example/{sample_id}?t={tone}", "show": ["tone"]}}))
+    assert cfg.review.link == "https://photos.example/{sample_id}?t={tone}" and cfg.review.show == ["tone"]
+    assert load_config(_write(tmp_path, BASE)).review.link is None

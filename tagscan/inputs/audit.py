@@ -208,12 +208,14 @@ def _has_inputs(cfg: Config, columns) -> bool:
     return False
 
 
-def read_sample_table(cfg: Config) -> pd.DataFrame:
-    """``sample_id`` (as :func:`load_audit_set` reads it) with the input columns (``text``, ``image``), for display."""
+def read_sample_table(cfg: Config, *, all_columns: bool = False) -> pd.DataFrame:
+    """``sample_id`` (as :func:`load_audit_set` reads it) with the input columns (``text``, ``image``), for display;
+    with ``all_columns``, every other column too (the attributes a reviewer sees of a sample without inputs)."""
     path = cfg.data.samples
     table = read_table(path, "data.samples")
     require_columns(table, path, ("sample_id",))
-    out = table[[c for c in sample_columns() if c in table.columns]].copy()
+    keep = [c for c in table.columns if c != "sample_id"] if all_columns else [c for c in sample_columns() if c in table.columns]
+    out = table[keep].copy()
     out.insert(0, "sample_id", id_column(table, "sample_id", path))
     return out
 

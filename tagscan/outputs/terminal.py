@@ -122,6 +122,7 @@ def print_summary(
         console.print("No (label, group) association passed the multiple-testing control.")
     else:
         _print_findings(console, ranked, live, pairs if pairs is not None else group_pairs(live), top)
+    _print_dismissed(console, live)
     if gone.any():
         was = ranked[gone].sort_values("severity", ascending=False, kind="stable")
         shown = ", ".join(
@@ -137,6 +138,24 @@ def print_summary(
             soft_wrap=True,
         )
     console.print(f"run folder: {folder or ''}", highlight=False, soft_wrap=True)
+
+
+DISMISSED_SHOWN = 10  # dismissed pairs listed with their reviewers' note under the findings table
+
+
+def _print_dismissed(console: Console, live: pd.DataFrame) -> None:
+    """One line per dismissed (label, group) pair with its review note (counts and what reviewers said), so
+    a suppressed finding stays visible with its reason; the most severe first, at most DISMISSED_SHOWN."""
+    if "status" not in live.columns or "review_note" not in live.columns:
+        return
+    d = live[live["status"] == "dismissed"].sort_values("severity", ascending=False, kind="stable")
+    d = d.drop_duplicates(["label", "group"]) if {"label", "group"} <= set(d.columns) else d
+    for r in d.head(DISMISSED_SHOWN).itertuples():
+        note = r.review_note if isinstance(r.review_note, str) and r.review_note else "dismissed in review"
+        console.print(f"dismissed: {r.label_name} on {r.group}: {note}", highlight=False, soft_wrap=True)
+    if len(d) > DISMISSED_SHOWN:
+        console.print(f"... and {len(d) - DISMISSED_SHOWN:,} more dismissed pairs (status 'dismissed' in findings.parquet)",
+                      highlight=False)
 
 
 def reported_note(fam: object) -> str:
@@ -238,12 +257,17 @@ def print_diff(changes: pd.DataFrame, console: Console, *, run_a: str, run_b: st
     counts = changes["change"].value_counts()
     console.print(
         f"{changes.attrs.get('run_a', run_a)} -> {changes.attrs.get('run_b', run_b)}: {counts.get('new', 0):,} new, "
-        f"{counts.get('gone', 0):,} gone, {counts.get('both', 0):,} in both "
+        f"{counts.get('gone', 0):,} gone, {counts.get('status', 0):,} changed status in review, "
+        f"{counts.get('both', 0):,} in both "
         f"(model {changes.attrs.get('model_a', '?')} -> {changes.attrs.get('model_b', '?')})",
         highlight=False,
     )
     cols = ["change", "label_name", "group", "detector", "severity_a", "severity_b", "rate_in_group_a", "rate_in_group_b"]
+    if "status_change" in changes.columns and changes["status_change"].notna().any():
+        cols.append("status_change")  # open -> confirmed / dismissed after a review
     show = changes[[c for c in cols if c in changes.columns]].copy()
+    if "status_change" in show.columns:
+        show["status_change"] = show["status_change"].map(lambda v: "" if not isinstance(v, str) else v)
     for c in ("severity_a", "severity_b"):
         show[c] = show[c].map(lambda v: "" if pd.isna(v) else f"{v:.0f}")
     for c in ("rate_in_group_a", "rate_in_group_b"):

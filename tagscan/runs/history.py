@@ -162,14 +162,22 @@ def carry_reviews(ws: Workspace, store, model_key: str, findings: pd.DataFrame, 
     return findings
 
 
+def _review_state(status: object) -> str | None:
+    """A finding's state for reviewers: ``confirmed``, ``dismissed``, or ``open`` (new, persisting, regressed)."""
+    if not isinstance(status, str):
+        return None
+    return status if status in ("confirmed", "dismissed") else "open"
+
+
 def diff_runs(ws: Workspace, a: RunEntry, b: RunEntry) -> pd.DataFrame:
-    """Findings of two runs side by side: only in A (``gone``), only in B (``new``), and in ``both``.
+    """Findings of two runs side by side: only in A (``gone``), only in B (``new``), in both with another
+    review state (``status``: open, confirmed or dismissed; ``status_change`` names both), and in ``both``.
 
     Matched by finding_id alone (detector, label id and group): a label whose display name changed in the
     vocabulary is the same finding, shown under its name in B. ``attrs`` carries the resolved run ids and
     the two models."""
     keys = ["detector", "label", "label_name", "group", "group_kind"]
-    values = ["severity", "severity_level", "rate_in_group", "lift", "q_value"]
+    values = ["severity", "severity_level", "rate_in_group", "lift", "q_value", "status"]
 
     def live(run_id: str) -> pd.DataFrame:
         f = ws.load_findings(run_id)
@@ -190,8 +198,16 @@ def diff_runs(ws: Workspace, a: RunEntry, b: RunEntry) -> pd.DataFrame:
             m = m.drop(columns=[f"{k}_a", f"{k}_b"])
     m["change"] = m["_merge"].map({"left_only": "gone", "right_only": "new", "both": "both"}).astype(str)
     m = m.drop(columns="_merge")
+    # A finding in both runs whose review state changed (open -> confirmed, open -> dismissed, dismissed ->
+    # open when it grew) is a change of its own: "status", with `status_change` saying from what to what.
+    m["status_change"] = None
+    if "status_a" in m.columns and "status_b" in m.columns:
+        sa, sb = m["status_a"].map(_review_state), m["status_b"].map(_review_state)
+        moved = (m["change"] == "both") & sa.notna() & sb.notna() & (sa != sb)
+        m.loc[moved, "change"] = "status"
+        m.loc[moved, "status_change"] = sa[moved] + " -> " + sb[moved]
     sev = m[["severity_a", "severity_b"]].max(axis=1)
-    order = m["change"].map({"new": 0, "gone": 1, "both": 2})
+    order = m["change"].map({"new": 0, "gone": 1, "status": 2, "both": 3})
     m = m.assign(_o=order, _s=-sev).sort_values(["_o", "_s", "label_name"]).drop(columns=["_o", "_s"])
     m = m.reset_index(drop=True)
     m.attrs["run_a"], m.attrs["run_b"] = a.run_id, b.run_id  # the resolved ids, not the prefixes typed

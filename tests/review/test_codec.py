@@ -17,14 +17,14 @@ def test_tagscan_key_is_stable_and_distinct():
     assert len({k, tagscan_key("m:v2", "f1", "s1"), tagscan_key("m:v1", "f2", "s1"), tagscan_key("m:v1", "f1", "s2")}) == 4
 
 
-def test_review_items_one_per_example(review_data):
+def test_review_items_one_per_sample_and_label(review_data):
     findings, samples = review_data(3, 4)
     items = review_items(findings, samples, input_kind="text", model_key="m:v1")
     assert len(items) == 12 and all(isinstance(i, ReviewItem) for i in items)
     it = items[0]
     f = findings.iloc[0]
     sid = f["examples"][0]
-    assert it.tagscan_key == tagscan_key("m:v1", f["finding_id"], sid)
+    assert it.tagscan_key == tagscan_key("m:v1", f["label"], sid)
     assert (it.finding_id, it.sample_id, it.label, it.label_name, it.group, it.group_description) == (
         f["finding_id"], sid, f["label"], f["label_name"], f["group"], f["group_description"]
     )
@@ -89,7 +89,7 @@ def test_review_items_missing_columns_and_unknown_kind(review_data):
         review_items(findings.drop(columns=["examples"]), samples, input_kind="text", model_key="m")
     with pytest.raises(DataError, match="samples table needs the columns 'sample_id' and 'image'"):
         review_items(findings, samples, input_kind="image", model_key="m")
-    with pytest.raises(DataError, match="input_kind must be one of text, image; got 'audio'"):
+    with pytest.raises(DataError, match="input_kind must be one of text, image, record; got 'audio'"):
         review_items(findings, samples, input_kind="audio", model_key="m")
 
 
@@ -140,3 +140,62 @@ def test_votes_empty():
     votes = votes_from_annotations([])
     assert votes.empty and list(votes.columns) == VOTE_COLUMNS
     assert isinstance(votes, pd.DataFrame)
+
+
+def _shared(review_data):
+    """Two findings of one label (a group and an intersection inside it) sharing two examples, and a third
+    finding of another label over one of those samples."""
+    findings, samples = review_data(3, 4)
+    ids = list(samples["sample_id"])
+    findings.at[0, "examples"] = ids[0:4]
+    findings.at[1, "examples"] = [ids[2], ids[3], ids[4]]
+    findings.at[1, "label"] = findings.at[0, "label"]
+    findings.at[1, "group"], findings.at[1, "group_description"] = "skin_tone=dark & gender=man", "dark-skinned men"
+    findings.at[1, "severity"] = 99.0  # the more severe finding names the shared items
+    findings.at[2, "examples"] = [ids[0]]
+    return findings, samples, ids
+
+
+def test_one_item_per_sample_and_label_serves_every_finding_that_shows_it(review_data):
+    findings, samples, ids = _shared(review_data)
+    items = review_items(findings, samples, input_kind="text", model_key="m")
+    f0, f1, f2 = findings["finding_id"]
+    lab = findings.at[0, "label"]
+    assert [(i.sample_id, i.label) for i in items] == [(ids[0], lab), (ids[1], lab), (ids[2], lab), (ids[3], lab),
+                                                       (ids[4], lab), (ids[0], findings.at[2, "label"])]
+    by = {(i.sample_id, i.label): i for i in items}
+    shared = by[(ids[2], lab)]
+    assert shared.finding_ids == (f1, f0) and shared.finding_id == f1 and shared.severity == 99.0
+    assert shared.groups == ("dark-skinned men", "skin tone: dark")
+    assert by[(ids[0], lab)].finding_ids == (f0,) and by[(ids[4], lab)].finding_ids == (f1,)
+    assert by[(ids[0], findings.at[2, "label"])].finding_ids == (f2,)  # another label: its own question
+    assert shared.tagscan_key == tagscan_key("m", lab, ids[2])
+    assert len({i.tagscan_key for i in items}) == 6
+
+
+def test_record_items_for_samples_without_text_or_image(review_data):
+    findings, samples = review_data(1, 2)
+    samples = samples.drop(columns=["text"]).assign(city=["Lyon", None, "São Paulo", "Oslo", "Rome"][: len(samples)])
+    samples.loc[1, "sample_id"] = "photo 1"
+    findings.at[0, "examples"] = ["photo 1", samples["sample_id"].iat[0]]
+    with pytest.raises(DataError, match="samples table needs the columns 'sample_id' and 'text'"):
+        review_items(findings, samples, input_kind="text", model_key="m")
+    a, b = review_items(findings, samples, input_kind="record", model_key="m", link="https://photos.example/{sample_id}?c={city}")
+    assert a.input_kind == "record" and a.link == "https://photos.example/photo%201?c=" and b.link.endswith("?c=Lyon")
+    assert a.record == (("skin_tone", samples.at[1, "skin_tone"]),)  # a missing value is left out
+    assert b.record == (("skin_tone", samples.at[0, "skin_tone"]), ("city", "Lyon"))
+    assert b.input == f"skin_tone: {samples.at[0, 'skin_tone']}\ncity: Lyon"
+    (c, _) = review_items(findings, samples, input_kind="record", model_key="m", show=["city", "sample_id"])
+    assert c.record == (("sample_id", "photo 1"),) and c.link is None
+    (t, _) = review_items(findings, samples.assign(text="x"), input_kind="text", model_key="m", link="u/{sample_id}")
+    assert t.input == "x" and t.link == "u/photo%201"  # text items carry the link too
+
+
+def test_link_or_show_naming_a_missing_column_is_a_config_error(review_data):
+    from tagscan.errors import ConfigError
+
+    findings, samples = review_data(1, 2)
+    with pytest.raises(ConfigError, match=r"review\.link 'https://x/\{photo\}' names the column 'photo', which the samples table does not have"):
+        review_items(findings, samples, input_kind="record", model_key="m", link="https://x/{photo}")
+    with pytest.raises(ConfigError, match=r"review\.show lists 'tone', which is not a column of the samples table"):
+        review_items(findings, samples, input_kind="record", model_key="m", show=["tone"])

@@ -48,7 +48,7 @@ def test_labeling_config_parses_and_has_the_four_choices(kind, tag, field):
 
 
 def test_labeling_config_rejects_unknown_kind():
-    with pytest.raises(DataError, match="input_kind must be one of text, image; got 'audio'"):
+    with pytest.raises(DataError, match="input_kind must be one of text, image, record; got 'audio'"):
         labeling_config("audio")
 
 
@@ -62,8 +62,10 @@ def test_one_task_per_item(review_data):
     sid = f["examples"][0]
     assert list(d) == [
         "tagscan_key", "finding_id", "sample_id", "label", "label_name", "group", "group_description",
-        "severity", "severity_level", "headline", "context", "text", "detector",
+        "severity", "severity_level", "headline", "context", "text", "finding_ids", "columns", "detector",
     ]
+    assert d["finding_ids"] == [f["finding_id"]]
+    assert d["columns"] == {"skin_tone": samples.set_index("sample_id").loc[sid, "skin_tone"]}
     assert (d["finding_id"], d["sample_id"], d["label"], d["label_name"], d["group"]) == (
         f["finding_id"], sid, f["label"], f["label_name"], f["group"]
     )
@@ -191,3 +193,25 @@ def test_annotation_records_from_an_export():
     assert records[5].updated_at == "2024-01-04T00:00:00Z"
     got = {(r.task_id, r.annotator): (r.verdict, r.comment) for r in votes_from_annotations(records).itertuples()}
     assert got == {(1, "1"): ("wrong", "changed my mind"), (1, "b@x"): ("harmful", None), (2, "1"): ("correct", None)}
+
+
+def test_record_tasks_show_the_link_and_columns_escaped(review_data):
+    from tagscan.review.codec import review_items
+
+    findings, samples = review_data(2, 2)
+    samples = samples.drop(columns=["text"]).assign(note="<b>x</b> & y")
+    findings.at[1, "examples"] = list(findings.at[0, "examples"])
+    findings.at[1, "label"] = findings.at[0, "label"]
+    findings.at[1, "group_description"] = "dark-skinned men"
+    items = review_items(findings, samples, input_kind="record", model_key="m", link="https://photos.example/{sample_id}")
+    assert len(items) == 2
+    t = task_payloads(items)[0]
+    d = t["data"]
+    sid = items[0].sample_id
+    assert d["link"] == f"https://photos.example/{sid}" and d["columns"]["note"] == "<b>x</b> & y"
+    assert f'<a href="https://photos.example/{sid}" target="_blank"' in d["record"]
+    assert "<td>&lt;b&gt;x&lt;/b&gt; &amp; y</td>" in d["record"] and "<b>x</b>" not in d["record"]
+    assert d["finding_ids"] == list(findings["finding_id"])
+    assert d["context"].endswith("· also shown for: dark-skinned men")
+    cfg = labeling_config("record")
+    assert '<HyperText name="input" value="$record" inline="true"' in cfg and 'toName="input"' in cfg

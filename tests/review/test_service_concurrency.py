@@ -46,7 +46,7 @@ with ReviewStore(sys.argv[1]).lock(sys.argv[2]):
 
 @pytest.fixture
 def config(tmp_path, write_review_config) -> Path:
-    cfg = write_review_config(tmp_path / "rv", model_prefix="race", examples_per_finding=8)
+    cfg = write_review_config(tmp_path / "rv", model_prefix="race", examples_per_finding=20)
     res = runner.invoke(app, ["-q", "scan", str(cfg), "--format", "json"])
     assert res.exit_code == 0, res.output
     return cfg
@@ -78,7 +78,8 @@ def test_two_pushes_at_once_create_each_task_exactly_once(config, backend, clean
     ws = Workspace(cfg.workspace_dir)
     findings = ws.load_findings(ws.resolve_run(None, cfg.name).run_id)
     open_rows = findings[~findings["status"].isin(["resolved", "dismissed"])]
-    n_tasks = int(sum(len(set(ex)) for ex in open_rows["examples"]))
+    # one task per (sample, label) pair, whatever number of findings show it
+    n_tasks = len({(lab, s) for lab, ex in zip(open_rows["label"], open_rows["examples"]) for s in ex})
     assert n_tasks >= 40  # enough work that the two pushes overlap
 
     go = tmp_path / "go"

@@ -117,3 +117,27 @@ def test_save_project_replacing_another_drops_its_task_keys(store):
     store.record_tasks(2, [TaskRow("a", "f", "s", "r", 7)])
     store.save_project("m", 2, title="t", server_url="http://b", input_kind="text")  # another server
     assert store.task_ids(2) == {} and store.project("m").server_url == "http://b"
+
+
+def test_a_task_serves_its_own_finding_and_every_linked_one(store):
+    store.save_project("m", 1, title="t", server_url="http://x", input_kind="text")
+    store.record_tasks(1, [TaskRow("k0", "f0", "s0", "r1", 10), TaskRow("k1", "f1", "s1", "r1", 11)])
+    tf = store.task_findings(1)
+    assert sorted(zip(tf["tagscan_key"], tf["finding_id"], tf["task_id"])) == [("k0", "f0", 10), ("k1", "f1", 11)]
+    # a later run's finding over the same pair: a link, not a task; the own finding is never linked twice
+    assert store.link_findings(1, [("k0", "f0", "r2"), ("k0", "g", "r2"), ("k0", "g", "r3")]) == 1
+    tf = store.task_findings(1)
+    assert sorted(zip(tf["tagscan_key"], tf["finding_id"], tf["run_id"])) == [("k0", "f0", "r1"), ("k0", "g", "r2"), ("k1", "f1", "r1")]
+    assert len(store.task_ids(1)) == 2  # still two tasks
+    # a comment on a shared task is every served finding's comment
+    votes = pd.DataFrame(
+        [{"task_id": 10, "tagscan_key": "k0", "finding_id": "f0", "sample_id": "s0", "annotator": "1",
+          "annotation_id": 1, "updated_at": "2024-01-01", "verdict": "correct", "comment": "studio portrait"}]
+    )  # fmt: skip
+    summary = pd.DataFrame(columns=["finding_id", "n_tasks", "n_reviewed", "n_votes", "correct", "wrong", "harmful", "unsure",
+                                    "share_wrong", "share_wrong_low", "share_wrong_high", "review_status", "last_reviewed_at",
+                                    "last_run_id"])  # fmt: skip
+    store.save_review("m", 1, votes, summary)
+    assert store.finding_comments("m") == {"f0": ["studio portrait"], "g": ["studio portrait"]}
+    store.drop_tasks(1, ["k0"])  # deleted on the server: its links go with it
+    assert list(store.task_findings(1)["tagscan_key"]) == ["k1"]

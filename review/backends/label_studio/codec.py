@@ -5,9 +5,11 @@ is unit-tested without a server.
 
 Decisions
 ---------
-* **One task per review item** (:class:`~tagscan.review.backend.ReviewItem`); its ``data`` carries the
-  item's identifiers (``tagscan_key``, ``finding_id``, ``sample_id``), what the reviewer reads, and the
-  input (``text``, or ``image`` as a URL).
+* **One task per review item** (:class:`~tagscan.review.backend.ReviewItem`, a (sample, label) pair); its
+  ``data`` carries the item's identifiers (``tagscan_key``, ``finding_id`` of its most severe finding,
+  ``finding_ids`` of all it serves, ``sample_id``), what the reviewer reads, and the input (``text``,
+  ``image`` as a URL, or ``record``: escaped HTML with the sample's link and columns, shown by a
+  ``<HyperText>`` tag), plus ``link`` and ``columns`` when configured.
 * **The pre-annotation selects no verdict.** The model's prediction is shown in the task (the header names
   the predicted label) and travels as a Label Studio prediction with an *empty* result, ``score`` = the
   finding's severity / 100 and ``model_version`` = the model key, so reviewers sort and filter by
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from tagscan.errors import DataError
 from tagscan.review.backend import AnnotationRecord, RemoteTask, ReviewItem
@@ -39,6 +41,7 @@ __all__ = [
     "annotation_records",
     "labeling_config",
     "parse_annotation",
+    "record_html",
     "remote_task",
     "task_payload",
     "task_payloads",
@@ -72,15 +75,17 @@ BATCH_FIELD = "tagscan_batch"
 def labeling_config(input_kind: str) -> str:
     """The Label Studio labeling config (XML) for reviewing findings over ``input_kind`` inputs.
 
-    Shows the predicted label (header), the finding's group and severity, the input (``<Text>`` over
-    ``$text`` or ``<Image>`` over ``$image``), a required single choice among the four verdicts, and a
-    free comment.
+    Shows the predicted label (header), the findings' groups and severity, the input (``<Text>`` over
+    ``$text``, ``<Image>`` over ``$image``, or for ``record`` items ``<HyperText>`` over ``$record``: the
+    sample's link and columns), a required single choice among the four verdicts, and a free comment.
     """
     check_input_kind(input_kind)
     if input_kind == "text":
         obj = f'<Text name="{INPUT_OBJECT}" value="$text"/>'
-    else:
+    elif input_kind == "image":
         obj = f'<Image name="{INPUT_OBJECT}" value="$image" zoom="true"/>'
+    else:  # a sample without text or image: its link and columns, as escaped HTML built by task_payload
+        obj = f'<HyperText name="{INPUT_OBJECT}" value="$record" inline="true" clickableLinks="true" selectionEnabled="false"/>'
     choices = "\n".join(
         f"    <Choice value={quoteattr(CHOICE_FOR_VERDICT[v])} hint={quoteattr(_CHOICE_HINTS[v])}/>"
         for v in _CHOICE_ORDER
@@ -123,10 +128,15 @@ def task_payload(item: ReviewItem, *, image_url_fn: Callable[[str], str] | None 
     context = f"Group: {group_desc}" + (f" [{group}]" if group_desc != group else "")
     if severity is not None:
         context += f" · severity {severity:.0f}" + (f" ({level})" if level else "")
+    others = [g for g in dict.fromkeys(item.groups) if g != group_desc]
+    if others:
+        context += f" · also shown for: {'; '.join(others)}"
     if item.input_kind == "text":
         shown = item.input
-    else:
+    elif item.input_kind == "image":
         shown = (image_url_fn or _default_image_url)(item.input)
+    else:
+        shown = record_html(item)
     data: dict = {
         "tagscan_key": item.tagscan_key,
         "finding_id": item.finding_id,
@@ -141,11 +151,28 @@ def task_payload(item: ReviewItem, *, image_url_fn: Callable[[str], str] | None 
         "context": context,
         item.input_kind: shown,
     }
+    data["finding_ids"] = list(item.finding_ids)
+    if item.link:
+        data["link"] = item.link
+    if item.record:
+        data["columns"] = dict(item.record)
     if item.detector:
         data["detector"] = item.detector
     if item.watch_category:
         data["watch_category"] = item.watch_category
     return {"data": data, "predictions": [{"model_version": item.model_key, "score": score, "result": []}]}
+
+
+def record_html(item: ReviewItem) -> str:
+    """What a reviewer of a ``record`` item sees (HTML, every value escaped): the sample id, its link
+    (``review.link``, opened in a new tab) and its columns (``review.show``) as a small table."""
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in item.record)
+    parts = [f"<p>sample <b>{escape(item.sample_id)}</b></p>"]
+    if item.link:
+        parts.append(f'<p><a href={quoteattr(item.link)} target="_blank" rel="noopener">{escape(item.link)}</a></p>')
+    if rows:
+        parts.append(f"<table>{rows}</table>")
+    return "<div>" + "".join(parts) + "</div>"
 
 
 def task_payloads(

@@ -17,6 +17,7 @@ import pandas as pd
 from tagscan.inputs.kinds import sample_columns
 from tagscan.outputs.format import is_missing
 from tagscan.outputs.html.markup import e, truncate
+from tagscan.review.codec import fill_link, link_fields
 
 __all__ = ["Examples", "thumbnail_data"]
 
@@ -30,15 +31,35 @@ SNIPPET_CHARS = 280
 class Examples:
     """Renders the examples of a finding from the samples table; embeds each image once (CSS class)."""
 
-    def __init__(self, samples: pd.DataFrame | None, image_root: Path | None, px: int):
+    def __init__(
+        self, samples: pd.DataFrame | None, image_root: Path | None, px: int, *,
+        link: str | None = None, show: list[str] | None = None,
+    ):
         self.px = px
         self.image_root = Path(image_root) if image_root is not None else None
         self.rows: dict[str, dict] = {}
         self.has_text = self.has_image = False
+        self.link: str | None = None
+        self.record_cols: list[str] = []
         if samples is not None and len(samples) and "sample_id" in samples.columns:
             cols = [c for c in sample_columns() if c in samples.columns]
             self.has_text, self.has_image = "text" in cols, "image" in cols
-            frame = samples[["sample_id", *cols]].drop_duplicates("sample_id")
+            # a sample without text or image shows its record (review.show, or its attribute columns) and,
+            # for every kind, its review.link; a template naming a missing column shows no link
+            others = [str(c) for c in samples.columns if c != "sample_id" and c not in cols]
+            if not (self.has_text or self.has_image):
+                self.record_cols = [c for c in (others if show is None else show) if c in samples.columns]
+            if link is not None:
+                try:
+                    fields = link_fields(link)
+                except ValueError:
+                    fields = [""]
+                if all(f in samples.columns for f in fields):
+                    self.link = link
+                else:
+                    log.warning("report: review.link %r names a column the samples table does not have; no links", link)
+            keep = list(dict.fromkeys([*cols, *self.record_cols, *(link_fields(self.link) if self.link else [])]))
+            frame = samples[["sample_id", *[c for c in keep if c != "sample_id"]]].drop_duplicates("sample_id")
             for rec in frame.to_dict("records"):
                 self.rows[str(rec["sample_id"])] = rec
         self.thumb_class: dict[str, str | None] = {}  # sample id -> css class, or None (failed)
@@ -94,8 +115,15 @@ class Examples:
             if rec is not None and self.has_text and not is_missing(rec.get("text")):
                 text = str(rec["text"])
                 parts.append(f'<span class="snip" title="{e(truncate(text, 2000))}">{e(truncate(text, SNIPPET_CHARS))}</span>')
+            elif rec is not None and self.record_cols:
+                text = " · ".join(f"{c}: {rec[c]}" for c in self.record_cols if not is_missing(rec.get(c)))
+                if text:
+                    parts.append(f'<span class="snip">{e(truncate(text, SNIPPET_CHARS))}</span>')
             elif rec is None and self.rows:
                 parts.append('<span class="snip muted">not in the samples table</span>')
+            if rec is not None and self.link:
+                url = fill_link(self.link, rec)
+                parts.append(f'<a class="snip" href="{e(url)}" target="_blank" rel="noopener">{e(truncate(url, 120))}</a>')
             kind = "img" if (rec is not None and self.has_image and not is_missing(rec.get("image"))) else "txt"
             cards.append(f'<li class="ex {kind}">{"".join(parts)}</li>')
         more = f'<p class="muted">and {rest:,} more in findings.parquet</p>' if rest > 0 else ""

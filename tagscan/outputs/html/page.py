@@ -123,6 +123,8 @@ def build_report(
     image_root: str | PathLike | None = None,
     max_findings: int = 500,
     thumbnail_px: int = 96,
+    link: str | None = None,
+    show: list[str] | None = None,
 ) -> str:
     """Render one run as a self-contained HTML document (a str).
 
@@ -145,6 +147,9 @@ def build_report(
         severe finding; the other detectors' findings on it are in the row's detail.
     thumbnail_px:
         Longest side of the embedded example thumbnails, in pixels (16 to 512).
+    link, show:
+        ``review.link`` (a template over sample columns: each example links to its sample) and
+        ``review.show`` (the columns shown for samples without text or image; default: the attributes).
     """
     max_findings = _check_int("max_findings", max_findings, 0, None, 500)
     thumbnail_px = _check_int("thumbnail_px", thumbnail_px, 16, 512, 96)
@@ -166,7 +171,7 @@ def build_report(
     shown["also"] = list(kept["also"])
     shown["pair_members"] = list(kept["members"])  # positions in by_sev, the shown finding first
 
-    examples = Examples(samples, Path(image_root) if image_root is not None else None, thumbnail_px)
+    examples = Examples(samples, Path(image_root) if image_root is not None else None, thumbnail_px, link=link, show=show)
     table = findings_table(shown, by_sev, len(pairs), examples)
     if examples.problems:
         log.warning(
