@@ -242,7 +242,7 @@ def embed_audit_set(
         label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names")
         label_model = emb.name
         indexes["labels"] = save_index(label_vectors, index_dir, "labels")
-    n_inputs = None if audit.vectors is not None else len(vectors)
+    n_inputs = None if audit.vectors is not None or vectors is None else len(vectors)  # precomputed, or no inputs
     n_labels = 0 if label_vectors is None else len(label_vectors)
     log.info(
         "embedded %d inputs and %d labels; %s",
