@@ -26,35 +26,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from tagscan.constants import level_rank
-from tagscan.demo.captions import make_captions
+from tagscan.demo.captions import make_captions, write_captions
 from tagscan.pipeline import load_config, run_scan
 
 
 def write(folder: Path, seed: int, n: int, plant: float) -> tuple[Path, Path, object]:
-    """Write the fair and planted tables of one seed and a config for each (one workspace, one embedding cache)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fair, planted = make_captions(seed, n=n), make_captions(seed, n=n, plant=plant)
-    fair.samples.to_parquet(folder / "samples.parquet")
-    paths = []
-    for name, cs in (("fair", fair), ("planted", planted)):
-        cs.predictions.to_parquet(folder / f"{name}_predictions.parquet")
-        cs.truth.to_parquet(folder / f"{name}_truth.parquet")
-        cfg = {
-            "name": f"captions-{name}", "workspace": "ws", "model": {"name": "caption-tagger", "version": name},
-            "data": {"samples": "samples.parquet", "predictions": f"{name}_predictions.parquet",
-                     "truth": f"{name}_truth.parquet"},
-            "embed": {"input": "text", "model": "default"},
-            "groups": {"attributes": ["skin_tone", "gender", "region"], "protected": ["skin_tone", "gender"],
-                       "intersections": [["skin_tone", "gender"]], "clusters": [8], "min_group_size": 30},
-            "scan": {"threshold": 0.5, "fdr": 0.05, "watchlist": "default"},
-        }
-        path = folder / f"{name}.yaml"
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        paths.append(path)
-    return paths[0], paths[1], planted
+    """Write the fair and planted versions of one seed (one workspace, one embedding cache)."""
+    planted = make_captions(seed, n=n, plant=plant)
+    return write_captions(folder, make_captions(seed, n=n), "fair"), write_captions(folder, planted, "planted"), planted
 
 
 def main() -> None:

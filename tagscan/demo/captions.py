@@ -22,11 +22,13 @@ them with the packaged MiniLM.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
-__all__ = ["CaptionSet", "TONES", "make_captions"]
+__all__ = ["CaptionSet", "TONES", "make_captions", "write_captions"]
 
 TONES = {"dark": ("dark-skinned", "Black"), "light": ("light-skinned", "white"), "medium": ("brown-skinned", "tan")}
 _PEOPLE = {"woman": ("woman", "girl"), "man": ("man", "boy")}
@@ -140,3 +142,39 @@ def make_captions(
     empty = sorted(ann_ids - set(true["sample_id"]))
     truth = pd.concat([true[["sample_id", "label"]], pd.DataFrame({"sample_id": empty, "label": ""})], ignore_index=True)
     return CaptionSet(samples, predictions, truth, planted)
+
+
+def write_captions(folder: Path, cs: CaptionSet, version: str) -> Path:
+    """Write ``cs`` into ``folder`` as one version of the caption tagger, with its ``<version>.yaml`` config.
+
+    Versions share ``samples.parquet`` and the workspace ``ws`` (each scan's baseline is the previous one); the
+    predictions and truth are ``predictions_<version>.parquet`` / ``truth_<version>.parquet``. The config
+    embeds the captions with the packaged MiniLM, groups by skin tone, gender (both protected), their
+    intersection, ``region`` and k=8 clusters, with the default watchlist. Returns the config path.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    cs.samples.to_parquet(folder / "samples.parquet")
+    cs.predictions.to_parquet(folder / f"predictions_{version}.parquet")
+    cs.truth.to_parquet(folder / f"truth_{version}.parquet")
+    cfg = {
+        "name": "captions",  # one config rescanned after each retraining: each run is the next one's baseline
+        "workspace": "ws",
+        "model": {"name": "caption-tagger", "version": version},
+        "data": {
+            "samples": "samples.parquet",
+            "predictions": f"predictions_{version}.parquet",
+            "truth": f"truth_{version}.parquet",
+        },
+        "embed": {"input": "text", "model": "default"},
+        "groups": {
+            "attributes": ["skin_tone", "gender", "region"],
+            "protected": ["skin_tone", "gender"],
+            "intersections": [["skin_tone", "gender"]],
+            "clusters": [8],
+            "min_group_size": 30,
+        },
+        "scan": {"threshold": 0.5, "fdr": 0.05, "watchlist": "default"},
+    }
+    path = folder / f"{version}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path

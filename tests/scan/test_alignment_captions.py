@@ -15,31 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tagscan.demo.captions import make_captions
+from tagscan.demo.captions import make_captions, write_captions
 from tagscan.pipeline import load_config, run_scan
 
 N = 3000
 
 
 def _write(folder: Path, seed: int, plant: float, version: str, others: float = 0.0) -> Path:
-    cs = make_captions(seed, n=N, plant=plant, plant_others=others)
-    cs.samples.to_parquet(folder / "samples.parquet")
-    cs.predictions.to_parquet(folder / f"predictions_{version}.parquet")
-    cs.truth.to_parquet(folder / f"truth_{version}.parquet")
-    cfg = {
-        "name": "captions", "workspace": "ws", "model": {"name": "caption-tagger", "version": version},
-        "data": {"samples": "samples.parquet", "predictions": f"predictions_{version}.parquet",
-                 "truth": f"truth_{version}.parquet"},
-        "embed": {"input": "text", "model": "default"},
-        "groups": {"attributes": ["skin_tone", "gender", "region"], "protected": ["skin_tone", "gender"],
-                   "intersections": [["skin_tone", "gender"]], "clusters": [8], "min_group_size": 30},
-        "scan": {"threshold": 0.5, "fdr": 0.05, "watchlist": "default"},
-    }
-    path = folder / f"{version}.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return path
+    return write_captions(folder, make_captions(seed, n=N, plant=plant, plant_others=others), version)
 
 
 @pytest.fixture(scope="module")
