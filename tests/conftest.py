@@ -12,6 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The CLI's tables fit COLUMNS when it is set (issue 11): tests read the 160-column pipe width unless they set it.
+os.environ.pop("COLUMNS", None)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
