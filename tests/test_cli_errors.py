@@ -511,7 +511,7 @@ def test_review_without_api_key_or_with_a_bad_url(audit, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["scan", "a.yaml", "b.yaml"], ("Got unexpected extra argument (b.yaml)", "tagscan scan --help")),
+        (["scan", "a.yaml", "b.yaml"], ("unexpected extra argument(s) (b.yaml)", "tagscan scan --help")),
         (["scan", "x.yaml", "--format", "xml"], ("'--format'", "'xml' is not one of")),
         (["labels", "x.yaml", "--like", "a", "-k", "0"], ("'-k'",)),
         (["scna", "x.yaml"], ("No such command 'scna'",)),
