@@ -16,6 +16,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The embedding cache is the machine's (~/.cache/tagscan): no test may write there, not even a session-scoped
 # fixture that runs before the per-module and per-test folders below are set.
 os.environ["TAGSCAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="tagscan-test-cache-")
+# The CLI's tables fit COLUMNS when it is set (issue 11): tests read the 160-column pipe width unless they set it.
+os.environ.pop("COLUMNS", None)
 
 sys.path.insert(0, str(Path(__file__).parent))
 

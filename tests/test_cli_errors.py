@@ -511,7 +511,7 @@ def test_review_without_api_key_or_with_a_bad_url(audit, monkeypatch):
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
-        (["scan"], ("Missing argument 'CONFIG'", "tagscan scan --help")),
+        (["scan", "a.yaml", "b.yaml"], ("unexpected extra argument(s) (b.yaml)", "tagscan scan --help")),
         (["scan", "x.yaml", "--format", "xml"], ("'--format'", "'xml' is not one of")),
         (["labels", "x.yaml", "--like", "a", "-k", "0"], ("'-k'",)),
         (["scna", "x.yaml"], ("No such command 'scna'",)),
@@ -542,17 +542,17 @@ def test_jsonl_with_a_byte_order_mark_loads(audit):
     "args, line",
     [
         (["scna", "x.yaml"], "tagscan: error: No such command 'scna'. Did you mean 'scan'? see 'tagscan --help'"),
-        (["scan", "--bogus", "x.yaml"], "tagscan: error: No such option: --bogus; see 'tagscan scan --help'"),
-        (["scan"], "tagscan: error: Missing argument 'CONFIG'; see 'tagscan scan --help'"),
+        (["scan", "--bogus-flag", "x.yaml"], "tagscan: error: No such option: --bogus-flag; see 'tagscan scan --help'"),
+        (["scan"], "tagscan: error: no CONFIG given and no ./tagscan.yaml in "),
         (["scan", "x.yaml", "--fail-on", "severe"], "tagscan: error: Invalid value for '--fail-on'"),
     ],
 )
-def test_command_line_mistakes_are_one_line_through_the_real_entry_point(args, line):
+def test_command_line_mistakes_are_one_line_through_the_real_entry_point(args, line, tmp_path):
     """The installed `tagscan` script (not CliRunner): click's usage block and box become one line, exit 2."""
     import subprocess
     import sys
 
-    res = subprocess.run([str(Path(sys.executable).parent / "tagscan"), *args], capture_output=True, text=True)
+    res = subprocess.run([str(Path(sys.executable).parent / "tagscan"), *args], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 2, res
     assert res.stdout == "" and res.stderr.count("\n") == 1 and res.stderr.startswith(line), res.stderr
 

@@ -124,3 +124,28 @@ def test_warm_image_rescan_loads_no_torch_until_an_image_is_new(image_config):
     samples.to_csv(folder / "samples.csv", index=False)
     grown = scan()
     assert (grown["torch"], grown["computed"]) == (True, 1)
+
+
+def test_report_of_an_image_scan_shows_bounded_thumbnails_and_a_placeholder_for_a_missing_file(image_config):
+    """Issue 11, item 5: the report embeds each example as a small <img src="data:..."> and stays one file."""
+    import base64
+    import io
+    import re
+
+    res = runner.invoke(app, ["-q", "scan", str(image_config), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    first = out["findings"][0]["examples"]
+    gone = image_config.parent / "img" / f"{first[0][1:]}.png"  # p0007 -> img/0007.png
+    gone.unlink()
+    res = runner.invoke(app, ["-q", "report", str(image_config)])
+    assert res.exit_code == 0, res.output
+    html = Path(res.stdout.strip()).read_text(encoding="utf-8")
+    tags = re.findall(r'<img class="thumb" src="data:(image/(?:jpeg|png));base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', html)
+    assert tags, "thumbnails embedded as data: URIs"
+    for _, b64, w, h in tags:
+        size = Image.open(io.BytesIO(base64.b64decode(b64))).size
+        assert size == (int(w), int(h)) and max(size) <= 96  # 32 x 32 photos are never enlarged
+    assert len(html.encode()) < 5 * 2**20
+    assert "image file missing" in html and f"img/{gone.name}" in html  # the placeholder names the file
+    assert not re.search(r'\ssrc="(?!data:)', html)  # nothing loaded from outside the file

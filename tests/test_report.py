@@ -227,10 +227,13 @@ _REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//|^\s*(?:https?|ftp|ws|wss):"
 
 
 def remote_references(doc: str) -> list[str]:
-    """Every attribute or CSS url() that would make the browser fetch something over the network."""
+    """Every attribute or CSS url() that would make the browser fetch something over the network (a link
+    the reader clicks, ``<a href>``, fetches nothing when the report opens)."""
     found = []
     for tag, attrs in parse(doc).tags:
         for name in ("src", "href", "action", "data", "poster", "srcset", "xlink:href", "formaction"):
+            if tag == "a" and name == "href":
+                continue
             v = attrs.get(name)
             if v is not None and _REMOTE.search(v):
                 found.append(f"<{tag} {name}={v}>")
@@ -283,9 +286,11 @@ def test_no_network_references(tmp_path):
     f.at[0, "examples"] = ["img_00000", "img_00001"]
     doc = build_report(info, f, samples=samples, image_root=tmp_path)
     assert remote_references(doc) == []
-    assert "remote image (not fetched)" in doc
-    # The URL only appears as escaped text in a title, never as a resource.
-    assert doc.count("https://") == doc.count('title="https://example.com/cat.jpg"') >= 1
+    assert "remote image (not fetched): cat.jpg" in doc
+    # The URL is a link the reader may follow (and a title), never a resource the page loads.
+    links = [a for t, a in parse(doc).tags if t == "a" and a.get("href") == "https://example.com/cat.jpg"]
+    assert links and all(a["rel"] == "noopener noreferrer" for a in links)
+    assert doc.count("https://") == 2 * len(links)
     # A Content-Security-Policy forbids fetches and allows only the report's own script, by hash.
     csp = next(a["content"] for t, a in parse(doc).tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert "default-src 'none'" in csp
@@ -451,12 +456,54 @@ def test_thumbnails_embedded_once_and_small(tmp_path):
     f["examples"] = [same] * len(f)
     samples.loc[3, "image"] = "img/does-not-exist.png"
     doc = build_report(info, f, samples=samples, image_root=tmp_path, thumbnail_px=64)
-    uris = re.findall(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)", doc)
-    assert len(uris) == 3  # three readable images, each embedded once for all ten findings
+    tags = re.findall(r'<img class="thumb" src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', doc)
+    uris = {t[0] for t in tags}
+    assert len(uris) == 3 and len(tags) == 30  # three readable images, each read once, shown in all ten findings
+    assert all((w, h) == ("64", "20") for _, w, h in tags)  # 640 x 200 fitted in 64 x 64
     for b64 in uris:
         w, h = Image.open(io.BytesIO(base64.b64decode(b64))).size
         assert max(w, h) <= 64
     assert "image file missing" in doc
+
+
+def test_thumbnail_budget_falls_back_to_the_path_and_says_so(tmp_path):
+    info, f, samples = make_run(10, seed=5)
+    samples = write_images(samples, tmp_path)
+    f["examples"] = [list(samples["sample_id"][:4])] * len(f)
+    full = build_report(info, f, samples=samples, image_root=tmp_path)
+    one = len(re.search(r'<img class="thumb"[^>]*>', full).group(0))
+    doc = build_report(info, f, samples=samples, image_root=tmp_path, max_thumbnail_bytes=5 * one)
+    assert 4 <= doc.count('<img class="thumb"') <= 5  # the most severe findings' examples, within the budget
+    assert "not embedded: over the report&#x27;s thumbnail budget" in doc  # the placeholder says why
+    assert "example images are shown by their path, not as thumbnails" in doc
+    assert "<code>img/img_00003.png</code>" in doc  # the fallback names the image
+    assert len(doc) < len(full)
+
+
+def test_transparent_images_stay_png_and_data_uris_are_thumbnailed(tmp_path):
+    from PIL import Image
+
+    info, f, samples = make_run(4, seed=2)
+    samples["image"] = None
+    Image.new("RGBA", (300, 150), (255, 0, 0, 80)).save(tmp_path / "a.png")
+    buf = io.BytesIO()
+    Image.new("RGB", (50, 200), (0, 90, 0)).save(buf, "JPEG")
+    samples.loc[0, "image"] = str(tmp_path / "a.png")  # absolute path
+    samples.loc[1, "image"] = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    samples.loc[2, "image"] = "data:image/jpeg;base64,not base64!"
+    f["examples"] = [list(samples["sample_id"][:3])] * len(f)
+    doc = build_report(info, f, samples=samples, thumbnail_px=96)
+    png = re.search(r'src="data:image/png;base64,([^"]+)" width="96" height="48"', doc)
+    assert png and Image.open(io.BytesIO(base64.b64decode(png.group(1)))).mode == "RGBA"
+    assert re.search(r'src="data:image/jpeg;base64,[^"]+" width="24" height="96"', doc)
+    assert "unreadable image" in doc
+
+
+def test_text_inputs_show_text_not_images():
+    info, f, samples = make_run(5)
+    assert "text" in samples.columns and "image" not in samples.columns
+    doc = build_report(info, f, samples=samples)
+    assert "<img" not in doc and 'class="snip"' in doc
 
 
 def test_bad_arguments_name_the_parameter():
@@ -715,9 +762,10 @@ def test_browser_sorting_expanding_and_plots(browser, report_file):
     assert detail.is_displayed()
     assert "</script><script>alert(2)</script>" in detail.text
     assert "with label" in detail.text and "q-value" in detail.text
-    thumbs = detail.find_elements(By.CSS_SELECTOR, ".thumb")
+    thumbs = detail.find_elements(By.CSS_SELECTOR, "img.thumb")
     assert thumbs and all(t.size["width"] == 96 for t in thumbs)
-    assert "url(\"data:image/jpeg" in thumbs[0].value_of_css_property("background-image")
+    assert thumbs[0].get_attribute("src").startswith("data:image/jpeg;base64,")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumbs[0]) == 96
 
     # A volcano point opens its finding.
     other = 7 if xss_rank != "7" else 8

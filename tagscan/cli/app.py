@@ -7,15 +7,14 @@ registers its commands here.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from tagscan.cli import demo, explore, history, review, scan
+from tagscan.cli.common import QuietOpt, TagscanCommand, TagscanGroup, VerboseOpt
 
 __all__ = ["app", "main"]
 
@@ -38,12 +37,17 @@ def _one_line(message: str) -> str:
     return " ".join(message.split()).replace("Value error, ", "").rstrip(".")
 
 
-class _OneLineErrors(TyperGroup):
+class _OneLineErrors(TagscanGroup):
     """Command-line mistakes (unknown option, bad value, missing argument) as one line on stderr, exit 2.
 
     Click would print a usage block and a boxed message; the SPEC asks for one line naming the option
     and the fix. ``tagscan`` alone still prints the help.
     """
+
+    def __init__(self, *args, context_settings: dict | None = None, **kwargs) -> None:
+        # -h is --help everywhere: the commands' contexts inherit the root's help option names.
+        settings = {"help_option_names": ["-h", "--help"], **(context_settings or {})}
+        super().__init__(*args, context_settings=settings, **kwargs)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -76,47 +80,37 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command()(scan.scan)
-app.command()(scan.report)
-app.command()(scan.embed)
-app.command()(explore.labels)
-app.command()(explore.neighbors)
-app.command()(history.runs)
-app.command()(history.diff)
-app.command()(demo.demo)
+for _fn in (scan.scan, scan.report, scan.embed, explore.labels, explore.neighbors, history.runs, history.diff, demo.demo):
+    app.command(cls=TagscanCommand)(_fn)
 app.add_typer(review.review_app, name="review")
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream of the first call:
-    a process that runs the CLI more than once (a test runner, a notebook) swaps stderr between calls,
-    and a handler holding a closed stream prints '--- Logging error ---' for every later record."""
+def _version() -> str:
+    try:
+        from importlib.metadata import version
 
-    @property
-    def stream(self):  # type: ignore[override]
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
+        return version("tagscan")
+    except Exception:  # noqa: BLE001 - an uninstalled checkout has no metadata
+        return "unknown (not installed)"
 
 
-def _configure_logging(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("tagscan: %(message)s"))
-    root = logging.getLogger("tagscan")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"tagscan {_version()}")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Progress on stderr (-vv: debug).")] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Show the version and exit.", is_eager=True, callback=_show_version),
+    ] = False,
 ) -> None:
-    _configure_logging(0 if quiet else verbose)
+    """-v/-q here apply to every command (they are accepted after the command's arguments too); their
+    callback configures logging."""
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from tagscan.cli.common import ConfigArg, OutputFormat, guard, load
+from tagscan.cli.common import ConfigArg, OutputFormat, guard, load, shift_config
 
 
 def labels(
-    config: ConfigArg,
     like: Annotated[str, typer.Option("--like", help="Text to look up in the output space.")],
+    config: ConfigArg = None,
     k: Annotated[int, typer.Option("-k", help="How many labels.", min=1)] = 10,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
 ) -> None:
@@ -25,8 +25,10 @@ def labels(
 
 
 def neighbors(
-    config: ConfigArg,
-    sample_id: Annotated[str, typer.Argument(help="A sample_id of the samples table.", metavar="SAMPLE_ID")],
+    config: ConfigArg = None,
+    sample_id: Annotated[
+        str | None, typer.Argument(help="A sample_id of the samples table.", metavar="SAMPLE_ID", show_default=False)
+    ] = None,
     k: Annotated[int, typer.Option("-k", help="How many neighbours.", min=1)] = 10,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
 ) -> None:
@@ -34,6 +36,7 @@ def neighbors(
     from tagscan.outputs import get_renderer
     from tagscan.pipeline import run_neighbors
 
+    config, (sample_id,) = shift_config(config, sample_id, names=("SAMPLE_ID",))
     cfg = load(config)
     df = guard(lambda: run_neighbors(cfg, sample_id, k=k))
     get_renderer(format).table(df)

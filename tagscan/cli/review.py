@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from tagscan.cli.common import ConfigArg, Level, OutputFormat, guard, load
+from tagscan.cli.common import ConfigArg, Level, OutputFormat, TagscanCommand, TagscanGroup, guard, load
 
-review_app = typer.Typer(help="Send findings' examples to Label Studio and pull reviewers' verdicts back.", no_args_is_help=True)
+review_app = typer.Typer(
+    cls=TagscanGroup, help="Send findings' examples to Label Studio and pull reviewers' verdicts back.", no_args_is_help=True
+)
 
 LockTimeoutOpt = Annotated[
     float | None,
@@ -23,9 +25,9 @@ LockTimeoutOpt = Annotated[
 ]
 
 
-@review_app.command("push")
+@review_app.command("push", cls=TagscanCommand)
 def review_push(
-    config: ConfigArg,
+    config: ConfigArg = None,
     run: Annotated[str | None, typer.Option("--run", help="Run id or prefix (default: the latest run).")] = None,
     recreate: Annotated[
         bool, typer.Option("--recreate", help="Make a new project if the stored one was deleted on the server.")
@@ -63,9 +65,9 @@ def review_push(
         print(f"not pushed: {left} (below '{level}'; --min-level low pushes every open finding)")
 
 
-@review_app.command("pull")
+@review_app.command("pull", cls=TagscanCommand)
 def review_pull(
-    config: ConfigArg,
+    config: ConfigArg = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
     lock_timeout: LockTimeoutOpt = None,
 ) -> None:

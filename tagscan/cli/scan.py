@@ -34,7 +34,7 @@ def cache_line(cfg, run) -> str:
 
 
 def scan(
-    config: ConfigArg,
+    config: ConfigArg = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
     fail_on: Annotated[
         Level | None,
@@ -82,7 +82,7 @@ def scan(
 
 
 def embed(
-    config: ConfigArg,
+    config: ConfigArg = None,
     skip_bad_images: Annotated[
         bool, typer.Option("--skip-bad-images", help="Go on without images that are missing or unreadable (counted).")
     ] = False,
@@ -110,7 +110,7 @@ def embed(
 
 
 def report(
-    config: ConfigArg,
+    config: ConfigArg = None,
     run: Annotated[str | None, typer.Option("--run", help="Run id or prefix (default: the latest run).")] = None,
 ) -> None:
     """Write a self-contained HTML report of a run (opens without network) and print its path."""

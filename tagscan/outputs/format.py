@@ -189,8 +189,9 @@ def watch_text(family: object, category: object) -> str:
 
 
 def jsonable(value: object, *, strict: bool = False) -> object:
-    """``value`` with numpy and pandas scalars as JSON types: NaN and ``pd.NA`` as None, an infinity as
-    the string ``"inf"`` / ``"-inf"``, arrays, tuples and sets as lists, mappings with string keys.
+    """``value`` with numpy and pandas scalars as JSON types: NaN, ``pd.NA`` and an infinity as None (JSON
+    has no number for them, and the strings ``"inf"`` or ``NaN``/``Infinity`` tokens break consumers that
+    expect a number or strict JSON), arrays, tuples and sets as lists, mappings with string keys.
 
     ``strict``: any other object becomes its ``str`` (for ``json.dumps`` without a ``default``, as the
     report's embedded run does); otherwise it is left for the caller's ``default=`` (the scan JSON).
@@ -205,7 +206,7 @@ def jsonable(value: object, *, strict: bool = False) -> object:
         return int(value)
     if isinstance(value, (float, np.floating)):
         x = float(value)
-        return None if math.isnan(x) else (str(x) if math.isinf(x) else x)
+        return None if math.isnan(x) or math.isinf(x) else x
     if value is None or value is pd.NA:
         return None
     if isinstance(value, str) or not strict:

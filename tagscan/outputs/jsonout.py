@@ -1,8 +1,9 @@
 """The JSON renderings (``--format json``): a scan, findings, and any table as records.
 
-Conventions of every JSON output: NaN is ``null`` and an infinite value (a lift with nothing outside
-the group) is the string ``"inf"``, so that strict JSON parsers read it; ``null`` in a diff also means
-the run lacks the finding.
+Conventions of every JSON output: a number that is missing (NaN) or infinite (a lift, or its upper
+bound, with nothing outside the group: ``rate_outside`` is 0) is ``null``, never a string nor a
+``NaN``/``Infinity`` token, so strict JSON parsers read every document and a number column holds numbers
+or null only; ``null`` in a diff also means the run lacks the finding.
 """
 
 from __future__ import annotations
@@ -43,16 +44,17 @@ def scan_json(run: RunLike, findings: pd.DataFrame, *, run_dir: str | PathLike |
         "detectors": dict(record.detectors),
         "findings": findings_json(findings),
     }
-    return json.dumps(payload, indent=2, default=str)
+    return json.dumps(jsonable(payload), indent=2, default=str, allow_nan=False)
 
 
 def diff_json(changes: pd.DataFrame) -> str:
     """Every row of a diff, on one line (the scan's conventions for NaN and infinity)."""
-    return json.dumps(findings_json(changes))
+    return json.dumps(findings_json(changes), allow_nan=False)
 
 
 def records_json(rows: pd.DataFrame) -> str:
-    """A table as a JSON array of row objects, on one line (pandas' ``orient="records"``)."""
+    """A table as a JSON array of row objects, on one line (pandas' ``orient="records"``, which writes NaN
+    and infinities as null)."""
     return rows.to_json(orient="records")
 
 

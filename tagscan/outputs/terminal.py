@@ -1,22 +1,25 @@
 """The terminal renderings (``--format text``): the scan summary and the CLI's tables, with rich.
 
 Reads a run and its findings; computes nothing new. Each function writes to the rich ``Console`` it is
-given; :func:`stdout_console` is the CLI's (160 columns when stdout is not a terminal).
+given; :func:`stdout_console` is the CLI's (the terminal's width, ``COLUMNS`` when set, else 160 columns
+into a pipe). Tables fit the console's width with one line a row (:mod:`tagscan.outputs.fit`); prose
+wraps at spaces, so ids and paths stay whole.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from os import PathLike
 
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from tagscan.constants import STATUSES
 from tagscan.outputs.base import Renderer, RunLike, as_record
+from tagscan.outputs.fit import Col, dropped_note, fitted_table
 from tagscan.outputs.format import TERMINAL, fmt_count, fmt_level_counts, fmt_lift_ci, fmt_p, watch_text
 from tagscan.outputs.pairs import group_pairs
 from tagscan.runs import Counts
@@ -41,8 +44,10 @@ _REVIEW_STATUSES = ("confirmed", "dismissed", "needs review")
 
 
 def stdout_console() -> Console:
-    """A console on the current ``sys.stdout``: the terminal's width, or 160 columns into a pipe or file."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160, highlight=False)
+    """A console on the current ``sys.stdout``: the terminal's width (``COLUMNS`` when set, as a test or a
+    script sets it), or 160 columns into a pipe or file."""
+    sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(file=sys.stdout, width=None if sized else 160, highlight=False)
 
 
 def untested_note(counts: Counts) -> str:
@@ -135,9 +140,11 @@ def print_summary(
             f"resolved since the baseline (severity as it was): {shown}{rest} "
             f"(tagscan diff CONFIG {record.baseline or 'BASELINE'} {record.run_id} lists every change)",
             highlight=False,
-            soft_wrap=True,
         )
-    console.print(f"run folder: {folder or ''}", highlight=False, soft_wrap=True)
+    where = f"run folder: {folder or ''}"
+    # The path is copied whole: on its own line when it does not fit beside the words, never split.
+    sep = "\n" if len(where) > console.width else " "
+    console.print(f"run folder:{sep}{folder or ''}", highlight=False, soft_wrap=True)
 
 
 DISMISSED_SHOWN = 10  # dismissed pairs listed with their reviewers' note under the findings table
@@ -183,17 +190,12 @@ def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, 
     """One line per (label, group): the same pair raised by several detectors is shown once, at its best
     rank, with the other detectors named; '#' is the position in findings.parquet (one row per detector
     finding), so it skips the rows of pairs already shown; the table says so."""
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col, just in (
-        ("#", "right"), ("severity", "left"), ("label", "left"), ("group", "left"), ("count", "right"),
-        ("expected", "right"), ("lift [95% CI]", "left"), ("q", "right"), ("family", "left"), ("status", "left"),
-    ):  # fmt: skip
-        table.add_column(col, justify=just, overflow="fold")
     firsts = live.index.to_numpy()[pairs["rep"].to_numpy()] if len(pairs) else np.empty(0, np.int64)
+    rows = []
     for i, also in zip(firsts[:top], pairs["also"][:top]):
         r = ranked.loc[i]
         fam = family_text(r["family"], r["watch_category"])
-        table.add_row(
+        rows.append((
             str(i + 1),
             Text(f"{r['severity_level']} {r['severity']:.0f}", style=LEVEL_STYLE.get(r["severity_level"], "")),
             Text(str(r["label_name"])),
@@ -204,14 +206,16 @@ def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, 
             fmt_p(r["q_value"], style=TERMINAL),
             Text(fam + (f" (+{', '.join(also)})" if also else "")),
             str(r["status"]) + (" (expected)" if isinstance(r.get("expected_reason"), str) else ""),
-        )
+        ))
+    table, dropped = fitted_table(FINDING_COLUMNS, rows, console.width)
     console.print(table)
     console.print(
         "#: position in findings.parquet (one row per detector finding); each (label, group) pair is shown once, "
         "at its first row, with the other detectors that raised it",
         highlight=False,
-        soft_wrap=True,
     )
+    if dropped:
+        console.print(dropped_note(dropped, console.width), highlight=False)
     if len(firsts) > top:
         more = int((live.index >= firsts[top]).sum())
         console.print(
@@ -220,14 +224,70 @@ def _print_findings(console: Console, ranked: pd.DataFrame, live: pd.DataFrame, 
         )
 
 
-def print_table(rows: pd.DataFrame, console: Console) -> None:
-    """Every row and column of ``rows`` as text, headers in bold, long cells folded."""
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in rows.columns:
-        table.add_column(str(col), overflow="fold")
-    for row in rows.itertuples(index=False):
-        table.add_row(*[Text(str(v)) for v in row])
+#: Columns of the scan summary's findings table: when each is dropped on a narrow console (lowest first)
+#: and how far free text may be cut; '#', the severity (level word and score) and the label stay.
+FINDING_COLUMNS = (
+    Col("#", "right"),
+    Col("severity"),
+    Col("label", shrink=16),
+    Col("group", shrink=24),
+    Col("count", "right", drop=2),
+    Col("expected", "right", drop=1),
+    Col("lift [95% CI]", drop=6),
+    Col("q", "right", drop=3),
+    Col("family", shrink=14, drop=4),
+    Col("status", drop=5),
+)
+#: Columns never cut in a generic table: ids a reader copies into a command or a lookup.
+ID_COLUMNS = frozenset({"run", "run_id", "sample_id", "finding_id", "label", "config"})
+
+
+def table_columns(rows: pd.DataFrame, *, keep: int = 1) -> list[Col]:
+    """The default fitting of a table: the first ``keep`` columns always shown, the others dropped from the
+    right; text columns other than ids may be cut to 12 characters; numbers right-aligned."""
+    cols = []
+    n = len(rows.columns)
+    for i, name in enumerate(rows.columns):
+        numeric = pd.api.types.is_numeric_dtype(rows[name]) and not pd.api.types.is_bool_dtype(rows[name])
+        cols.append(
+            Col(
+                str(name),
+                "right" if numeric else "left",
+                drop=None if i < keep else n - i,
+                shrink=None if numeric or str(name) in ID_COLUMNS else 12,
+            )
+        )
+    return cols
+
+
+def print_table(rows: pd.DataFrame, console: Console, *, cols: list[Col] | None = None) -> None:
+    """Every row of ``rows`` as text, headers in bold, one line a row within the console's width
+    (:func:`tagscan.outputs.fit.fitted_table`; ``cols`` says how each column drops and shrinks, default
+    :func:`table_columns`), and a note naming the columns left out."""
+    cols = cols if cols is not None else table_columns(rows)
+    body = [[Text(str(v)) for v in row] for row in rows.itertuples(index=False)]
+    table, dropped = fitted_table(cols, body, console.width)
     console.print(table)
+    if dropped:
+        console.print(dropped_note(dropped, console.width), highlight=False)
+
+
+#: Columns of ``tagscan runs``: the run id is never cut nor dropped (it is copied into ``diff``).
+RUNS_COLUMNS = (
+    Col("run"),
+    Col("config", drop=9),
+    Col("created", drop=5),
+    Col("model", shrink=16, drop=10),
+    Col("samples", "right", drop=4),
+    Col("findings", "right"),
+    Col("critical", "right", drop=8),
+    Col("high", "right", drop=7),
+    Col("new", "right", drop=6),
+    Col("regressed", "right", drop=3),
+    Col("resolved", "right", drop=2),
+    Col("confirmed", "right", drop=1),
+    Col("dismissed", "right", drop=1),
+)
 
 
 def print_runs(runs: pd.DataFrame, console: Console, *, all_configs: bool = False) -> None:
@@ -244,11 +304,10 @@ def print_runs(runs: pd.DataFrame, console: Console, *, all_configs: bool = Fals
                ("critical", "high", "new", "regressed", "resolved", "confirmed", "dismissed")},
         }
     )  # fmt: skip
-    print_table(show, console)
+    print_table(show, console, cols=[c for c in RUNS_COLUMNS if c.name in show.columns])
     console.print(
         "findings, critical, high and the statuses count detector findings (rows of findings.parquet), not pairs",
         highlight=False,
-        soft_wrap=True,
     )
 
 

@@ -84,7 +84,7 @@ def test_watch_text():
 def test_jsonable_infinity_and_nan_in_both_modes():
     row = {"lift": np.float64(np.inf), "low": -math.inf, "q": np.nan, "n": np.int64(3), "ok": np.bool_(True),
            "na": pd.NA, "ex": np.array(["a", "b"], dtype=object), "t": (1.5, np.float32(2.5))}  # fmt: skip
-    want = {"lift": "inf", "low": "-inf", "q": None, "n": 3, "ok": True, "na": None, "ex": ["a", "b"], "t": [1.5, 2.5]}
+    want = {"lift": None, "low": None, "q": None, "n": 3, "ok": True, "na": None, "ex": ["a", "b"], "t": [1.5, 2.5]}
     for strict in (False, True):
         got = jsonable(row, strict=strict)
         assert got == want

@@ -65,7 +65,7 @@ def test_scan_json_conventions_and_run_dir():
     get_renderer("json", console=console).scan({**RUN, "run_dir": "/from/dict"}, _findings())
     doc = json.loads(buf.getvalue())
     assert doc["run_dir"] == "/from/dict" and doc["run_id"] == RUN["run_id"] and doc["model"] == RUN["model"]
-    assert [f["lift"] for f in doc["findings"]] == ["inf", 4.0]  # infinity as a string, strict JSON
+    assert [f["lift"] for f in doc["findings"]] == [None, 4.0]  # infinity as null (issue 11): strict JSON, a number or null
     assert doc["findings"][1]["q_value"] is None  # NaN as null
     assert doc["findings"][0]["examples"] == ["s1", "s2"]
     assert doc["families"][0]["correction"] == "by" and doc["counts"]["groups_tested"] == 3
@@ -109,7 +109,7 @@ def test_diff_json_keeps_the_scan_conventions():
     changes = pd.DataFrame({"change": ["new", "gone"], "lift_b": [math.inf, math.nan]})
     console, buf = _console()
     get_renderer("json", console=console).diff(changes, run_a="a", run_b="b")
-    assert json.loads(buf.getvalue()) == [{"change": "new", "lift_b": "inf"}, {"change": "gone", "lift_b": None}]
+    assert json.loads(buf.getvalue()) == [{"change": "new", "lift_b": None}, {"change": "gone", "lift_b": None}]
 
 
 def test_html_renders_reports_not_the_cli_views():

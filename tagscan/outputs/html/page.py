@@ -37,7 +37,7 @@ import pandas as pd
 from tagscan.errors import DataError
 from tagscan.fsutil import write_durably
 from tagscan.outputs.base import RunLike, as_record
-from tagscan.outputs.html.examples import Examples
+from tagscan.outputs.html.examples import MAX_THUMBNAIL_BYTES, OVER_BUDGET, Examples
 from tagscan.outputs.html.findings import findings_table
 from tagscan.outputs.html.markup import e, script_json
 from tagscan.outputs.html.plots import heatmap, volcano
@@ -125,6 +125,7 @@ def build_report(
     thumbnail_px: int = 96,
     link: str | None = None,
     show: list[str] | None = None,
+    max_thumbnail_bytes: int = MAX_THUMBNAIL_BYTES,
 ) -> str:
     """Render one run as a self-contained HTML document (a str).
 
@@ -150,9 +151,13 @@ def build_report(
     link, show:
         ``review.link`` (a template over sample columns: each example links to its sample) and
         ``review.show`` (the columns shown for samples without text or image; default: the attributes).
+    max_thumbnail_bytes:
+        Bytes of the report that thumbnails may take (each shown image counts, as embedded); past it,
+        examples show their image reference as text and the report says how many.
     """
     max_findings = _check_int("max_findings", max_findings, 0, None, 500)
     thumbnail_px = _check_int("thumbnail_px", thumbnail_px, 16, 512, 96)
+    max_thumbnail_bytes = _check_int("max_thumbnail_bytes", max_thumbnail_bytes, 0, None, MAX_THUMBNAIL_BYTES)
     record, _ = as_record(run)
     findings = _check_findings(findings)
     total = len(findings)
@@ -171,8 +176,17 @@ def build_report(
     shown["also"] = list(kept["also"])
     shown["pair_members"] = list(kept["members"])  # positions in by_sev, the shown finding first
 
-    examples = Examples(samples, Path(image_root) if image_root is not None else None, thumbnail_px, link=link, show=show)
+    examples = Examples(
+        samples, Path(image_root) if image_root is not None else None, thumbnail_px,
+        link=link, show=show, max_bytes=max_thumbnail_bytes,
+    )
     table = findings_table(shown, by_sev, len(pairs), examples)
+    if examples.problems.get(OVER_BUDGET):
+        table = (
+            f'<p class="note">{examples.problems[OVER_BUDGET]:,} example images are shown by their path, not as '
+            f"thumbnails: the report keeps its thumbnails to {max_thumbnail_bytes / 2**20:.0f} MB (the most severe "
+            "findings come first).</p>" + table
+        )
     if examples.problems:
         log.warning(
             "report: %s", "; ".join(f"{n:,} example image(s): {why}" for why, n in sorted(examples.problems.items()))
@@ -185,7 +199,7 @@ def build_report(
         f"model {e(record.model.name)} {e(record.model.version)}".rstrip(),
         e(created),
     ]
-    css = _asset("report.css") + f":root{{--thumb:{thumbnail_px}px}}\n" + "\n".join(examples.thumb_css)
+    css = _asset("report.css") + f":root{{--thumb:{thumbnail_px}px}}\n"
     js = _asset("report.js")
     js_hash = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
     csp = (
