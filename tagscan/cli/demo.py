@@ -29,9 +29,9 @@ def demo(
     console.print(f"demo data set written to {out}/ (config {path})", highlight=False)
     res = guard(lambda: run_scan(cfg))
     get_renderer("text", console=console).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
-    from tagscan.cli.scan import cache_line
+    from tagscan.cli.scan import print_cache_line
 
-    console.print(cache_line(cfg, res.record), highlight=False, soft_wrap=True)
+    print_cache_line(cfg, res.record, console)
     console.print("\nplanted harmful associations:", highlight=False)
     f = res.findings.reset_index(drop=True)
     for p in PLANTED:

@@ -10,6 +10,18 @@ import typer
 from tagscan.cli.common import EXIT_FINDINGS, ConfigArg, Level, OutputFormat, guard, load
 
 
+def print_cache_line(cfg, run, console=None) -> None:
+    """Print :func:`cache_line` (on stdout, or ``console``), its folder whole (on its own line when the terminal
+    is too narrow)."""
+    from tagscan.embed.cache import embedding_cache_root
+    from tagscan.outputs.terminal import print_with_path, stdout_console
+
+    console = console or stdout_console()
+    root = str(embedding_cache_root(cfg.embed.cache_dir))
+    words, _, told = cache_line(cfg, run).partition(f" {root}:")
+    print_with_path(console, words, root, ":" + told)
+
+
 def cache_line(cfg, run) -> str:
     """Where the machine's embedding cache is and how many of a run's vectors came from it (``run``: a run
     record, or the embed stage's outcome)."""
@@ -72,7 +84,7 @@ def scan(
     res = guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
     get_renderer(format).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
     if format == OutputFormat.text:
-        print(cache_line(cfg, res.record))
+        print_cache_line(cfg, res.record)
     from tagscan.runs.gate import gate
 
     verdict = gate(res.findings, fail_on.value if fail_on else None, only_new=fail_only_new)
@@ -102,7 +114,7 @@ def embed(
             f"embedded {n:,} inputs ({out.computed_inputs:,} computed, {n - out.computed_inputs:,} from cache) and "
             f"{nl:,} labels ({out.computed_labels:,} computed), dim {d}, model {out.input_model}"
         )
-    print(cache_line(cfg, out))
+    print_cache_line(cfg, out)
     if out.skipped:
         print(f"skipped {len(out.skipped)} unreadable image(s), e.g. {out.skipped[0].ref}: {out.skipped[0].reason}")
     for name, path in out.index_paths.items():

@@ -32,6 +32,7 @@ __all__ = [
     "print_runs",
     "print_summary",
     "print_table",
+    "print_with_path",
     "stdout_console",
     "untested_note",
 ]
@@ -93,12 +94,19 @@ def print_summary(
     )
     if record.families:
         console.print(f"error budgets at FDR {record.fdr}:", highlight=False)
-        for f in record.families:
-            console.print(
-                f"  {f.name:<26} {f.n_significant:>6,} significant of {f.n_testable:>9,} testable pairs "
-                f"({f.n_labels:,} labels)" + reported_note(f),
-                highlight=False,
-            )
+        fams = record.families
+        w_name = max(len(f.name) for f in fams)
+        w_sig = max(len(f"{f.n_significant:,}") for f in fams)
+        w_test = max(len(f"{f.n_testable:,}") for f in fams)
+        for f in fams:
+            line = f"  {f.name:<{w_name}}  {f.n_significant:>{w_sig},} significant of {f.n_testable:>{w_test},} testable pairs"
+            labels = f" ({f.n_labels:,} labels)"
+            note = reported_note(f)
+            # one line each: the label count and the note go when the terminal is too narrow for them
+            for extra in (labels + note, note, ""):
+                if len(line) + len(extra) <= console.width:
+                    break
+            console.print(line + extra, highlight=False)
     n_img = record.embedding.n_skipped_images
     if n_img:
         console.print(f"skipped {n_img} unreadable image(s) (--skip-bad-images); listed in run.json", highlight=False)
@@ -141,10 +149,18 @@ def print_summary(
             f"(tagscan diff CONFIG {record.baseline or 'BASELINE'} {record.run_id} lists every change)",
             highlight=False,
         )
-    where = f"run folder: {folder or ''}"
-    # The path is copied whole: on its own line when it does not fit beside the words, never split.
-    sep = "\n" if len(where) > console.width else " "
-    console.print(f"run folder:{sep}{folder or ''}", highlight=False, soft_wrap=True)
+    print_with_path(console, "run folder:", str(folder or ""))
+
+
+def print_with_path(console: Console, words: str, path: str, after: str = "") -> None:
+    """``words path after`` on one line when it fits the console, else the path alone on the next line
+    (``after`` on the first): a path is copied whole, never split."""
+    line = f"{words} {path}{after}"
+    if len(line) <= console.width:
+        console.print(line, highlight=False, soft_wrap=True)
+    else:
+        console.print(f"{words}{after}", highlight=False, soft_wrap=True)
+        console.print(path, highlight=False, soft_wrap=True)
 
 
 DISMISSED_SHOWN = 10  # dismissed pairs listed with their reviewers' note under the findings table

@@ -124,3 +124,7 @@ def test_cli_runs_and_diff_fit_the_terminal_and_keep_run_ids_whole(synth_config)
         # Every line fits but the run folder's path, which is never split (on its own line when long).
         _lines_fit("\n".join(ln for ln in lines if not ln.startswith(str(synth_config.parent))), width)
         assert any(RUN_ID.search(ln) for ln in lines if ln.startswith(str(synth_config.parent)) or "run folder" in ln)
+        # One line per error budget: its name and its counts stay together.
+        budgets = [ln for ln in lines if ln.startswith("  ") and "significant of" in ln]
+        assert budgets and all("testable pairs" in ln for ln in budgets)
+        assert not [ln for ln in lines if ln.lstrip().startswith("(") and ln.rstrip().endswith("labels)")]
