@@ -2,7 +2,7 @@
 # Make sure a headless browser for the HTML report test is present: Debian's chromium and
 # chromium-driver. Idempotent: when both are on PATH it installs nothing (and needs no root); when one is
 # missing it says so, then installs them with apt-get as root (or with sudo when that needs no password),
-# about 1 min and 300-400 MB; a user who can do neither gets one line naming the command to run.
+# about 80 MB to download and 400 MB on disk; a user who can do neither gets one line naming the command to run.
 # Prints where the two binaries are, one "name=path" line each, on stdout; diagnostics on stderr.
 set -euo pipefail
 
@@ -33,7 +33,7 @@ if [ -z "$browser" ] || [ -z "$driver" ]; then
   fi
   t0=$SECONDS
   echo "browser.sh: chromium and chromium-driver are missing; installing them with apt-get" \
-       "as root${as_root:+ (sudo)} (about 1 min, 300-400 MB) ..." >&2
+       "as root${as_root:+ (sudo)} (about 80 MB to download, 400 MB on disk) ..." >&2
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "browser.sh: no apt-get here; install chromium and its chromedriver with the system's package manager" >&2
     exit 1

@@ -23,6 +23,15 @@ step_done() {
   say "done in $((SECONDS - _step_started)) s"
 }
 
+_pip_line() {
+  # One of pip's lines, short: "Downloading https://.../torch-2.13.0%2Bcpu-cp311-...whl (200 MB)" becomes
+  # "Downloading torch-2.13.0%2Bcpu (200 MB)", "Installing collected packages: a, b, c" becomes
+  # "Installing 3 collected packages".
+  sed -E -e 's/^ +//' -e 's#^(Downloading )[^ ]*/#\1#' -e 's/-(cp|py)[0-9][^ ]*\.(whl|tar\.gz|zip)//' |
+    awk '/^Installing collected packages:/ { sub(/^[^:]*: */, ""); print "Installing " split($0, a, ", ") " collected packages"; next } { print }' |
+    cut -c1-100
+}
+
 with_heartbeat() {
   local log=$1 every=${TAGSCAN_HEARTBEAT:-30}
   shift
@@ -35,7 +44,7 @@ with_heartbeat() {
     if ((SECONDS >= next)) && kill -0 "$pid" 2>/dev/null; then
       # The newest thing pip said it was doing (it prints one line per package, no bars when not on a terminal).
       last=$(grep -E '^ *(Collecting|Downloading|Installing|Building|Obtaining|Preparing)' "$log" 2>/dev/null |
-        tail -n 1 | sed -E 's/^ +//' | cut -c1-90 || true)
+        tail -n 1 | _pip_line || true)
       say "still working ($((SECONDS - start)) s)${last:+: $last}"
       next=$((SECONDS + every))
     fi

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 import sys
 
-from tagscan.progress import progress_bar
+import click
+import pytest
+
+from tagscan.progress import PROGRESS_LOGGER, progress_bar
 
 
 class _Tty(io.StringIO):
@@ -28,3 +33,48 @@ def test_no_bar_when_not_a_terminal(monkeypatch):
     with progress_bar(10, "embedding input texts") as advance:
         advance(10)
     assert plain.getvalue() == ""
+
+
+def test_off_a_terminal_a_step_logs_when_it_starts_and_ends(monkeypatch, caplog):
+    """Piped into a file or a CI log there is no bar, but the progress logger says what is being done, so a
+    long embedding is never silent (shown with -v, and by `tagscan demo`)."""
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with caplog.at_level(logging.INFO, logger=PROGRESS_LOGGER):
+        with progress_bar(6564, "embedding input texts") as advance:
+            assert [r.getMessage() for r in caplog.records] == ["embedding input texts: 6,564 to do ..."]
+            advance(6564)
+    assert [r.name for r in caplog.records] == [PROGRESS_LOGGER] * 2
+    assert re.fullmatch(r"embedding input texts: 6,564 done in \d+ s", caplog.records[1].getMessage())
+    assert sys.stderr.getvalue() == ""  # still no bar drawn
+
+
+def test_nothing_to_do_logs_nothing(monkeypatch, caplog):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with caplog.at_level(logging.INFO, logger=PROGRESS_LOGGER):
+        with progress_bar(0, "embedding input texts"):
+            pass
+    assert caplog.records == []
+
+
+@pytest.fixture
+def default_logging():
+    """tagscan's loggers as a CLI run without -v leaves them (an earlier test may have run with -v)."""
+    root = logging.getLogger("tagscan")
+    before = root.level
+    root.setLevel(logging.WARNING)
+    yield
+    root.setLevel(before)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_demo_shows_progress_lines_unless_quiet(quiet, default_logging):
+    from tagscan.cli.demo import _progress_lines
+
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    assert not logger.isEnabledFor(logging.INFO)  # the default: progress lines only with -v
+    ctx = click.Context(click.Command("tagscan", params=[click.Option(["-q", "--quiet"], is_flag=True)]))
+    ctx.params["quiet"] = quiet
+    with ctx, _progress_lines():
+        shown = logger.isEnabledFor(logging.INFO)
+    assert shown is not quiet
+    assert not logger.isEnabledFor(logging.INFO)  # back to the default after the demo

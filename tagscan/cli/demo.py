@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from tagscan.cli.common import guard, stdout
+from tagscan.progress import PROGRESS_LOGGER
+
+
+@contextmanager
+def _progress_lines() -> Iterator[None]:
+    """The demo is the first command people run, often piped into a log: its long steps (embedding) say when
+    they start and end on stderr even off a terminal and without -v (one line each), unless -q was given."""
+    ctx = click.get_current_context(silent=True)
+    quiet = bool(ctx and (ctx.find_root().params.get("quiet") or ctx.meta.get("tagscan.quiet")))
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    before = logger.level
+    if not quiet and logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)  # a process running the CLI again (tests, notebooks) gets the default back
 
 
 def demo(
@@ -27,7 +48,8 @@ def demo(
     path = guard(lambda: build_demo(out, n_samples=samples, seed=seed))
     cfg = guard(lambda: load_config(path))
     console.print(f"demo data set written to {out}/ (config {path})", highlight=False)
-    res = guard(lambda: run_scan(cfg))
+    with _progress_lines():
+        res = guard(lambda: run_scan(cfg))
     get_renderer("text", console=console).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
     from tagscan.cli.scan import cache_line
 
