@@ -98,9 +98,9 @@ step_start "ruff check ."
 .venv/bin/ruff check .
 step_done
 if [ "$quick" = 1 ]; then
-  say "pytest -m \"$QUICK_MARKERS\" (about 5 min on 2 cores) ..."
+  say "pytest -m \"$QUICK_MARKERS\" (about 5 min on 2 idle cores, 15 on busy ones) ..."
 else
-  say "pytest (about 6 min on 2 cores) ..."
+  say "pytest (about 6 min on 2 idle cores, more on busy ones) ..."
 fi
 rc=0
 "${pytest_cmd[@]}" || rc=$?
