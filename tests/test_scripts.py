@@ -181,3 +181,34 @@ def test_heartbeat_shows_pip_progress_while_a_step_runs_and_keeps_its_exit_code(
         proc.kill()
     assert first.startswith("[setup] still working (") and first.rstrip().endswith(": Collecting faiss-cpu>=1.8")
     assert out.strip() == "rc=3"
+
+
+def test_browser_without_root_fails_in_one_line_naming_the_command(tmp_path):
+    """No chromium, not root, no sudo: scripts/browser.sh installs nothing and says what to run."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "id").write_text("#!/bin/sh\necho 1000\n")  # a user, not root
+    (bin_ / "id").chmod(0o755)
+    out = subprocess.run(
+        ["/bin/bash", str(REPO / "scripts" / "browser.sh")], env=_env(PATH=str(bin_)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 1 and out.stdout == ""
+    (line,) = out.stderr.splitlines()
+    assert "needs root" in line and "'sudo apt-get install chromium chromium-driver'" in line
+    assert "bash scripts/test.sh --quick" in line
+
+
+def test_browser_present_needs_no_root(tmp_path):
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, body in {"id": "echo 1000", "chromium": "true", "chromedriver": "true"}.items():
+        (bin_ / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_ / name).chmod(0o755)
+    out = subprocess.run(
+        ["/bin/bash", str(REPO / "scripts" / "browser.sh")], env=_env(PATH=str(bin_)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"chromium={bin_ / 'chromium'}", f"chromedriver={bin_ / 'chromedriver'}"]
+    assert out.stderr == ""
