@@ -8,7 +8,6 @@ import logging
 import re
 import sys
 
-import click
 import pytest
 
 from tagscan.progress import PROGRESS_LOGGER, progress_bar
@@ -66,15 +65,29 @@ def test_nothing_to_do_logs_nothing(monkeypatch, caplog):
     assert caplog.records == []
 
 
-@pytest.mark.parametrize("quiet", [False, True])
-def test_demo_shows_progress_lines_unless_quiet(quiet, default_logging):
-    from tagscan.cli.demo import _progress_lines
+@pytest.mark.parametrize("args", [["demo"], ["-q", "demo"]])
+def test_demo_shows_progress_lines_unless_quiet(args, default_logging, tmp_path, monkeypatch):
+    """`tagscan demo` turns the progress lines on for its scan (a log at INFO from tagscan.progress reaches
+    stderr), unless -q; afterwards the logger is back to its default."""
+    from typer.testing import CliRunner
+
+    import tagscan.pipeline
+    from tagscan.cli import app
+    from tagscan.errors import DataError
 
     logger = logging.getLogger(PROGRESS_LOGGER)
+    seen = []
+
+    def scan(cfg, **kw):  # the scan itself is not what this is about: note the logger and stop
+        seen.append(logger.isEnabledFor(logging.INFO))
+        logger.info("embedding input texts: 485 to do ...")
+        raise DataError("stopped by the test")
+
+    monkeypatch.setattr(tagscan.pipeline, "run_scan", scan)
     assert not logger.isEnabledFor(logging.INFO)  # the default: progress lines only with -v
-    ctx = click.Context(click.Command("tagscan", params=[click.Option(["-q", "--quiet"], is_flag=True)]))
-    ctx.params["quiet"] = quiet
-    with ctx, _progress_lines():
-        shown = logger.isEnabledFor(logging.INFO)
-    assert shown is not quiet
+    res = CliRunner().invoke(app, [*args, "--samples", "500", "--out", str(tmp_path / "demo")])
+    assert res.exit_code == 2 and "stopped by the test" in res.stderr
+    quiet = "-q" in args
+    assert seen == [not quiet]
+    assert ("tagscan: embedding input texts: 485 to do ..." in res.stderr) is not quiet
     assert not logger.isEnabledFor(logging.INFO)  # back to the default after the demo
