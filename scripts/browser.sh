@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure a headless browser for the HTML report test is present: Debian's chromium and
-# chromium-driver. Idempotent and quiet: installs only what is missing (needs root, or sudo),
-# then prints where the two binaries are, one "name=path" line each, on stdout.
+# chromium-driver. Idempotent: when both are on PATH it installs nothing (and needs no root); when one is
+# missing it says so, then installs them with apt-get as root (or with sudo when that needs no password),
+# about 80 MB to download and 400 MB on disk; a user who can do neither gets one line naming the command to run.
+# Prints where the two binaries are, one "name=path" line each, on stdout; diagnostics on stderr.
 set -euo pipefail
 
 find_bin() {
@@ -24,10 +26,14 @@ if [ -z "$browser" ] || [ -z "$driver" ]; then
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     as_root=(sudo -n)
   else
-    echo "browser.sh: chromium and chromium-driver are missing and this user cannot install them;" \
-         "run as root: apt-get install chromium chromium-driver" >&2
+    echo "browser.sh: the report tests need chromium and chromium-driver, which are missing, and installing" \
+         "them needs root: run 'sudo apt-get install chromium chromium-driver' (or, without the browser and" \
+         "Label Studio tests: bash scripts/test.sh --quick)" >&2
     exit 1
   fi
+  t0=$SECONDS
+  echo "browser.sh: chromium and chromium-driver are missing; installing them with apt-get" \
+       "as root${as_root:+ (sudo)} (about 80 MB to download, 400 MB on disk) ..." >&2
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "browser.sh: no apt-get here; install chromium and its chromedriver with the system's package manager" >&2
     exit 1
@@ -43,6 +49,7 @@ if [ -z "$browser" ] || [ -z "$driver" ]; then
   fi
   browser=$(find_bin chromium chromium-browser)
   driver=$(find_bin chromedriver chromium-driver)
+  echo "browser.sh: installed chromium and chromium-driver in $((SECONDS - t0)) s" >&2
 fi
 
 echo "chromium=$browser"

@@ -37,6 +37,9 @@ URL="http://127.0.0.1:$PORT"
 PIDFILE="$DATA/labelstudio.pid"
 LOG="$DATA/labelstudio.log"
 
+PROGRESS_TAG=labelstudio
+# shellcheck source=scripts/progress.sh
+. "$REPO/scripts/progress.sh"   # with_heartbeat; its say() is replaced by the one below
 say() { echo "labelstudio: $*" >&2; }
 
 health() {
@@ -88,15 +91,17 @@ sys.exit(m.version('label-studio') != '$LS_VERSION')" 2>/dev/null; then
     say "label-studio $LS_VERSION already installed in $VENV"
     return 0
   fi
-  say "installing label-studio $LS_VERSION into $VENV (about 1 minute, about 1 GB)"
+  local t0=$SECONDS
+  say "installing label-studio $LS_VERSION into $VENV (first run: about 2-3 min and 1 GB; log $VENV/install.log) ..."
   [[ -x $VENV/bin/python ]] || "${PYTHON:-python3}" -m venv "$VENV"
-  if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION" \
-      >"$VENV/install.log" 2>&1; then
+  : >"$VENV/install.log"
+  if ! PIP_DISABLE_PIP_VERSION_CHECK=1 with_heartbeat "$VENV/install.log" \
+      "$VENV/bin/python" -m pip install "label-studio==$LS_VERSION"; then
     tail -40 "$VENV/install.log" >&2
     say "pip failed; the full log is $VENV/install.log"
     return 1
   fi
-  say "installed"
+  say "installed label-studio $LS_VERSION in $((SECONDS - t0)) s"
 }
 
 cmd_status() {

@@ -28,6 +28,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "module_cache: the test reads the embedding cache its module's fixtures filled (a warmed demo workspace) "
         "instead of a fresh one of its own",
     )
+    config.addinivalue_line(
+        "markers", "live: the test talks to a real Label Studio server (set on every test using the ls_server fixture)"
+    )
+    config.addinivalue_line(
+        "markers", "browser: the test drives a headless Chromium (set on every test using the browser fixture)"
+    )
+
+
+#: Fixtures that need a server or a browser, and the marker each gives its tests: ``scripts/test.sh --quick``
+#: deselects them with ``-m "not live and not browser"``. Marked by fixture, so a new test is never missed.
+SERVICE_MARKERS = {"ls_server": "live", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))  # the whole closure: backend -> ls_server counts
+        for fixture, marker in SERVICE_MARKERS.items():
+            if fixture in used:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="module", autouse=True)

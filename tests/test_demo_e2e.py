@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,12 @@ def test_rescan_embeds_nothing(demo_run):
     assert {f["status"] for f in payload["findings"]} == {"persisting"}
     top = payload["findings"][: len(PLANTED)]
     assert {(f["label"], f["group"]) for f in top} == {(p.label, p.group) for p in PLANTED}
+
+
+def test_demo_says_when_embedding_starts_and_ends_off_a_terminal(demo_run):
+    """CliRunner's stderr is not a terminal, as a CI log or `| tee` is not: no bar, but one line when each
+    embedding step starts and one when it ends, without -v."""
+    _, res = demo_run
+    for what in ("input texts", "label names"):
+        assert re.search(rf"^tagscan: embedding {what}: [\d,]+ to do \.\.\.$", res.stderr, re.M), res.stderr
+        assert re.search(rf"^tagscan: embedding {what}: [\d,]+ done in \d+ s$", res.stderr, re.M), res.stderr
