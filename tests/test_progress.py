@@ -65,7 +65,7 @@ def test_nothing_to_do_logs_nothing(monkeypatch, caplog):
     assert caplog.records == []
 
 
-@pytest.mark.parametrize("args", [["demo"], ["-q", "demo"]])
+@pytest.mark.parametrize("args", [["demo"], ["-q", "demo"], ["demo", "-q"]])
 def test_demo_shows_progress_lines_unless_quiet(args, default_logging, tmp_path, monkeypatch):
     """`tagscan demo` turns the progress lines on for its scan (a log at INFO from tagscan.progress reaches
     stderr), unless -q; afterwards the logger is back to its default."""
@@ -85,7 +85,7 @@ def test_demo_shows_progress_lines_unless_quiet(args, default_logging, tmp_path,
 
     monkeypatch.setattr(tagscan.pipeline, "run_scan", scan)
     assert not logger.isEnabledFor(logging.INFO)  # the default: progress lines only with -v
-    res = CliRunner().invoke(app, [*args, "--samples", "500", "--out", str(tmp_path / "demo")])
+    res = CliRunner().invoke(app, [*args, "--samples", "500", "--out", str(tmp_path / "demo")])  # -q before or after
     assert res.exit_code == 2 and "stopped by the test" in res.stderr
     quiet = "-q" in args
     assert seen == [not quiet]
