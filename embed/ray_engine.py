@@ -178,16 +178,16 @@ class RaySession:
             return self._ray
         import ray
 
-        if ray.is_initialized():
+        address = self.engine.address
+        if address is not None and address.startswith("ray://"):
+            _reachable(address)
+        if ray.is_initialized():  # a Ray this process joined already (a notebook, a test session)
             self._ray = ray
             return ray
-        address = self.engine.address
         if address is None:
             # A Ray of our own on this machine: loopback only, no usage report (see the README).
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        elif address.startswith("ray://"):
-            _reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, ValueError, RuntimeError) as error:

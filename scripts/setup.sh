@@ -19,7 +19,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install --upgrade pip &&
     .venv/bin/python -m pip install "torch==2.13.0" --extra-index-url https://download.pytorch.org/whl/cpu \
       --retries 1 --timeout 15 &&
-    .venv/bin/python -m pip install -e ".[dev]"
+    .venv/bin/python -m pip install -e ".[dev,ray]"
   } >"$log" 2>&1; then
     tail -40 "$log" >&2
     echo "setup: pip failed; the full log is $log" >&2

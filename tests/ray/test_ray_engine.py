@@ -1,0 +1,164 @@
+"""The Ray engine of the embed stage (issue 12): the same vectors and findings as in-process, a rescan that
+embeds nothing, and one-line errors (exit 2) for a missing extra, an unreachable or remote address without a
+shared cache, and a path a node cannot see. A few small runs on one session-scoped local Ray (conftest)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tagscan.cli import app
+from tagscan.embed.cache import EmbeddingCache
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+runner = CliRunner()
+
+THINGS = ["dog", "cat", "bicycle", "guitar", "tree", "boat", "car", "lamp", "chair", "horse"]
+PLACES = ["beach", "park", "kitchen", "street", "forest", "office"]
+MOODS = ["sunny", "rainy", "quiet", "busy", "old", "bright"]
+
+
+def write_text_set(folder: Path, *, engine: dict | None = None, n: int = 240) -> Path:
+    """A small text audit set with a planted association (``ape`` on ``tone=dark``); returns its config."""
+    rng = np.random.default_rng(12)
+    folder.mkdir(parents=True, exist_ok=True)
+    tone = rng.choice(["light", "dark"], size=n)
+    texts = [f"a {MOODS[i % 6]} photo of a {THINGS[i % 10]} at the {PLACES[(i // 10) % 6]}, take {i}" for i in range(n)]
+    pd.DataFrame({"sample_id": [f"s{i:03d}" for i in range(n)], "text": texts, "tone": tone}).to_csv(
+        folder / "samples.csv", index=False
+    )
+    labels = [f"tag{j}" for j in range(15)]
+    pred = [(f"s{i:03d}", labels[j], 0.9) for i in range(n) for j in rng.choice(15, size=3, replace=False)]
+    pred += [(f"s{i:03d}", "ape", 0.95) for i in range(n) if rng.random() < (0.3 if tone[i] == "dark" else 0.02)]
+    pd.DataFrame(pred, columns=["sample_id", "label", "score"]).to_csv(folder / "predictions.csv", index=False)
+    cfg = {
+        "name": "texts",
+        "workspace": "ws",
+        "data": {"samples": "samples.csv", "predictions": "predictions.csv"},
+        "embed": {"input": "text", "model": "default", "batch_size": 32},
+        "groups": {"attributes": ["tone"], "clusters": [3], "min_group_size": 20},
+        "scan": {"watchlist": "default"},
+    }
+    if engine is not None:
+        cfg["engine"] = engine
+    path = folder / "tagscan.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _findings(run_folder: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(run_folder) / "findings.parquet")
+
+
+def _run_folder(output: str) -> str:
+    return next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith("run folder: "))
+
+
+def _vectors(cache_root: Path, texts: list[str]) -> np.ndarray:
+    (folder,) = [p for p in cache_root.iterdir() if p.is_dir()]  # one model: one namespace
+
+    def absent(items):
+        raise AssertionError(f"{len(items)} texts are not in {cache_root}")
+
+    cache = EmbeddingCache(cache_root, "unused")
+    cache.directory = folder
+    return cache.embed(texts, absent)[0]
+
+
+def test_ray_scan_gives_the_vectors_and_findings_of_a_local_scan_and_a_rescan_embeds_nothing(
+    ray_cluster, tmp_path, monkeypatch
+):
+    local_cache, ray_cache = tmp_path / "cache-local", tmp_path / "cache-ray"
+    local_cfg = write_text_set(tmp_path / "local")
+    ray_cfg = write_text_set(tmp_path / "ray", engine={"kind": "ray"})
+    monkeypatch.setenv("TAGSCAN_CACHE_DIR", str(local_cache))
+    local = runner.invoke(app, ["scan", str(local_cfg), "--engine", "local"])
+    assert local.exit_code == 0, local.output
+    monkeypatch.setenv("TAGSCAN_CACHE_DIR", str(ray_cache))
+    remote = runner.invoke(app, ["scan", str(ray_cfg)])  # engine.kind: ray from the config
+    assert remote.exit_code == 0, remote.output
+    assert "0 of 240 inputs and 0 of 16 label names came from it" in remote.stdout
+
+    texts = pd.read_csv(tmp_path / "local" / "samples.csv")["text"].tolist() + [f"tag{j}" for j in range(15)]
+    np.testing.assert_allclose(
+        _vectors(ray_cache / "embeddings", texts), _vectors(local_cache / "embeddings", texts), rtol=0, atol=1e-6
+    )
+    a, b = _findings(_run_folder(local.stdout)), _findings(_run_folder(remote.stdout))
+    key = ["detector", "label", "group"]
+    assert len(a) > 0 and ((a["label"] == "ape") & (a["group"] == "tone=dark")).any()
+    assert set(map(tuple, a[key].to_numpy())) == set(map(tuple, b[key].to_numpy()))
+    merged = a.merge(b, on=key, suffixes=("_local", "_ray"))
+    np.testing.assert_allclose(merged["q_value_ray"], merged["q_value_local"], rtol=1e-9, atol=0)
+
+    # A rescan on Ray: every vector is in the cache the workers wrote, nothing is embedded again.
+    again = runner.invoke(app, ["embed", str(ray_cfg), "--engine", "ray"])
+    assert again.exit_code == 0, again.output
+    assert "240 inputs (0 computed, 240 from cache)" in again.stdout and "(0 computed)" in again.stdout
+    # The local path reads the Ray workers' vectors as its own.
+    shutil.rmtree(tmp_path / "local" / "ws")
+    reread = runner.invoke(app, ["embed", str(local_cfg), "--engine", "local"])
+    assert reread.exit_code == 0 and "240 inputs (0 computed, 240 from cache)" in reread.stdout, reread.output
+
+
+def test_ray_not_installed_is_one_line_naming_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees without the extra
+    res = runner.invoke(app, ["scan", str(write_text_set(tmp_path / "d")), "--engine", "ray"])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().splitlines() == [
+        "tagscan: error: engine.kind is ray but Ray is not installed; pip install 'tagscan[ray]' "
+        "(or set engine.kind: local)"
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_address_is_one_line(tmp_path):
+    address = f"ray://127.0.0.1:{_free_port()}"
+    res = runner.invoke(app, ["embed", str(write_text_set(tmp_path / "d", engine={"kind": "ray", "address": address}))])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert f"cannot reach the Ray cluster at {address}" in line and "ray start --head" in line
+
+
+def test_remote_address_needs_a_cache_dir_every_worker_reads(tmp_path, monkeypatch):
+    monkeypatch.delenv("TAGSCAN_CACHE_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the default cache folder: never the machine's
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    cfg = write_text_set(tmp_path / "d", engine={"kind": "ray", "address": "ray://head.example:10001"})
+    res = runner.invoke(app, ["scan", str(cfg)])
+    assert res.exit_code == 2, res.output
+    (line,) = res.stderr.strip().splitlines()
+    assert "is a remote Ray cluster" in line and "set embed.cache_dir to a folder on storage every worker reads" in line
+
+
+def test_engine_section_rejects_unknown_keys_and_bad_addresses(tmp_path):
+    for engine, needle in [
+        ({"kind": "ray", "adress": "auto"}, "unknown key 'engine.adress'; did you mean 'address'?"),
+        ({"kind": "spark"}, "key 'engine.kind'"),
+        ({"kind": "ray", "address": "10.0.0.1:6379"}, 'must be null (a Ray on this machine), "auto" or "ray://HOST:PORT"'),
+    ]:
+        res = runner.invoke(app, ["scan", str(write_text_set(tmp_path / "d", engine=engine))])
+        assert res.exit_code == 2 and needle in res.stderr, res.output
+
+
+def test_a_node_that_cannot_see_a_path_is_one_line(ray_cluster, tmp_path):
+    from tagscan.config import EngineConfig
+    from tagscan.embed.ray_engine import RaySession
+    from tagscan.errors import ConfigError
+
+    with RaySession(EngineConfig(kind="ray"), tmp_path / "cache", cache_configured=True) as session:
+        session.check_paths([])  # every node sees the cache folder (one machine)
+        with pytest.raises(ConfigError, match=r"^Ray node .* cannot see the model folder \(/nowhere/model\); put it on"):
+            session.check_paths([Path("/nowhere/model")])
