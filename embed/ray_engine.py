@@ -114,7 +114,9 @@ class EmbedActor:
         kind: ``texts`` or ``images``: which method of the embedder a batch goes through.
     """
 
-    def __init__(self, spec: str, input_kind: str, batch_size: int, name: str, cache_root: str, kind: str) -> None:
+    def __init__(
+        self, spec: str, input_kind: str, batch_size: int, name: str, cache_root: str, kind: str, namespace: str
+    ) -> None:
         from tagscan.embed.loader import load_embedder
 
         self.embedder = load_embedder(spec, input_kind=input_kind, batch_size=batch_size)  # type: ignore[arg-type]
@@ -123,17 +125,33 @@ class EmbedActor:
                 f"the model of embed.model on Ray worker {socket.gethostname()} is '{self.embedder.name}', the driver's "
                 f"is '{name}'; give every node the same model files"
             )
-        self.cache = EmbeddingCache(Path(cache_root), name)
+        self.cache = EmbeddingCache(Path(cache_root), namespace)
         self.kind = kind
+
+    def _images(self, items: list[str], refs: list[str]) -> tuple[list[str], np.ndarray | None]:
+        """Embed a batch of images; when it fails, one at a time, leaving out the unreadable ones (the
+        driver then meets them as still missing and reports or skips them as the local path does)."""
+        try:
+            return items, self.embedder.embed_images(refs)
+        except DataError:
+            kept, rows = [], []
+            for item, ref in zip(items, refs):
+                try:
+                    rows.append(self.embedder.embed_images([ref]))
+                except DataError:
+                    continue
+                kept.append(item)
+            return kept, (np.concatenate(rows) if rows else None)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [str(x) for x in batch["item"]]
         if self.kind == "images":
-            vectors = self.embedder.embed_images(list(batch["ref"]))
+            items, vectors = self._images(items, [str(r) for r in batch["ref"]])
         else:
             vectors = self.embedder.embed_texts(items)
-        self.cache.append(items, vectors)
-        return {"n": np.array([len(items)], dtype=np.int64)}
+        if items:
+            self.cache.append(items, vectors)
+        return {"n": np.array([len(batch["item"])], dtype=np.int64)}
 
 
 def _sees(paths: list[str], probe: str) -> list[str]:
@@ -232,7 +250,7 @@ class RaySession:
             for node, ref in refs.items():
                 unseen = ray.get(ref, timeout=120)
                 if unseen:
-                    what = "the embedding cache" if unseen[0] == str(probe) else "the model folder"
+                    what = "the embedding cache" if unseen[0] == str(probe) else "the model or image folder"
                     where = self.cache_root if unseen[0] == str(probe) else unseen[0]
                     raise ConfigError(
                         f"Ray node {node} cannot see {what} ({where}); put it on storage every worker reads "
@@ -250,12 +268,15 @@ class RaySession:
         input_kind: str,
         batch_size: int,
         name: str,
+        namespace: str | None = None,
         refs: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
         """Embed ``items`` (distinct, all missing from the cache) on the cluster into the cache; returns the count.
 
-        ``refs`` (image inputs): the image reference of each item (the items are then the images' cache keys).
+        ``name`` is the embedder's name (checked on every actor), ``namespace`` the cache's (default ``name``).
+        ``refs`` (image inputs): the image reference of each item (the items are then the images' cache keys);
+        an image a worker cannot read is left out of the cache (the caller embeds what is still missing).
 
         Raises:
             ConfigError: Ray cannot be reached, or a node cannot see the cache or the model folder.
@@ -265,7 +286,10 @@ class RaySession:
             return 0
         ray = self._connect()
         model_dir = Path(spec) if spec != "default" and not spec.startswith("python:") else None
-        self.check_paths([model_dir] if model_dir is not None else [])
+        files = [model_dir] if model_dir is not None else []
+        if refs and not str(refs[0]).startswith(("http://", "https://")):
+            files.append(Path(refs[0]).parent)  # the images' folder (one of them: the check is a sample)
+        self.check_paths(files)
         import pyarrow as pa
         from ray import data as ray_data
 
@@ -289,6 +313,7 @@ class RaySession:
                 "name": name,
                 "cache_root": str(self.cache_root),
                 "kind": "images" if refs is not None else "texts",
+                "namespace": namespace or name,
             },
             compute=ray_data.ActorPoolStrategy(size=shape["size"], max_tasks_in_flight_per_actor=2),
             batch_size=rows,

@@ -264,9 +264,17 @@ def _embed(
             on_error="skip" if skip_bad_images else "raise",
             sample_ids=audit.samples["sample_id"].tolist(),
         )
+        on_ray = 0
+        if session is not None and job.n_missing:
+            keys, todo = zip(*job.pending())
+            with progress_bar(len(keys), "embedding images on Ray") as advance:
+                session.embed_missing(list(keys), refs=list(todo), spec=settings.model, input_kind="image",
+                                      batch_size=batch_size, name=emb.name, namespace=job.namespace, progress=advance)
+            job.refresh()  # what the workers could not read is embedded (or reported, or skipped) here
+            on_ray = len(keys) - job.n_missing
         with progress_bar(job.n_missing, "embedding images") as advance:
             res = job.run(progress=advance)
-        vectors, computed_inputs, input_model = res.vectors, res.computed, emb.name
+        vectors, computed_inputs, input_model = res.vectors, res.computed + on_ray, emb.name
         if res.skipped:
             kept, skipped = res.kept, res.skipped
             log.warning(

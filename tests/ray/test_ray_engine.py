@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tagscan.cli import app
-from tagscan.embed.cache import EmbeddingCache
+from tagscan.embed.cache import item_key
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 runner = CliRunner()
@@ -63,14 +63,10 @@ def _run_folder(output: str) -> str:
 
 
 def _vectors(cache_root: Path, texts: list[str]) -> np.ndarray:
-    (folder,) = [p for p in cache_root.iterdir() if p.is_dir()]  # one model: one namespace
-
-    def absent(items):
-        raise AssertionError(f"{len(items)} texts are not in {cache_root}")
-
-    cache = EmbeddingCache(cache_root, "unused")
-    cache.directory = folder
-    return cache.embed(texts, absent)[0]
+    """The cached vectors of ``texts`` (one model: one namespace folder), read from its shards."""
+    (folder,) = [p for p in cache_root.iterdir() if p.is_dir()]
+    rows = _shard_rows(folder)
+    return np.stack([rows[item_key(t)] for t in texts])
 
 
 def test_ray_scan_gives_the_vectors_and_findings_of_a_local_scan_and_a_rescan_embeds_nothing(
@@ -160,5 +156,60 @@ def test_a_node_that_cannot_see_a_path_is_one_line(ray_cluster, tmp_path):
 
     with RaySession(EngineConfig(kind="ray"), tmp_path / "cache", cache_configured=True) as session:
         session.check_paths([])  # every node sees the cache folder (one machine)
-        with pytest.raises(ConfigError, match=r"^Ray node .* cannot see the model folder \(/nowhere/model\); put it on"):
+        with pytest.raises(ConfigError, match=r"^Ray node .* cannot see the model or image folder \(/nowhere/model\); put it on"):
             session.check_paths([Path("/nowhere/model")])
+
+
+def test_images_on_ray_equal_local_and_an_unreadable_one_is_skipped_as_locally(ray_cluster, tmp_path, monkeypatch):
+    """Image inputs (the tiny CLIP fixture): the workers read the files and write the cache; an image they
+    cannot read is left to the driver, which skips it with --skip-bad-images exactly as in-process."""
+    from PIL import Image
+
+    tiny_clip = Path(__file__).parents[1] / "fixtures" / "tiny-clip"
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "photos"
+    (folder / "img").mkdir(parents=True)
+    n = 60
+    for i in range(n - 1):
+        arr = rng.integers(0, 255, size=(24, 24, 3), dtype=np.uint8)
+        Image.fromarray(arr).save(folder / "img" / f"{i:03d}.png")
+    (folder / "img" / f"{n - 1:03d}.png").write_bytes(b"not a png")  # hashed fine, unreadable on the worker
+    tone = ["dark" if i % 2 else "light" for i in range(n)]
+    pd.DataFrame({"sample_id": [f"p{i:03d}" for i in range(n)], "image": [f"img/{i:03d}.png" for i in range(n)],
+                  "tone": tone}).to_csv(folder / "samples.csv", index=False)
+    pd.DataFrame([(f"p{i:03d}", "gorilla" if tone[i] == "dark" and i % 3 else "tree", 0.9) for i in range(n)],
+                 columns=["sample_id", "label", "score"]).to_csv(folder / "predictions.csv", index=False)
+    cfg = folder / "tagscan.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "name": "photos", "workspace": "ws",
+        "data": {"samples": "samples.csv", "predictions": "predictions.csv"},
+        "embed": {"input": "image", "model": str(tiny_clip), "batch_size": 16},
+        "groups": {"attributes": ["tone"], "min_group_size": 10},
+    }))
+    monkeypatch.setenv("TAGSCAN_CACHE_DIR", str(tmp_path / "cache-ray"))
+    res = runner.invoke(app, ["embed", str(cfg), "--engine", "ray", "--skip-bad-images"])
+    assert res.exit_code == 0, res.output
+    assert "embedded 59 inputs (59 computed, 0 from cache)" in res.stdout
+    assert "skipped 1 unreadable image(s), e.g." in res.stdout and "059.png" in res.stdout
+    strict = runner.invoke(app, ["embed", str(cfg), "--engine", "ray"])  # without the flag: exit 2 naming the row
+    assert strict.exit_code == 2 and "p059" in strict.stderr, strict.output
+    monkeypatch.setenv("TAGSCAN_CACHE_DIR", str(tmp_path / "cache-local"))
+    assert runner.invoke(app, ["embed", str(cfg), "--engine", "local", "--skip-bad-images"]).exit_code == 0
+    ray_root, local_root = tmp_path / "cache-ray" / "embeddings", tmp_path / "cache-local" / "embeddings"
+    namespaces = sorted(p.name for p in ray_root.iterdir() if p.is_dir())
+    assert len(namespaces) == 2 and namespaces == sorted(p.name for p in local_root.iterdir() if p.is_dir())
+    for name in namespaces:  # image vectors, label names: the same vectors on either engine
+        on_ray, here = _shard_rows(ray_root / name), _shard_rows(local_root / name)
+        assert on_ray.keys() == here.keys() and len(on_ray) > 0
+        np.testing.assert_allclose(
+            np.stack([on_ray[k] for k in sorted(here)]), np.stack([here[k] for k in sorted(here)]), rtol=0, atol=1e-6
+        )
+
+
+def _shard_rows(folder: Path) -> dict[bytes, np.ndarray]:
+    """Every (key, vector) in a cache namespace folder's shards."""
+    rows = {}
+    for shard in folder.glob("shard-*.npz"):
+        with np.load(shard) as data:
+            rows.update(zip(map(bytes, data["keys"]), data["vectors"]))
+    return rows
