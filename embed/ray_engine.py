@@ -294,7 +294,8 @@ class RaySession:
         from ray import data as ray_data
 
         context = ray_data.DataContext.get_current()
-        context.enable_progress_bars = False
+        context.enable_progress_bars = False  # tagscan's own bar counts the rows (progress)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-dataset INFO lines on stderr
         shape = pool_shape(ray.cluster_resources(), self.engine)
         n = len(items)
         # Batches big enough to keep a forward pass busy, small enough that every actor gets several.
