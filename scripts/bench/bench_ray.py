@@ -14,6 +14,7 @@ actor pool is the engine's default (1-CPU actors leaving one CPU free: on 2 core
 actor against a 2-thread in-process torch), or ``--actors``/``--actor-cpus``.
 
     .venv/bin/python scripts/bench/bench_ray.py [--sizes 5000 20000] [--repeat 3] [--actors K] [--actor-cpus C]
+        [--local-threads T]
 """
 
 from __future__ import annotations
@@ -111,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--actors", type=int, default=None)
     parser.add_argument("--actor-cpus", type=float, default=None)
+    parser.add_argument("--local-threads", type=int, default=None,
+                        help="torch threads in-process (default: torch's; 1 matches a 1-CPU actor)")
     args = parser.parse_args(argv)
+    if args.local_threads:
+        import torch
+
+        torch.set_num_threads(args.local_threads)
     from tagscan.embed.ray_engine import RaySession
 
     embedder = load_embedder("default", input_kind="text", batch_size=64)
@@ -140,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median
         rows.append((n, med(local_cold), med(ray_cold), med(local_warm), med(ray_warm)))
         print(f"N={n}: done ({args.repeat} runs)", file=sys.stderr, flush=True)
-    print(f"# {cpus} CPUs; medians of {args.repeat} runs; seconds; ratio = ray / local")
+    import torch
+
+    print(f"# {cpus} CPUs; in-process torch threads {torch.get_num_threads()}; medians of {args.repeat} runs; "
+          "seconds; ratio = ray / local")
     print(f"{'N':>8} | {'local+startup':>13} {'ray+startup':>11} {'ratio':>6} | {'local':>7} {'ray':>7} {'ratio':>6} | ray rows/s")
     for n, lc, rc, lw, rw in rows:
         print(f"{n:>8} | {lc:>13.2f} {rc:>11.2f} {rc / lc:>6.2f} | {lw:>7.2f} {rw:>7.2f} {rw / lw:>6.2f} | {n / rw:>9.0f}")
