@@ -86,19 +86,19 @@ def pool_shape(resources: dict[str, float], engine: EngineConfig) -> dict[str, A
     gpus = int(resources.get("GPU", 0))
     per = engine.num_cpus_per_actor
     if gpus > 0:
-        per = per if per is not None else min(1.0, cpus / (2 * gpus)) if cpus else 1.0
         size = engine.num_actors or gpus
         if size > gpus:
             raise ConfigError(f"engine.num_actors is {size} but the Ray cluster has {gpus} GPU(s); one actor uses one GPU")
-        return {"size": size, "num_cpus": per, "num_gpus": 1}
-    per = per if per is not None else (1.0 if cpus >= 2 else max(cpus / 2, 0.1))
-    size = engine.num_actors or max(1, math.floor((cpus - 1) / per) if cpus >= 2 else 1)
-    if size * per >= cpus:
+        per = per if per is not None else min(1.0, cpus / (2 * size))
+    else:
+        per = per if per is not None else (1.0 if cpus >= 2 else cpus / 2)
+        size = engine.num_actors or (max(1, math.floor((cpus - 1) / per)) if cpus >= 2 else 1)
+    if per <= 0 or size * per >= cpus:
         raise ConfigError(
             f"engine: {size} actor(s) x {per:g} CPU take every CPU of the Ray cluster ({cpus:g}), which leaves Ray "
             "Data's tasks none and hangs; lower engine.num_actors or engine.num_cpus_per_actor"
         )
-    return {"size": size, "num_cpus": per, "num_gpus": 0}
+    return {"size": size, "num_cpus": per, "num_gpus": 1 if gpus > 0 else 0}
 
 
 class EmbedActor:

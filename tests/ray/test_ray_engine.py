@@ -213,3 +213,22 @@ def _shard_rows(folder: Path) -> dict[bytes, np.ndarray]:
         with np.load(shard) as data:
             rows.update(zip(map(bytes, data["keys"]), data["vectors"]))
     return rows
+
+
+def test_actor_pool_takes_a_gpu_each_only_where_there_are_gpus_and_never_every_cpu():
+    """No cluster needed: the pool for given resources (a GPU request on a GPU-less cluster, or a pool holding
+    every CPU, would hang forever: RAY.md traps 1 and 2)."""
+    from tagscan.config import EngineConfig
+    from tagscan.embed.ray_engine import pool_shape
+    from tagscan.errors import ConfigError
+
+    ray = EngineConfig(kind="ray")
+    assert pool_shape({"CPU": 2.0}, ray) == {"size": 1, "num_cpus": 1.0, "num_gpus": 0}
+    assert pool_shape({"CPU": 8.0}, ray) == {"size": 7, "num_cpus": 1.0, "num_gpus": 0}
+    assert pool_shape({"CPU": 16.0, "GPU": 4.0}, ray) == {"size": 4, "num_cpus": 1.0, "num_gpus": 1}
+    assert pool_shape({"CPU": 2.0}, EngineConfig(kind="ray", num_actors=3, num_cpus_per_actor=0.5))["size"] == 3
+    for engine in (EngineConfig(kind="ray", num_actors=2), EngineConfig(kind="ray", num_cpus_per_actor=2)):
+        with pytest.raises(ConfigError, match=r"take every CPU of the Ray cluster \(2\)"):
+            pool_shape({"CPU": 2.0}, engine)
+    with pytest.raises(ConfigError, match="has 1 GPU"):
+        pool_shape({"CPU": 8.0, "GPU": 1.0}, EngineConfig(kind="ray", num_actors=2))
