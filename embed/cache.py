@@ -150,6 +150,35 @@ class EmbeddingCache:
         keys = {hashlib.sha256(str(item).encode("utf-8")).digest() for item in items}
         return sum(1 for key in keys if key not in self._rows)
 
+    def missing(self, items: Sequence[str]) -> list[str]:
+        """The distinct items of ``items`` not cached yet, in their first order (what :meth:`embed` would compute)."""
+        self._load()
+        seen: set[bytes] = set()
+        out: list[str] = []
+        for item in items:
+            key = hashlib.sha256(str(item).encode("utf-8", "surrogatepass")).digest()
+            if key not in self._rows and key not in seen:
+                seen.add(key)
+                out.append(str(item))
+        return out
+
+    def append(self, items: Sequence[str], vectors: np.ndarray) -> Path:
+        """Write the vectors of ``items`` (row i for ``items[i]``) as one new shard, without reading the
+        shards already there: what a worker of a cluster does with the batch it embedded.
+
+        Raises:
+            DataError: ``vectors`` has the wrong shape or values.
+        """
+        items = [str(item) for item in items]
+        vectors = self._check_computed(vectors, len(items))
+        keys = np.frombuffer(
+            b"".join(hashlib.sha256(item.encode("utf-8", "surrogatepass")).digest() for item in items), dtype=np.uint8
+        ).reshape(-1, _KEY_BYTES)
+        path = self._write_shard(keys, vectors)
+        if self._loaded:
+            self._register(keys, vectors)
+        return path
+
     @property
     def dim(self) -> int | None:
         """Width of the cached vectors; ``None`` while the cache is empty."""

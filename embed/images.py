@@ -553,6 +553,20 @@ class ImageEmbeddingJob:
         """Distinct images that :meth:`run` will embed (the others are cached)."""
         return len(self._missing)
 
+    def pending(self) -> list[tuple[str, str]]:
+        """``(cache key, reference)`` of each distinct image :meth:`run` would embed, in order: the work
+        another engine (Ray) may do first, writing shards into the same cache."""
+        return [(key, self.refs[self._first[key]]) for key in self._missing]
+
+    def refresh(self) -> None:
+        """Read the cache again and drop from the work what was written meanwhile (by Ray workers):
+        :meth:`run` then embeds only what is still missing (the images the workers could not read)."""
+        if self.cache is not None:
+            from tagscan.embed.cache import EmbeddingCache
+
+            self.cache = EmbeddingCache(self.cache.root, self.namespace)
+            self._missing = _missing(self.cache, self._missing)
+
     def _where(self, position: int) -> str:
         return _where(position, self.sample_ids)
 

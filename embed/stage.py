@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tagscan.embed.cache import EmbeddingCache
+from tagscan.errors import DataError
 from tagscan.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
-    from tagscan.config import EmbedConfig
+    from tagscan.config import EmbedConfig, EngineConfig
     from tagscan.embed.images import SkippedImage
     from tagscan.embed.index import SavedIndex, VectorIndex
     from tagscan.embed.protocol import Embedder
+    from tagscan.embed.ray_engine import RaySession
     from tagscan.inputs import AuditSet
 
 __all__ = ["EmbedOutcome", "TermEmbedder", "cache_note", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
@@ -121,12 +123,25 @@ def stage_embedder(spec: str, input_kind: str, *, batch_size: int, cache_root: P
     return load_embedder(spec, input_kind=input_kind, batch_size=batch_size)  # type: ignore[arg-type]
 
 
-def embed_texts_cached(cache_root: Path, embedder: Embedder, texts: list[str], what: str) -> tuple[np.ndarray, int]:
+def embed_texts_cached(
+    cache_root: Path, embedder: Embedder, texts: list[str], what: str, *, remote: tuple[RaySession, str, str] | None = None
+) -> tuple[np.ndarray, int]:
     """Embed through the content cache, with a progress bar over what is actually computed.
+
+    ``remote``: ``(session, embed.model spec, input kind)`` to embed the missing texts on Ray (the workers
+    write them into the cache, then they are read from it like cached ones).
 
     Returns ``(vectors, computed)`` as :meth:`tagscan.embed.cache.EmbeddingCache.embed` does.
     """
     cache = EmbeddingCache(cache_root, embedder.name)
+    if remote is not None and (todo := cache.missing(texts)):
+        session, spec, kind = remote
+        log.info("embedding %d %s with %s on Ray (%d cached)", len(todo), what, embedder.name, len(set(texts)) - len(todo))
+        with progress_bar(len(todo), f"embedding {what} on Ray") as advance:
+            session.embed_missing(todo, spec=spec, input_kind=kind, batch_size=embedder.batch_size,  # type: ignore[attr-defined]
+                                  name=embedder.name, progress=advance)
+        vectors, _ = EmbeddingCache(cache_root, embedder.name).embed(texts, _not_written(cache_root))
+        return vectors, len(todo)
     missing = cache.count_missing(texts)
     if missing:
         log.info("embedding %d %s with %s (%d cached)", missing, what, embedder.name, len(set(texts)) - missing)
@@ -141,6 +156,16 @@ def embed_texts_cached(cache_root: Path, embedder: Embedder, texts: list[str], w
             return np.concatenate(parts) if parts else embedder.embed_texts([])
 
         return cache.embed(texts, compute)
+
+
+def _not_written(cache_root: Path):
+    def fail(items: list[str]) -> np.ndarray:
+        raise DataError(
+            f"{len(items)} vector(s) the Ray workers embedded are not in the embedding cache {cache_root}; the workers "
+            "wrote to another folder: set embed.cache_dir to a folder on storage every worker and this machine read"
+        )
+
+    return fail
 
 
 def cache_note(
@@ -168,6 +193,7 @@ def embed_audit_set(
     index_dir: Path,
     need_labels: bool = True,
     skip_bad_images: bool = False,
+    engine: EngineConfig | None = None,
 ) -> EmbedOutcome:
     """Embed the inputs (unless precomputed) and the label names, cached by content; save their indexes.
 
@@ -185,14 +211,36 @@ def embed_audit_set(
         skip_bad_images: image inputs that cannot be read are an error, unless this is set: then
             they are left out and listed in :attr:`EmbedOutcome.skipped`, and ``kept`` holds the
             rows that were embedded.
+        engine: the ``engine`` section: with ``kind: ray`` the missing input texts and label names are
+            embedded on Ray (:mod:`tagscan.embed.ray_engine`) into the same cache; ``None``: in-process.
 
     Raises:
-        ConfigError: the embedding model cannot be loaded.
+        ConfigError: the embedding model cannot be loaded; Ray is not installed or cannot be reached, or
+            its workers cannot see the cache.
         DataError: an input cannot be embedded (an unreadable image without ``skip_bad_images``).
     """
+    cache_root = Path(cache_root)
+    if engine is not None and engine.kind == "ray":
+        from tagscan.embed.ray_engine import RaySession
+
+        with RaySession(engine, cache_root, cache_configured=settings.cache_dir is not None) as session:
+            return _embed(audit, settings, image_root, cache_root, index_dir, need_labels, skip_bad_images, session)
+    return _embed(audit, settings, image_root, cache_root, index_dir, need_labels, skip_bad_images, None)
+
+
+def _embed(
+    audit: AuditSet,
+    settings: EmbedConfig,
+    image_root: Path,
+    cache_root: Path,
+    index_dir: Path,
+    need_labels: bool,
+    skip_bad_images: bool,
+    session: RaySession | None,
+) -> EmbedOutcome:
+    """:func:`embed_audit_set`'s work, with a Ray session (``engine.kind: ray``) or in-process (``None``)."""
     from tagscan.embed.index import l2_normalize, save_index
 
-    cache_root = Path(cache_root)
     batch_size = settings.batch_size
     emb = None
     computed_inputs = 0
@@ -216,9 +264,17 @@ def embed_audit_set(
             on_error="skip" if skip_bad_images else "raise",
             sample_ids=audit.samples["sample_id"].tolist(),
         )
+        on_ray = 0
+        if session is not None and job.n_missing:
+            keys, todo = zip(*job.pending())
+            with progress_bar(len(keys), "embedding images on Ray") as advance:
+                session.embed_missing(list(keys), refs=list(todo), spec=settings.model, input_kind="image",
+                                      batch_size=batch_size, name=emb.name, namespace=job.namespace, progress=advance)
+            job.refresh()  # what the workers could not read is embedded (or reported, or skipped) here
+            on_ray = len(keys) - job.n_missing
         with progress_bar(job.n_missing, "embedding images") as advance:
             res = job.run(progress=advance)
-        vectors, computed_inputs, input_model = res.vectors, res.computed, emb.name
+        vectors, computed_inputs, input_model = res.vectors, res.computed + on_ray, emb.name
         if res.skipped:
             kept, skipped = res.kept, res.skipped
             log.warning(
@@ -230,16 +286,19 @@ def embed_audit_set(
     else:
         emb = stage_embedder(settings.model, "text", batch_size=batch_size, cache_root=cache_root)
         texts = [str(t) for t in audit.samples["text"].tolist()]
-        vectors, computed_inputs = embed_texts_cached(cache_root, emb, texts, "input texts")
+        remote = None if session is None else (session, settings.model, "text")
+        vectors, computed_inputs = embed_texts_cached(cache_root, emb, texts, "input texts", remote=remote)
         input_model = emb.name
     indexes = {} if vectors is None else {"inputs": save_index(vectors, index_dir, "inputs")}
     label_vectors, label_model, computed_labels = None, None, 0
     if need_labels:
+        spec = settings.model
         if emb is None:
             # Precomputed or no inputs: label names still need a text space for the label index.
-            emb = stage_embedder("default", "text", batch_size=batch_size, cache_root=cache_root)
+            emb, spec = stage_embedder("default", "text", batch_size=batch_size, cache_root=cache_root), "default"
         names = [str(x) for x in audit.label_names]
-        label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names")
+        remote = None if session is None else (session, spec, settings.input if spec == settings.model else "text")
+        label_vectors, computed_labels = embed_texts_cached(cache_root, emb, names, "label names", remote=remote)
         label_model = emb.name
         indexes["labels"] = save_index(label_vectors, index_dir, "labels")
     n_inputs = None if audit.vectors is not None or vectors is None else len(vectors)  # precomputed, or no inputs

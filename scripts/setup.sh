@@ -75,7 +75,7 @@ else
   why="pyproject.toml changed since the last install"
 fi
 if [ "$dry" = 1 ]; then
-  say "would install into .venv ($why): pip, torch 2.13.0 (CPU), tagscan with its dev tools"
+  say "would install into .venv ($why): pip, torch 2.13.0 (CPU), tagscan with its dev tools and the Ray extra"
   exit 0
 fi
 
@@ -102,8 +102,8 @@ step_start "installing torch 2.13.0, CPU build (about 200 MB download, 1-2 min o
 with_heartbeat "$log" .venv/bin/python -m pip install "torch==2.13.0" \
   --extra-index-url https://download.pytorch.org/whl/cpu --retries 1 --timeout 15 || fail
 step_done
-step_start "installing tagscan and its dependencies (transformers, faiss, pandas, ...; about 1 min)"
-with_heartbeat "$log" .venv/bin/python -m pip install -e ".[dev]" || fail
+step_start "installing tagscan, its dev tools and the Ray extra (transformers, faiss, pandas, ray, ...; about 1 min)"
+with_heartbeat "$log" .venv/bin/python -m pip install -e ".[dev,ray]" || fail
 step_done
 if .venv/bin/python -m pip show torchvision >/dev/null 2>&1; then
   say "torchvision got into .venv; it breaks transformers' CLIP image processor here. Remove it."

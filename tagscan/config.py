@@ -29,6 +29,7 @@ __all__ = [
     "BenignRule",
     "DataConfig",
     "EmbedConfig",
+    "EngineConfig",
     "GroupsConfig",
     "ModelConfig",
     "ReviewConfig",
@@ -80,6 +81,36 @@ class EmbedConfig(_Section):
     # The embedding cache folder (default: the machine's, ~/.cache/tagscan; see tagscan.embed.cache). Where the
     # vectors are kept does not change what a scan computes, so it stays out of the run record's config.
     cache_dir: Path | None = Field(default=None, exclude=True)
+
+
+class EngineConfig(_Section):
+    """Where the heavy stages run: ``local`` (this process, the default) or ``ray`` (a Ray cluster; the
+    embed stage only so far). ``address``: ``None`` starts a Ray on this machine (loopback only), ``"auto"``
+    joins the one ``ray start --head`` started here, ``"ray://host:10001"`` a remote cluster (Ray Client).
+    ``num_actors`` and ``num_cpus_per_actor`` size the embedding actor pool (default: one actor per GPU, or
+    as many 1-CPU actors as leave a CPU free). Where the work runs does not change what a scan finds, so
+    the section stays out of the run record's config."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    num_actors: int | None = Field(default=None, ge=1)
+    num_cpus_per_actor: float | None = Field(default=None, gt=0)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "auto":
+            return None if v is None else "auto"
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(v.strip())
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme != "ray" or not parts.hostname or port is None:
+            raise ValueError('must be null (a Ray on this machine), "auto" or "ray://HOST:PORT" (e.g. ray://head:10001)')
+        return v.strip()
 
 
 class GroupsConfig(_Section):
@@ -269,6 +300,7 @@ class Config(_Section):
     groups: GroupsConfig = Field(default_factory=GroupsConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig, exclude=True)  # see EngineConfig
     path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
@@ -276,7 +308,7 @@ class Config(_Section):
     def _empty_sections_are_defaults(cls, raw):
         # `review:` with every key commented out is YAML null: the section's defaults, not an error.
         if isinstance(raw, dict):
-            raw = {k: ({} if v is None and k in ("embed", "groups", "scan", "review") else v) for k, v in raw.items()}
+            raw = {k: ({} if v is None and k in ("embed", "groups", "scan", "review", "engine") else v) for k, v in raw.items()}
         return raw
 
     @property

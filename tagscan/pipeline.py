@@ -88,6 +88,7 @@ def run_embed(
         index_dir=ws.index_dir,
         need_labels=need_labels,
         skip_bad_images=skip_bad_images,
+        engine=cfg.engine,
     )
 
 

@@ -47,3 +47,15 @@ def test_text_embedder_module_does_not_load_the_image_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_default_scan_imports_no_ray(synth_config):
+    """Ray is an optional extra (engine.kind: ray): a scan with the default engine runs with it blocked."""
+    code = BLOCKER.replace("{'torch', 'transformers', 'faiss', 'label_studio_sdk'}", "{'ray'}") + (
+        "from tagscan.cli import app\n"
+        f"app(['scan', {str(synth_config)!r}], standalone_mode=False)\n"
+        "print('ray imported' if any(m.split('.')[0] == 'ray' for m in sys.modules) else 'no ray')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "no ray"

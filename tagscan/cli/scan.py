@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -45,6 +46,33 @@ def cache_line(cfg, run) -> str:
     )
 
 
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+EngineOpt = Annotated[
+    Engine | None,
+    typer.Option(
+        "--engine",
+        help="Where to embed: local (this process) or ray (a Ray cluster, see engine in the config); "
+        "overrides engine.kind.",
+    ),
+]
+
+
+def with_engine(cfg, engine: Engine | None):
+    """The config with ``engine.kind`` set by ``--engine``; with ``ray``, checked now that Ray can be imported
+    (one line naming the extra to install) rather than after the data is loaded."""
+    if engine is not None:
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update={"kind": engine.value})})
+    if cfg.engine.kind == "ray":
+        from tagscan.embed.ray_engine import check_ray_installed
+
+        guard(check_ray_installed)
+    return cfg
+
+
 def scan(
     config: ConfigArg = None,
     format: Annotated[OutputFormat, typer.Option("--format", help="Output format on stdout.")] = OutputFormat.text,
@@ -72,6 +100,7 @@ def scan(
     skip_bad_images: Annotated[
         bool, typer.Option("--skip-bad-images", help="Go on without images that are missing or unreadable (counted).")
     ] = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Scan predictions for labels over-applied to groups; write a run to the workspace."""
     from tagscan.outputs import get_renderer
@@ -80,7 +109,7 @@ def scan(
     if fail_only_new and fail_on is None:
         print("tagscan: error: --fail-only-new only narrows --fail-on; add --fail-on LEVEL", file=sys.stderr)
         raise typer.Exit(2)
-    cfg = load(config)
+    cfg = with_engine(load(config), engine)
     res = guard(lambda: run_scan(cfg, baseline=baseline, skip_bad_images=skip_bad_images))
     get_renderer(format).scan(res.record, res.findings, run_dir=res.run_dir, top=top)
     if format == OutputFormat.text:
@@ -98,11 +127,12 @@ def embed(
     skip_bad_images: Annotated[
         bool, typer.Option("--skip-bad-images", help="Go on without images that are missing or unreadable (counted).")
     ] = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Embed inputs and label names (cached by content, resumable) and build their FAISS indexes."""
     from tagscan.pipeline import run_embed
 
-    cfg = load(config)
+    cfg = with_engine(load(config), engine)
     out = guard(lambda: run_embed(cfg, skip_bad_images=skip_bad_images))
     nl = 0 if out.label_vectors is None else len(out.label_vectors)
     if out.vectors is None:
