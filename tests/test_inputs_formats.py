@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from test_no_inputs import fairtest_tables, write_fairtest
+from test_no_inputs import _one_line, fairtest_tables, write_fairtest
 from typer.testing import CliRunner
 
 from tagscan.cli import app
@@ -32,16 +32,6 @@ def _scan_ok(cfg: Path) -> tuple[dict, pd.DataFrame]:
     res = runner.invoke(app, ["scan", str(cfg)])
     assert res.exit_code in (0, 1), (res.exit_code, res.output)
     return _latest(cfg)
-
-
-def _one_line(res, *needles: str) -> str:
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    assert "Traceback" not in res.output
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 _KEY = ["detector", "family", "label", "group", "count", "group_size", "p_value"]

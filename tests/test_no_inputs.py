@@ -157,13 +157,15 @@ def test_clusters_skipped_with_reason(tmp_path):
     assert not f["group"].astype(str).str.startswith("cluster").any()
 
 
-def _one_line(res, *needles):
+def _one_line(res, *needles: str) -> str:
+    """The one stderr line of an exit-2 input error, checked to hold every needle; never a traceback."""
     assert res.exit_code == 2, (res.exit_code, res.output)
     assert "Traceback" not in res.output
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     for n in needles:
         assert n in lines[0], (n, lines[0])
+    return lines[0]
 
 
 def test_clusters_alone_without_inputs_is_a_config_error(tmp_path):
