@@ -50,11 +50,12 @@ def texts(n: int, seed: int) -> list[str]:
 
 def start_local_ray(num_cpus: int) -> tuple[object, str, str]:
     """A loopback-only Ray as ../shared/RAY.md says; returns (ray, temp dir, home)."""
+    import ray  # imported before HOME moves, as the tests' fixture does
+
     home, temp = tempfile.mkdtemp(prefix="rh-"), tempfile.mkdtemp(prefix="r-", dir="/tmp")
     Path(home, "ray_bootstrap_config.yaml").write_text("{}\n")
     saved_home = os.environ.get("HOME")
     os.environ.update({"HOME": home, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"})
-    import ray
 
     ray.init(num_cpus=num_cpus, num_gpus=0, object_store_memory=512 * 1024**2, include_dashboard=False,
              log_to_driver=False, _temp_dir=temp)
