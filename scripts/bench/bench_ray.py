@@ -48,12 +48,18 @@ def texts(n: int, seed: int) -> list[str]:
     return [f"{' '.join(rng.choice(WORDS, size=8))} #{seed}-{i}" for i in range(n)]
 
 
+_HOME: str | None = None
+
+
 def start_local_ray(num_cpus: int) -> tuple[object, str, str]:
     """A loopback-only Ray as ../shared/RAY.md says; returns (ray, temp dir, home)."""
     import ray  # imported before HOME moves, as the tests' fixture does
 
-    home, temp = tempfile.mkdtemp(prefix="rh-"), tempfile.mkdtemp(prefix="r-", dir="/tmp")
-    Path(home, "ray_bootstrap_config.yaml").write_text("{}\n")
+    global _HOME
+    if _HOME is None:  # one HOME per process: a second ray.init looks for the first one's auth token there
+        _HOME = tempfile.mkdtemp(prefix="rh-")
+        Path(_HOME, "ray_bootstrap_config.yaml").write_text("{}\n")
+    home, temp = _HOME, tempfile.mkdtemp(prefix="r-", dir="/tmp")
     saved_home = os.environ.get("HOME")
     os.environ.update({"HOME": home, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"})
 
@@ -144,10 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 ray.shutdown()
                 shutil.rmtree(temp, ignore_errors=True)
-                shutil.rmtree(home, ignore_errors=True)
         med = statistics.median
         rows.append((n, med(local_cold), med(ray_cold), med(local_warm), med(ray_warm)))
         print(f"N={n}: done ({args.repeat} runs)", file=sys.stderr, flush=True)
+    if _HOME is not None:
+        shutil.rmtree(_HOME, ignore_errors=True)
     import torch
 
     print(f"# {cpus} CPUs; in-process torch threads {torch.get_num_threads()}; medians of {args.repeat} runs; "
