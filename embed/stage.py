@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
     from tagscan.embed.ray_engine import RaySession
     from tagscan.inputs import AuditSet
 
-__all__ = ["EmbedOutcome", "TermEmbedder", "cache_note", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
+__all__ = ["EmbedOutcome", "TermEmbedder", "cache_counts", "cache_note", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,18 @@ def cache_note(
     ``"embedding cache /home/me/.cache/tagscan/embeddings: 8,000 of 8,000 inputs and 2,113 of 2,113 label
     names came from it"``.
     """
+    told = cache_counts(
+        n_inputs=n_inputs, computed_inputs=computed_inputs, n_labels=n_labels, computed_labels=computed_labels
+    )
+    return f"embedding cache {cache_root}: {told} came from it"
+
+
+def cache_counts(*, n_inputs: int | None, computed_inputs: int, n_labels: int, computed_labels: int) -> str:
+    """What came from the cache, for :func:`cache_note`: ``"8,000 of 8,000 inputs and 2,113 of 2,113 label names"``."""
     parts = [] if n_inputs is None else [f"{max(n_inputs - computed_inputs, 0):,} of {n_inputs:,} inputs"]
     if n_labels:
         parts.append(f"{max(n_labels - computed_labels, 0):,} of {n_labels:,} label names")
-    told = " and ".join(parts) if parts else "nothing"
-    return f"embedding cache {cache_root}: {told} came from it"
+    return " and ".join(parts) if parts else "nothing"
 
 
 def embed_audit_set(

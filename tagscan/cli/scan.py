@@ -12,22 +12,12 @@ from tagscan.cli.common import EXIT_FINDINGS, ConfigArg, Level, OutputFormat, gu
 
 
 def print_cache_line(cfg, run, console=None) -> None:
-    """Print :func:`cache_line` (on stdout, or ``console``), its folder whole (on its own line when the terminal
-    is too narrow)."""
-    from tagscan.embed.cache import embedding_cache_root
-    from tagscan.outputs.terminal import print_with_path, stdout_console
-
-    console = console or stdout_console()
-    root = str(embedding_cache_root(cfg.embed.cache_dir))
-    words, _, told = cache_line(cfg, run).partition(f" {root}:")
-    print_with_path(console, words, root, ":" + told)
-
-
-def cache_line(cfg, run) -> str:
     """Where the machine's embedding cache is and how many of a run's vectors came from it (``run``: a run
-    record, or the embed stage's outcome)."""
+    record, or the embed stage's outcome), on stdout or ``console``; the folder whole (on its own line when the
+    terminal is too narrow)."""
     from tagscan.embed.cache import embedding_cache_root
-    from tagscan.embed.stage import cache_note
+    from tagscan.embed.stage import cache_counts
+    from tagscan.outputs.terminal import print_with_path, stdout_console
 
     emb = getattr(run, "embedding", run)
     # precomputed vectors, or no inputs at all (embed.input: none): no input went through the cache
@@ -37,13 +27,14 @@ def cache_line(cfg, run) -> str:
     else:
         n_inputs = 0 if run.vectors is None else len(run.vectors)
         n_labels = 0 if run.label_vectors is None else len(run.label_vectors)
-    return cache_note(
-        embedding_cache_root(cfg.embed.cache_dir),
+    told = cache_counts(
         n_inputs=None if precomputed else n_inputs,
         computed_inputs=emb.computed_inputs,
         n_labels=n_labels,
         computed_labels=emb.computed_labels,
     )
+    root = str(embedding_cache_root(cfg.embed.cache_dir))
+    print_with_path(console or stdout_console(), "embedding cache", root, f": {told} came from it")
 
 
 class Engine(str, Enum):
