@@ -2,7 +2,10 @@
 
 ``C = G.T @ Y`` gives the members of each group that received each label; ``U.T @ Y`` gives each
 label's count within each universe (few universes, so that table is small and dense). Only the
-non-zero cells of ``C`` are materialised; the dense groups x labels table is never built.
+non-zero cells of ``C`` are materialised; the dense groups x labels table is never built. ``Y`` may be
+:class:`~tagscan.inputs.shards.Positives` read shard by shard (sample ranges): ``C`` is then the sum of
+``G[shard].T @ Y[shard]``, so memory is the cells, the groups and one shard, not every prediction row.
+:func:`count_shard` is that kernel (the Ray engine runs it as tasks).
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from tagscan.inputs.shards import InMemoryPositives, Positives
 from tagscan.scan.groups import Groups
 
-__all__ = ["CellCounts", "count_cells"]
+__all__ = ["CellCounts", "count_cells", "count_shard", "finish_counts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,19 +42,44 @@ class CellCounts:
         return len(self.count)
 
 
-def count_cells(groups: Groups, Y: sp.spmatrix) -> CellCounts:
-    """Count every non-zero (group, label) cell of ``Y`` (samples x labels, 0/1)."""
+def count_shard(G_rows: sp.spmatrix, U_rows: sp.spmatrix, Y: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The kernel: (groups x labels) counts and (universes x labels) counts of one shard's samples.
+
+    ``G_rows`` / ``U_rows``: the shard's rows of the group and universe membership; ``Y``: its positives.
+    """
     Yi = sp.csr_matrix(Y, dtype=np.int64)
-    G = sp.csc_matrix(groups.membership, dtype=np.int64)
-    C = (G.T @ Yi).tocoo()  # groups x labels, int64
+    Gt = sp.csr_matrix(sp.csc_matrix(G_rows, dtype=np.int64).T)
+    Ut = sp.csr_matrix(sp.csc_matrix(U_rows, dtype=np.int64).T)
+    return sp.csr_matrix(Gt @ Yi), np.asarray((Ut @ Yi).todense(), dtype=np.int64)
+
+
+def count_cells(groups: Groups, Y: sp.spmatrix | Positives) -> CellCounts:
+    """Count every non-zero (group, label) cell of ``Y`` (samples x labels, 0/1), shard by shard."""
+    pos = Y if isinstance(Y, Positives) else InMemoryPositives(Y, Y)
+    G = sp.csr_matrix(groups.membership, dtype=np.int64)
+    U = sp.csr_matrix(groups.universes, dtype=np.int64)
+    C, UL = None, None
+    for s in pos:
+        c, ul = count_shard(G[s.start : s.stop], U[s.start : s.stop], s.Y)
+        C = c if C is None else C + c
+        UL = ul if UL is None else UL + ul
+    if C is None:
+        C = sp.csr_matrix((len(groups), pos.shape[1]), dtype=np.int64)
+        UL = np.zeros((U.shape[1], pos.shape[1]), dtype=np.int64)
+    return finish_counts(groups, C, UL)
+
+
+def finish_counts(groups: Groups, C: sp.spmatrix, UL: np.ndarray) -> CellCounts:
+    """The cell table from the summed (groups x labels) counts ``C`` and (universes x labels) ``UL``."""
+    C = sp.coo_matrix(C)
+    C.sum_duplicates()
     keep = C.data > 0
     g = C.row[keep].astype(np.int64)
     lab = C.col[keep].astype(np.int64)
     cnt = C.data[keep].astype(np.int64)
     order = np.lexsort((lab, g))
     g, lab, cnt = g[order], lab[order], cnt[order]
-    U = sp.csc_matrix(groups.universes, dtype=np.int64)
-    UL = np.asarray((U.T @ Yi).todense(), dtype=np.int64)  # universes x labels (small)
+    UL = np.asarray(UL, dtype=np.int64)
     uni = groups.universe[g]
     return CellCounts(
         group=g,

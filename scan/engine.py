@@ -51,7 +51,8 @@ def person_rows(audit: AuditSet, protected: list[str], person_labels: list[str])
         cols = [j for j, (lab, name) in enumerate(zip(audit.labels, audit.label_names))
                 if normalise_term(lab) in wanted or normalise_term(name) in wanted]
         if cols:
-            rows |= np.asarray(audit.Y[:, cols].sum(axis=1)).ravel() > 0
+            Yc = audit.positive_store().columns(np.asarray(cols))[0][:, cols]
+            rows |= np.asarray(Yc.sum(axis=1)).ravel() > 0
     return rows
 
 
@@ -116,10 +117,11 @@ def analyse(
         about_people = np.concatenate([about_people, np.ones(len(groups) - len(about_people), dtype=bool)])
     log.info("%s", people_source(groups_cfg))
     with t("counts"):
-        counts = count_cells(groups, audit.Y)
+        counts = count_cells(groups, audit.positive_store())
     ctx = ScanContext(
         Y=audit.Y,
         scores=audit.scores,
+        positives=audit.positives,
         labels=audit.labels,
         label_names=audit.label_names,
         groups=groups,

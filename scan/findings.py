@@ -377,7 +377,7 @@ def scan(
     if "example_rows" in f.columns:
         cands = [None if not isinstance(v, list | np.ndarray) else v for v in f["example_rows"]]
     ex = pick_examples(
-        sp.csc_matrix(ctx.scores), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors,
+        ctx.score_columns(np.unique(lab)), groups.membership, lab, g, examples_per_finding, vectors=ctx.vectors,
         candidates=cands,
     )
     f["examples"] = [list(sample_ids[r]) for r in ex]

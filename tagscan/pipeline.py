@@ -176,7 +176,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     # Status against the baseline run: new / persisting / regressed, and the resolved ones.
     resolved_rows, comparison = findings.iloc[0:0], None
     if base is not None:
-        now = RunNow(clusters, audit.input_hashes.get("samples"), emb.input_model, audit.Y, audit.labels, groups)
+        now = RunNow(clusters, audit.input_hashes.get("samples"), emb.input_model, audit.kept_positives, audit.labels, groups)
         cmp = compare_with_run(ws, base, findings, now, fdr=cfg.scan.fdr)
         findings, resolved_rows, comparison = cmp.findings, cmp.resolved, cmp.mode
     resolved = resolved_rows["finding_id"].tolist()
@@ -210,7 +210,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
             samples=audit.n_samples,
             labels=audit.n_labels,
             prediction_rows=audit.n_prediction_rows,
-            positives=int(audit.Y.nnz),
+            positives=audit.n_positives,
             groups_tested=len(groups),
             groups_untested=len(groups.untested),
             groups_untested_by_reason=untested,
@@ -230,7 +230,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
     )
     record = record.with_timings({**t.timings, "total": round(time.perf_counter() - t_start, 3)})
     all_rows = pd.concat([findings, resolved_rows], ignore_index=True) if len(resolved_rows) else findings
-    run_dir = ws.write_run(record, all_rows, positives=(audit.Y, audit.labels))
+    run_dir = ws.write_run(record, all_rows, positives=(audit.kept_positives, audit.labels))
     return ScanResult(record=record, run_dir=run_dir, findings=all_rows)
 
 
@@ -261,7 +261,7 @@ def run_labels_like(cfg: Config, text: str, *, k: int = 10) -> pd.DataFrame:
     sims, ids = index.search(emb.terms.embed([text]), min(k, index.ntotal))
     keep = ids[0] >= 0
     rows = ids[0][keep]
-    label_counts = np.asarray(audit.Y.sum(axis=0)).ravel()
+    label_counts = audit.positive_store().label_counts()
     return pd.DataFrame(
         {
             "label": audit.labels[rows],

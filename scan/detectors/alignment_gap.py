@@ -289,7 +289,7 @@ class AlignmentGapDetector(Detector):
 
     def run(self, ctx: ScanContext, config: DetectorConfig) -> DetectorResult:
         correction = ctx.correction
-        Y = sp.csr_matrix(ctx.Y)  # read only
+        Y = ctx.matrices()[0]  # read only; out of core too (its similarity pass is samples x labels anyway)
         st = _strata_counts(ctx, Y)
         p_all, min_p_all, low_all = similarity_strata_test(st["O"], st["E"], st["T"])
         by_label = None  # similarity per positive (inf where undefined), by label, for review examples

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
 from scipy import special
 
+from tagscan.inputs.shards import InMemoryPositives, Positives
 from tagscan.scan.counts import CellCounts
 from tagscan.scan.groups import Groups
 from tagscan.scan.stats import GPSPrior
@@ -68,11 +69,13 @@ class ScanContext:
     each family, and ``shared_space`` (inputs and labels were embedded by the same model, so their
     vectors can be compared). ``truth_rows`` (bool per sample, optional) marks the samples that have
     ground truth (None: every sample). ``gps_prior`` (optional) is a DuMouchel prior fitted elsewhere,
-    used instead of fitting one on this scan's cells.
+    used instead of fitting one on this scan's cells. ``positives`` (optional) is where the predictions
+    live when they are read shard by shard (out of core); ``Y`` and ``scores`` are then None, and
+    detectors read them through :meth:`positive_store`, :meth:`score_columns` or :meth:`matrices`.
     """
 
-    Y: sp.csr_matrix
-    scores: sp.csr_matrix
+    Y: sp.csr_matrix | None
+    scores: sp.csr_matrix | None
     labels: np.ndarray
     label_names: np.ndarray
     groups: Groups
@@ -89,6 +92,30 @@ class ScanContext:
     group_about_people: np.ndarray | None = None  # bool per group; None = every group
     gps_prior: GPSPrior | None = None
     detectors_run: tuple[str, ...] = ()  # the detectors of this scan (set by the engine), for shared work
+    positives: Positives | None = None
+
+    def positive_store(self) -> Positives:
+        """The predictions, shard by shard (one shard when they are in memory)."""
+        if self.positives is not None:
+            return self.positives
+        return InMemoryPositives(self.Y, self.scores)
+
+    def matrices(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """``Y`` and ``scores`` whole, in memory (out of core, this reads every shard: memory grows with
+        the prediction rows)."""
+        if self.Y is not None:
+            return sp.csr_matrix(self.Y), sp.csr_matrix(self.scores)
+        return self.positive_store().materialise()
+
+    def score_columns(self, cols: np.ndarray) -> sp.csc_matrix:
+        """The scores as (samples x labels) CSC with (at least) the labels ``cols`` filled."""
+        if self.Y is not None:
+            return sp.csc_matrix(self.scores)
+        return self.positive_store().columns(cols)[1]
+
+    def shape(self) -> tuple[int, int]:
+        """(samples, labels) of the predictions."""
+        return tuple(self.Y.shape) if self.Y is not None else tuple(self.positive_store().shape)
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:

@@ -107,6 +107,15 @@ def _binary(M: sp.spmatrix, what: str, shape: tuple[int, int]) -> sp.csr_matrix:
     return B
 
 
+def _mask(rows: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The annotated samples as a bool mask of ``n`` (None: every sample); a malformed mask is left for
+    :class:`_Cells` to report."""
+    if rows is None:
+        return None
+    rows = np.asarray(rows)
+    return rows if rows.shape == (n,) and rows.dtype == bool else None
+
+
 def _adjust(p: np.ndarray, m: int, correction: str) -> np.ndarray:
     if correction == "by":
         return stats.benjamini_yekutieli(p, m=m)
@@ -156,8 +165,10 @@ class _Cells:
     """The materialised (group, label) cells with every margin both tests need (parallel arrays)."""
 
     def __init__(self, ctx: ScanContext) -> None:
-        n_s, L = ctx.Y.shape
-        Y = _binary(ctx.Y, "predictions", (n_s, L))
+        n_s, L = ctx.shape()
+        # Out of core: only the annotated samples' positives are read into memory (the rest are not counted).
+        Ysrc = ctx.Y if ctx.Y is not None else ctx.positive_store().rows_full(_mask(ctx.truth_rows, n_s))[0]
+        Y = _binary(Ysrc, "predictions", (n_s, L))
         T = _binary(ctx.truth, "truth", (n_s, L))
         TP = Y.multiply(T).tocsr()
         FP = (Y - TP).tocsr()
@@ -330,7 +341,7 @@ def _examples(ctx: ScanContext, c: _Cells, idx: np.ndarray, kind: str) -> list[n
     FPR excess: the group's false positives, highest score first. TPR shortfall: the group's missed
     true positives (they have no score), in sample order.
     """
-    scores = sp.csc_matrix(ctx.scores)
+    scores = ctx.score_columns(np.unique(c.lab[idx]))
     out = []
     for g, lab in zip(c.g[idx], c.lab[idx]):  # one list per finding
         mem = ctx.groups.members(int(g))
@@ -401,6 +412,6 @@ class ErrorGapDetector(Detector):
             if len(rows):
                 frames.append(rows)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        n_s = ctx.Y.shape[0]
+        n_s = ctx.shape()[0]
         annotated = n_s if cells.truth_rows is None else int(cells.truth_rows.sum())
         return DetectorResult(out, tuple(fams), {"annotated_samples": annotated, "samples": int(n_s)})

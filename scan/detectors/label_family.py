@@ -252,8 +252,9 @@ def _member_pvalues(ctx: ScanContext, fams: LabelFamilies, g: np.ndarray, f: np.
 
 def _examples(ctx: ScanContext, fams: LabelFamilies, rows: pd.DataFrame) -> list[np.ndarray]:
     """Review candidates per finding: group members with any member label, best score first."""
-    S = sp.csc_matrix(ctx.scores)
     F = fams.members
+    S = ctx.score_columns(np.unique(F[:, np.unique(rows["family_index"].to_numpy(dtype=np.int64))].tocoo().row)
+                          if len(rows) else np.zeros(0, dtype=np.int64))
     out = []
     for g, f in zip(rows["group_index"], rows["family_index"]):  # one list per finding
         labs = F.indices[F.indptr[f] : F.indptr[f + 1]]
@@ -332,8 +333,9 @@ class LabelFamilyDetector(Detector):
                 for b in ("watchlist", "discovery")
             ]
             return DetectorResult(pd.DataFrame(), tuple(empty), {"label_families": summary})
-        Yf = _binary_csr(ctx.Y) @ fams.members.tocsr()
-        Yf = sp.csr_matrix(Yf)
+        # Per sample, so shard by shard: a shard holds every positive of its samples.
+        Mf = fams.members.tocsr()
+        Yf = sp.vstack([_binary_csr(s.Y) @ Mf for s in ctx.positive_store()], format="csr")
         Yf.data = (Yf.data > 0).astype(np.int8)
         Yf.eliminate_zeros()
         rep = fams.representative
@@ -341,6 +343,7 @@ class LabelFamilyDetector(Detector):
             ctx,
             Y=Yf,
             scores=Yf.astype(np.float32),
+            positives=None,
             labels=ctx.labels[rep],
             label_names=ctx.label_names[rep],
             counts=count_cells(ctx.groups, Yf),

@@ -20,6 +20,7 @@ from tagscan.constants import NO_INPUTS
 from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs.formats import long_table, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
+from tagscan.inputs.shards import InMemoryPositives, Positives
 from tagscan.inputs.tables import (
     attribute_column,
     file_sha256,
@@ -54,6 +55,9 @@ class AuditSet:
       an empty label marks a sample "annotated, no positive label"; ``data.truth_exhaustive: true``
       declares every sample annotated. Error-rate detectors count only annotated samples.
     - ``vectors``: optional precomputed input embeddings (n_samples x d float32).
+    - ``positives``: set when the predictions were read out of core (:mod:`tagscan.inputs.stream`): they
+      live in sample-range shards on disk, and ``Y`` / ``scores`` are None; :meth:`positive_store` reads
+      either kind shard by shard.
     - ``input_hashes``: sha256 of every input file, keyed by its config key.
     - ``has_inputs``: False for predictions and attributes only (``embed.input: none``, or samples with
       neither a text nor an image column and no ``data.embeddings``): nothing to embed, no clusters.
@@ -63,14 +67,28 @@ class AuditSet:
     attributes: tuple[str, ...]
     labels: np.ndarray
     label_names: np.ndarray
-    Y: sp.csr_matrix
-    scores: sp.csr_matrix
+    Y: sp.csr_matrix | None
+    scores: sp.csr_matrix | None
     truth: sp.csr_matrix | None = None
     annotated: np.ndarray | None = None
     vectors: np.ndarray | None = None
     input_hashes: dict[str, str] = field(default_factory=dict)
     n_prediction_rows: int = 0
     has_inputs: bool = True
+    positives: Positives | None = None
+
+    def positive_store(self) -> Positives:
+        """The predictions, shard by shard (one shard when they are in memory)."""
+        return self.positives if self.positives is not None else InMemoryPositives(self.Y, self.scores)
+
+    @property
+    def kept_positives(self) -> sp.csr_matrix | Positives:
+        """What a run keeps of its predictions for the next run's paired tests: ``Y``, or the shard store."""
+        return self.Y if self.Y is not None else self.positives
+
+    @property
+    def n_positives(self) -> int:
+        return int(self.Y.nnz) if self.Y is not None else self.positives.nnz
 
     @property
     def n_samples(self) -> int:
@@ -86,7 +104,10 @@ class AuditSet:
 
     def top_labels(self, rows: np.ndarray, k: int) -> list[str]:
         """Per row: the names of its ``k`` highest-scored predicted labels, joined with ', '."""
-        S = self.scores.tocsr()
+        rows = np.asarray(rows, dtype=np.int64)
+        S = self.scores.tocsr() if self.scores is not None else self.positives.rows(rows)[1]
+        if self.scores is None:
+            rows = np.arange(len(rows))
         out = []
         for r in rows:
             lo, hi = S.indptr[r], S.indptr[r + 1]
@@ -105,13 +126,14 @@ class AuditSet:
     def subset(self, rows: np.ndarray) -> AuditSet:
         """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
         rows = np.asarray(rows, dtype=np.int64)
+        Y, S = (self.Y, self.scores) if self.Y is not None else self.positives.materialise()
         return AuditSet(
             samples=self.samples.iloc[rows].reset_index(drop=True),
             attributes=self.attributes,
             labels=self.labels,
             label_names=self.label_names,
-            Y=self.Y[rows],
-            scores=self.scores[rows],
+            Y=Y[rows],
+            scores=S[rows],
             truth=None if self.truth is None else self.truth[rows],
             annotated=None if self.annotated is None else self.annotated[rows],
             vectors=None if self.vectors is None else self.vectors[rows],

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tagscan.errors import DataError
+from tagscan.inputs.shards import Positives
 from tagscan.runs.record import ClusterInfo, RunRecord
 from tagscan.runs.workspace import RunEntry, Workspace
 
@@ -35,7 +36,7 @@ class RunNow:
     clusters: ClusterInfo
     samples_hash: str | None
     input_model: str | None
-    Y: sp.spmatrix | None = None
+    Y: sp.spmatrix | Positives | None = None  # a shard store when the scan read its predictions out of core
     labels: np.ndarray | None = None
     groups: object | None = None  # tagscan.scan.groups.Groups
 
@@ -83,12 +84,17 @@ def compare_with_run(ws: Workspace, base: RunEntry, findings: pd.DataFrame, now:
         kept = ws.load_positives(base.run_id) if same_samples and now.Y is not None else None
         if kept is not None:
             before, before_labels = kept
+            if isinstance(before, Positives):  # out of core: only the findings' labels are read
+                before = before.columns(np.flatnonzero(np.isin(before_labels, findings["label"].to_numpy())))[0]
             if before.shape[0] != now.Y.shape[0]:
                 raise ValueError("the baseline scanned a different set of rows (skipped images?)")
             groups = now.groups
             wanted = set(findings["group"])
             members = {g: groups.members(i) for i, g in enumerate(groups.ids) if g in wanted}
-            paired = PairedPredictions(sp.csc_matrix(now.Y), now.labels, before, before_labels, members)
+            Ynow = now.Y
+            if isinstance(Ynow, Positives):
+                Ynow = Ynow.columns(np.flatnonzero(np.isin(now.labels, findings["label"].to_numpy())))[0]
+            paired = PairedPredictions(sp.csc_matrix(Ynow), now.labels, before, before_labels, members)
     except (OSError, ValueError, DataError) as exc:
         log.warning("baseline %s: cannot read its positives (%s); comparing rates unpaired", base.run_id, exc)
     mode = PAIRED if paired else UNPAIRED

@@ -41,6 +41,7 @@ from tagscan.constants import STATUSES
 from tagscan.errors import DataError, UsageError
 from tagscan.fsutil import fsync_dir as _fsync_dir
 from tagscan.fsutil import write_durably as _write_bytes
+from tagscan.inputs.shards import ShardedPositives
 from tagscan.runs.record import NewerRecordError, RunRecord
 
 __all__ = ["RunEntry", "Workspace", "new_run_id", "now_iso"]
@@ -48,6 +49,7 @@ __all__ = ["RunEntry", "Workspace", "new_run_id", "now_iso"]
 FINDINGS_FILE = "findings.parquet"
 RECORD_FILE = "run.json"
 POSITIVES_FILE = "positives.npz"
+POSITIVES_DIR = "positives"  # a run scanned out of core keeps its shards (tagscan.inputs.shards)
 POSITIVE_LABELS_FILE = "labels.json"
 REPORT_FILE = "report.html"
 
@@ -210,9 +212,12 @@ class Workspace:
             os.fsync(fh.fileno())
         if positives is not None:
             Y, labels = positives
-            buf = io.BytesIO()
-            sp.save_npz(buf, sp.csc_matrix(Y), compressed=True)
-            _write_bytes(tmp / POSITIVES_FILE, buf.getvalue())
+            if isinstance(Y, ShardedPositives):  # out of core: the shard files, as they are
+                Y.copy_to(tmp / POSITIVES_DIR)
+            else:
+                buf = io.BytesIO()
+                sp.save_npz(buf, sp.csc_matrix(Y), compressed=True)
+                _write_bytes(tmp / POSITIVES_FILE, buf.getvalue())
             _write_bytes(tmp / POSITIVE_LABELS_FILE, json.dumps([str(x) for x in labels]).encode())
         _write_bytes(tmp / RECORD_FILE, json.dumps(record.to_json(), indent=2, default=str).encode())
         _fsync_dir(tmp)
@@ -371,14 +376,18 @@ class Workspace:
         except (OSError, ValueError, TypeError) as exc:
             raise self._damaged(path, run_id, exc) from exc
 
-    def load_positives(self, run_id: str) -> tuple[sp.csc_matrix, np.ndarray] | None:
-        """The run's positive predictions and their label ids, or None when the run did not keep them.
+    def load_positives(self, run_id: str) -> tuple[sp.csc_matrix | ShardedPositives, np.ndarray] | None:
+        """The run's positive predictions and their label ids, or None when the run did not keep them; a
+        run scanned out of core kept its shards (read on demand).
 
         Raises OSError or ValueError when the files are there but cannot be read."""
         d = self.runs_dir / run_id
-        if not (d / POSITIVES_FILE).is_file():
+        if (d / POSITIVES_DIR / "meta.json").is_file():
+            before = ShardedPositives(d / POSITIVES_DIR)
+        elif not (d / POSITIVES_FILE).is_file():
             return None
-        before = sp.load_npz(d / POSITIVES_FILE).tocsc()
+        else:
+            before = sp.load_npz(d / POSITIVES_FILE).tocsc()
         labels = np.array(json.loads((d / POSITIVE_LABELS_FILE).read_text()), dtype=object)
         return before, labels
 
