@@ -60,6 +60,13 @@ class DataConfig(_Section):
     # The truth table names the annotated samples (a row with an empty label: annotated, no positive label);
     # true: every sample is annotated, and one the truth never names has no positive label.
     truth_exhaustive: bool = False
+    # Out of core (tagscan.inputs.stream): the predictions are read in record batches of ``batch_rows`` into
+    # shards of ``shard_samples`` samples on disk. "auto": when they are a folder of Parquet files or a
+    # Parquet file of more than 20 M rows. How they are read does not change what a scan finds, so these
+    # keys stay out of the run record's config.
+    stream: Literal["auto"] | bool = Field(default="auto", exclude=True)
+    batch_rows: int = Field(default=1_000_000, ge=1, exclude=True)
+    shard_samples: int = Field(default=262_144, ge=1, exclude=True)
 
 
 def _unique(v: list, what: str = "") -> list:

@@ -21,6 +21,7 @@ from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs.formats import long_table, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.shards import InMemoryPositives, Positives
+from tagscan.inputs.stream import should_stream, stream_predictions
 from tagscan.inputs.tables import (
     attribute_column,
     file_sha256,
@@ -365,29 +366,84 @@ def load_audit_set(cfg: Config) -> AuditSet:
     vocab = _load_vocabulary(cfg)
 
     ppath = cfg.data.predictions
-    pred, pred_rows = long_table(read_table(ppath, "data.predictions"), ppath)
-    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples, pred_rows)
-    if "score" in pred.columns:
-        raw_score = pred["score"]
-        if pd.api.types.is_bool_dtype(raw_score.dtype):
-            raw_score = raw_score.astype(object)
-        score = pd.to_numeric(raw_score, errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(score) | (score < 0) | (score > 1)
-        if raw_score.dtype == object:  # JSON true/false is not a probability
-            bad = bad | raw_score.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-        if bad.any():
-            r = first_row(bad)
-            raw = pred["score"].iloc[r - 1]
-            raw = raw.item() if hasattr(raw, "item") else raw  # 1.5, not np.float64(1.5)
-            raise DataError(
-                f"{ppath}: row {r}: score {raw!r} is not a number in [0, 1] ({int(bad.sum())} rows affected); "
-                "scores must be probabilities in [0, 1]"
-            )
-    else:
-        score = np.ones(len(pred), dtype=np.float64)
-
     truth_pairs = _truth_pairs(cfg, sample_index)
     tpath = cfg.data.truth
+    if should_stream(cfg):  # out of core: sample-range shards on disk (tagscan.inputs.stream)
+        if truth_pairs is not None and vocab is not None:
+            _label_index([truth_pairs[1]], vocab, [tpath], cfg.data.vocabulary, [truth_pairs[2]])
+        st = stream_predictions(
+            cfg, sample_index, vocab=vocab, truth_labels=None if truth_pairs is None else truth_pairs[1],
+            label_pairs=_label_pairs, check_labels=lambda labs: _check_label_options(cfg, labs, cfg.data.vocabulary or ppath),
+        )
+        labels, names, positives, n_pred_rows = st.labels, st.label_names, st.positives, st.n_rows
+        Y = S = None
+        lidx = pd.Index(labels)
+        n, L = len(samples), len(labels)
+    else:
+        labels, names, lidx, Y, S, n_pred_rows = _read_predictions(cfg, ppath, samples, sample_index, vocab, truth_pairs)
+        positives = None
+        n, L = len(samples), len(labels)
+
+    truth = annotated = None
+    if truth_pairs is not None:
+        trow, tlab, _, annotated = truth_pairs
+        T = sp.coo_matrix((np.ones(len(trow), dtype=np.int8), (trow, lidx.get_indexer(tlab))), shape=(n, L)).tocsr()
+        T.data = np.minimum(T.data, 1).astype(np.int8)
+        truth = T
+
+    vectors = load_vectors(cfg, samples["sample_id"].to_numpy(dtype=object))
+
+    hashes: dict[str, str] = {}
+    for key in ("samples", "predictions", "truth", "vocabulary", "embeddings"):
+        p = getattr(cfg.data, key)
+        if p is not None:
+            hashes[key] = file_sha256(p)
+    return AuditSet(
+        samples=samples,
+        attributes=attributes,
+        labels=labels,
+        label_names=names,
+        Y=Y,
+        scores=S,
+        truth=truth,
+        annotated=annotated,
+        vectors=vectors,
+        input_hashes=hashes,
+        n_prediction_rows=n_pred_rows,
+        has_inputs=has_inputs,
+        positives=positives,
+    )
+
+
+def prediction_scores(pred: pd.DataFrame, ppath: Path) -> np.ndarray:
+    """The ``score`` column as float64 (1.0 for every row without one); a score that is not a number in
+    [0, 1] is a DataError naming its row."""
+    if "score" not in pred.columns:
+        return np.ones(len(pred), dtype=np.float64)
+    raw_score = pred["score"]
+    if pd.api.types.is_bool_dtype(raw_score.dtype):
+        raw_score = raw_score.astype(object)
+    score = pd.to_numeric(raw_score, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(score) | (score < 0) | (score > 1)
+    if raw_score.dtype == object:  # JSON true/false is not a probability
+        bad = bad | raw_score.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if bad.any():
+        r = first_row(bad)
+        raw = pred["score"].iloc[r - 1]
+        raw = raw.item() if hasattr(raw, "item") else raw  # 1.5, not np.float64(1.5)
+        raise DataError(
+            f"{ppath}: row {r}: score {raw!r} is not a number in [0, 1] ({int(bad.sum())} rows affected); "
+            "scores must be probabilities in [0, 1]"
+        )
+    return score
+
+
+def _read_predictions(cfg: Config, ppath: Path, samples: pd.DataFrame, sample_index: pd.Index, vocab, truth_pairs):
+    """The predictions read whole: (labels, names, label index, Y, scores, prediction rows)."""
+    tpath = cfg.data.truth
+    pred, pred_rows = long_table(read_table(ppath, "data.predictions"), ppath)
+    rows, labs = _label_pairs(ppath, "data.predictions", pred, sample_index, cfg.data.samples, pred_rows)
+    score = prediction_scores(pred, ppath)
 
     all_labs = [labs] + ([truth_pairs[1]] if truth_pairs else [])
     all_paths = [ppath] + ([tpath] if tpath else [])
@@ -421,34 +477,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
     Y.data = np.ones_like(Y.data, dtype=np.int8)
     Y = Y.astype(np.int8)
 
-    truth = annotated = None
-    if truth_pairs is not None:
-        trow, tlab, _, annotated = truth_pairs
-        T = sp.coo_matrix((np.ones(len(trow), dtype=np.int8), (trow, lidx.get_indexer(tlab))), shape=(n, L)).tocsr()
-        T.data = np.minimum(T.data, 1).astype(np.int8)
-        truth = T
-
-    vectors = load_vectors(cfg, samples["sample_id"].to_numpy(dtype=object))
-
-    hashes: dict[str, str] = {}
-    for key in ("samples", "predictions", "truth", "vocabulary", "embeddings"):
-        p = getattr(cfg.data, key)
-        if p is not None:
-            hashes[key] = file_sha256(p)
-    return AuditSet(
-        samples=samples,
-        attributes=attributes,
-        labels=labels,
-        label_names=names,
-        Y=Y,
-        scores=S,
-        truth=truth,
-        annotated=annotated,
-        vectors=vectors,
-        input_hashes=hashes,
-        n_prediction_rows=len(pred),
-        has_inputs=has_inputs,
-    )
+    return labels, names, lidx, Y, S, len(pred)
 
 
 def _top_k(cfg: Config, ppath: Path, pred: pd.DataFrame, rows, labs, score) -> np.ndarray:

@@ -38,19 +38,26 @@ _SCALAR_KINDS = ("string", "integer", "floating", "mixed-integer-float", "boolea
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
+    """sha256 of a file; of a folder of Parquet files, of their relative names and contents in order."""
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
+    files = [path] if not path.is_dir() else sorted(p for p in path.rglob("*.parquet") if p.is_file())
+    for f in files:
+        if path.is_dir():
+            h.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(chunk):
+                h.update(block)
     return h.hexdigest()
 
 
 def check_file(path: Path, key: str) -> None:
     if not path.exists():
         raise DataError(f"{path}: file not found (config key {key}); fix the path, which is relative to the config file")
+    if path.is_dir() and key != "data.embeddings" and any(path.rglob("*.parquet")):
+        return  # a folder of Parquet files: one table
     if not path.is_file():
         kinds = ".npy file or a .parquet, .csv or .jsonl table" if key == "data.embeddings" else ".parquet, .csv or .jsonl file"
-        raise DataError(f"{path}: is a directory, not a file (config key {key}); point {key} at a {kinds}")
+        raise DataError(f"{path}: is a directory, not a file (config key {key}); point {key} at a {kinds}" + ("" if key == "data.embeddings" else ", or at a folder of .parquet files"))
 
 
 def _sniff(path: Path) -> str | None:
@@ -150,7 +157,7 @@ def _raise_bad_jsonl_line(path: Path) -> list[dict] | None:
 def read_table(path: Path, key: str) -> pd.DataFrame:
     """Read a Parquet, CSV or JSON Lines table chosen by extension, with clear errors."""
     check_file(path, key)
-    kind = _TABLE_SUFFIXES.get(path.suffix.lower())
+    kind = "parquet" if path.is_dir() else _TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         use = ".npy (an array) or .parquet, .csv or .jsonl (a table)" if key == "data.embeddings" else ".parquet, .csv or .jsonl"
         raise DataError(f"{path}: unsupported table format '{path.suffix}' (config key {key}); use {use}")

@@ -1,0 +1,258 @@
+"""Out of core: the predictions read in record batches into sample-range shards on disk.
+
+The predictions may be one large Parquet file or a folder of Parquet files. Two passes, each holding
+one record batch (``data.batch_rows``) or one shard (``data.shard_samples`` samples) at a time:
+
+1. every record batch is checked as the in-memory reader checks the whole table (unknown samples,
+   scores outside [0, 1], labels outside the vocabulary: the same one-line errors, with the row in its
+   file), its labels get provisional ids, and its (sample row, label, score) triples are appended to
+   the spill files of the shards their samples fall in;
+2. once the label index is known, each shard's spill is read back, the threshold and ``scan.top_k``
+   applied and repeated (sample, label) rows merged (highest score), exactly as in memory, since a shard
+   holds every row of its samples; the shard is written as CSR (:func:`tagscan.inputs.shards.write_shard`).
+
+Memory is the samples, the label index, one record batch and one shard, not the prediction rows.
+The shards live in a temporary folder of the workspace, removed when the store is garbage collected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tagscan.config import Config
+from tagscan.errors import ConfigError, DataError
+from tagscan.inputs.formats import long_table, top_k_mask
+from tagscan.inputs.shards import ShardedPositives, write_shard
+
+__all__ = ["STREAM_ROWS", "StreamedPredictions", "parquet_parts", "should_stream", "stream_predictions"]
+
+log = logging.getLogger(__name__)
+
+#: ``data.stream: auto`` reads a single Parquet file of more prediction rows than this out of core.
+STREAM_ROWS = 20_000_000
+
+
+def parquet_parts(path: Path, key: str) -> list[Path]:
+    """The Parquet files of ``path``: itself, or every ``*.parquet`` under a folder (sorted)."""
+    if path.is_dir():
+        parts = sorted(p for p in path.rglob("*.parquet") if p.is_file())
+        if not parts:
+            raise DataError(f"{path}: the folder holds no .parquet file (config key {key}); put the table's Parquet files in it")
+        return parts
+    return [path]
+
+
+def should_stream(cfg: Config) -> bool:
+    """Whether to read ``data.predictions`` out of core (``data.stream``; see :data:`STREAM_ROWS`)."""
+    path = cfg.data.predictions
+    mode = cfg.data.stream
+    if mode is not True and mode is not False:  # auto
+        if path.is_dir():
+            return True
+        if path.suffix.lower() != ".parquet" or not path.is_file():
+            return False
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(path).metadata.num_rows > STREAM_ROWS
+        except Exception:  # noqa: BLE001 - the reader reports the bad file with its own message
+            return False
+    if mode and not (path.is_dir() or path.suffix.lower() == ".parquet"):
+        raise ConfigError(
+            f"{cfg.path}: key 'data.stream' is true but {path} is not Parquet; out of core, predictions are read "
+            "from a Parquet file or a folder of Parquet files (convert the table, or set data.stream: auto)"
+        )
+    return bool(mode)
+
+
+@dataclass
+class StreamedPredictions:
+    """What :func:`stream_predictions` read: the shard store, the label index and the row count."""
+
+    positives: ShardedPositives
+    labels: np.ndarray
+    label_names: np.ndarray
+    n_rows: int
+
+
+def _shift_rows(exc: DataError, part: Path, offset: int) -> DataError:
+    """The error of a record batch with its row counted in the whole file (batch rows start at ``offset``)."""
+    msg = re.sub(rf"^{re.escape(str(part))}: row (\d+)", lambda m: f"{part}: row {int(m.group(1)) + offset}", str(exc))
+    return DataError(msg)
+
+
+class _Spill:
+    """Per shard, three append-only files of (local sample row int32, provisional label int32, score float64)."""
+
+    def __init__(self, folder: Path, n: int, shard_samples: int) -> None:
+        self.folder, self.n, self.size = folder, n, shard_samples
+        self.n_shards = max(1, -(-n // shard_samples))
+        self.handles = [
+            tuple(open(folder / f"spill-{i:05d}.{k}", "wb") for k in ("r", "l", "s")) for i in range(self.n_shards)
+        ]
+
+    def add(self, rows: np.ndarray, codes: np.ndarray, score: np.ndarray) -> None:
+        shard = rows // self.size
+        order = np.argsort(shard, kind="stable")
+        rows, codes, score, shard = rows[order], codes[order], score[order], shard[order]
+        cuts = np.searchsorted(shard, np.arange(self.n_shards + 1))
+        for i in np.unique(shard):
+            a, b = cuts[i], cuts[i + 1]
+            hr, hl, hs = self.handles[i]
+            hr.write((rows[a:b] - i * self.size).astype(np.int32).tobytes())
+            hl.write(codes[a:b].astype(np.int32).tobytes())
+            hs.write(score[a:b].astype(np.float64).tobytes())
+
+    def close(self) -> None:
+        for hs in self.handles:
+            for h in hs:
+                h.close()
+
+    def read(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        out = tuple(np.fromfile(self.folder / f"spill-{i:05d}.{k}", dtype=t) for k, t in (("r", np.int32), ("l", np.int32), ("s", np.float64)))
+        for k in ("r", "l", "s"):
+            (self.folder / f"spill-{i:05d}.{k}").unlink()
+        return out
+
+
+def stream_predictions(
+    cfg: Config, sample_index: pd.Index, *, vocab: pd.DataFrame | None, truth_labels: np.ndarray | None,
+    label_pairs, check_labels,
+) -> StreamedPredictions:
+    """Read ``data.predictions`` out of core into a shard store (see the module docstring).
+
+    ``label_pairs`` is the in-memory reader's ``(path, key, frame, sample_index, samples_path, file_rows) ->
+    (rows, labels)`` check, ``check_labels(labels)`` its check of the config keys that name labels; the
+    same checks run on every record batch, so both readers report the same errors.
+    """
+    root = Path(cfg.workspace_dir) / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="positives-", dir=root))
+    try:
+        store, labels, names, n_rows = _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_labels)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(store, shutil.rmtree, folder, True)  # removed with the store (a run keeps hard links)
+    return StreamedPredictions(store, labels, names, n_rows)
+
+
+def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_labels):
+    import pyarrow.parquet as pq
+
+    from tagscan.inputs.audit import prediction_scores
+
+    ppath = cfg.data.predictions
+    n = len(sample_index)
+    spill = _Spill(folder, n, cfg.data.shard_samples)
+    vidx = pd.Index(vocab["label"].to_numpy()) if vocab is not None else None
+    seen = pd.Index([], dtype=object)  # provisional label ids: first-seen order
+    n_rows, has_score = 0, None
+    try:
+        for part in parquet_parts(ppath, "data.predictions"):
+            offset = 0
+            try:
+                pf = pq.ParquetFile(part)
+            except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
+                raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
+            for batch in pf.iter_batches(batch_size=cfg.data.batch_rows):
+                df = batch.to_pandas()
+                df.columns = [str(c) for c in df.columns]
+                try:
+                    pred, src = long_table(df, part)
+                    rows, labs = label_pairs(part, "data.predictions", pred, sample_index, cfg.data.samples, src)
+                    score = prediction_scores(pred, part)
+                    if vidx is not None:
+                        bad = vidx.get_indexer(labs) < 0
+                        if bad.any():
+                            at = int(np.flatnonzero(bad)[0])
+                            r = at + 1 if src is None else int(src[at]) + 1
+                            raise DataError(
+                                f"{part}: row {r}: label '{labs[at]}' is not in the vocabulary ({cfg.data.vocabulary}); "
+                                f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
+                            )
+                except DataError as exc:
+                    raise _shift_rows(exc, part, offset) from exc
+                if has_score is None:
+                    has_score = "score" in pred.columns
+                codes = seen.get_indexer(labs)
+                new = codes < 0
+                if new.any():
+                    seen = seen.append(pd.Index(pd.unique(labs[new])))
+                    codes = seen.get_indexer(labs)
+                spill.add(rows.astype(np.int64), codes, score)
+                n_rows += len(pred)
+                offset += len(df)
+    finally:
+        spill.close()
+    labels, names = _label_index(vocab, seen, truth_labels)
+    check_labels(labels)
+    if cfg.scan.top_k is not None and not has_score:
+        raise ConfigError(
+            f"{cfg.path}: key 'scan.top_k' keeps each sample's highest-scored labels, but {ppath} has no scores "
+            "(a 'score' column, or a 'scores' list); give the scores, or remove scan.top_k"
+        )
+    final = pd.Index(labels).get_indexer(seen) if len(seen) else np.zeros(0, dtype=np.int64)
+    store = _write_shards(cfg, spill, final.astype(np.int64), labels, n)
+    return store, labels, names, n_rows
+
+
+def _label_index(vocab: pd.DataFrame | None, seen: pd.Index, truth_labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The label index as the in-memory reader builds it: the vocabulary's, or every label seen, sorted."""
+    if vocab is not None:
+        return vocab["label"].to_numpy(dtype=object), vocab["name"].to_numpy(dtype=object)
+    allv = seen.to_numpy(dtype=object)
+    if truth_labels is not None and len(truth_labels):
+        allv = pd.unique(np.concatenate([allv, np.asarray(truth_labels, dtype=object)]))
+    labels = np.array(sorted(allv), dtype=object)
+    return labels, labels.copy()
+
+
+def _write_shards(cfg: Config, spill: _Spill, final: np.ndarray, labels: np.ndarray, n: int) -> ShardedPositives:
+    """Pass 2: each shard's rows through the threshold, ``scan.top_k`` and duplicate merge, as CSR."""
+    L = len(labels)
+    parts, nnz, dups, kept, seen_rows, best = [], 0, 0, 0, 0, -np.inf
+    for i in range(spill.n_shards):
+        r, code, v = spill.read(i)
+        c = final[code] if len(code) else np.zeros(0, dtype=np.int64)
+        seen_rows += len(r)
+        if len(v):
+            best = max(best, float(v.max()))
+        keep = v >= cfg.scan.threshold
+        if cfg.scan.top_k is not None:
+            keep &= top_k_mask(r, labels[c], v, cfg.scan.top_k)
+        r, c, v = r[keep], c[keep], v[keep]
+        kept += len(r)
+        start = i * spill.size
+        rows_here = min(spill.size, n - start)
+        key = r.astype(np.int64) * L + c
+        order = np.lexsort((-v, key))  # per (sample, label): the highest score first
+        key, v = key[order], v[order]
+        first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+        dups += int((~first).sum())
+        key, v = key[first], v[first]
+        S = sp.csr_matrix((v.astype(np.float32), (key // L, key % L)), shape=(rows_here, L))
+        S.sort_indices()
+        parts.append(write_shard(spill.folder, i, start, S))
+        nnz += S.nnz
+    if dups:
+        log.warning("%s: %d (sample, label) rows repeat an earlier row; keeping the highest score", cfg.data.predictions, dups)
+    if cfg.scan.top_k is not None:
+        log.info("%s: scan.top_k %d: %d of %d prediction rows kept", cfg.data.predictions, cfg.scan.top_k, kept, seen_rows)
+    if not kept and seen_rows:
+        log.warning(
+            "%s: none of the %d prediction rows reaches scan.threshold %g (highest score %g), so this scan cannot "
+            "find anything; lower scan.threshold in %s or check the scores",
+            cfg.data.predictions, seen_rows, cfg.scan.threshold, best, cfg.path,
+        )
+    return ShardedPositives.finish(spill.folder, (n, L), parts, nnz)
