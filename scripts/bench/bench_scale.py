@@ -15,6 +15,14 @@ ratio is reported at the largest size both finished.
 
     .venv/bin/python scripts/bench/bench_scale.py [--samples 1000000] [--labels 20000] [--baseline-budget 600]
     .venv/bin/python scripts/bench/bench_scale.py --labels 50000 --ks 64,256,666 --no-baseline   # the issue's 50k x 1,000 groups
+
+Out of core (``--stream 1000000,3000000,10000000``): for each size, Parquet files on disk (samples with three
+attributes set only on the 60% of inputs that show people, and a folder of prediction files, 10 per sample over
+50,000 labels, rows of a sample spread across files), then ``tagscan scan`` in a fresh process reading them in
+record batches (``data.stream: true``, ``embed.input: none``): wall, peak RSS, and the peak ratio 3 M / 1 M.
+The files are written by this process, in chunks, before the scan process starts.
+
+    .venv/bin/python scripts/bench/bench_scale.py --stream 1000000,3000000,10000000 --labels 50000
 """
 
 from __future__ import annotations
@@ -135,6 +143,114 @@ def run_worker(kind: str, n: int, args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def write_stream_data(folder, n: int, L: int, per: int, seed: int = 0, chunk: int = 500_000) -> None:
+    """Samples, a vocabulary and a folder of prediction files for the out-of-core run, written in chunks."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    (folder / "predictions").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pop = 1.0 / np.arange(1, L + 1) ** 0.9
+    pop /= pop.sum()
+    cdf = np.cumsum(pop)
+    labels = np.char.add("tag", np.arange(L).astype(str))
+    pq.write_table(pa.table({"label": labels, "name": np.char.add("thing ", np.arange(L).astype(str))}), folder / "vocabulary.parquet")
+    swriter = None
+    n_files = 4
+    pwriters = [None] * n_files
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        m = b - a
+        ids = np.char.add("s", np.arange(a, b).astype(str))
+        person = rng.random(m) < 0.6
+        cols = {"sample_id": ids}
+        for attr, vals in (("tone", ["light", "medium", "dark"]), ("gender", ["woman", "man"]), ("age", ["child", "adult", "senior"])):
+            v = np.asarray(vals, dtype=object)[rng.integers(0, len(vals), m)]
+            v[~person] = None
+            cols[attr] = pa.array(v, type=pa.string())
+        st = pa.table(cols)
+        swriter = swriter or pq.ParquetWriter(folder / "samples.parquet", st.schema)
+        swriter.write_table(st)
+        rows = np.repeat(np.arange(m), per)
+        lab = np.minimum(np.searchsorted(cdf, rng.random(m * per)), L - 1)
+        dark = np.flatnonzero(np.asarray(cols["tone"].to_pylist(), dtype=object) == "dark")
+        extra = dark[rng.random(len(dark)) < 0.02]  # one planted association: tag0 on dark-toned people
+        rows = np.concatenate([rows, extra])
+        lab = np.concatenate([lab, np.zeros(len(extra), dtype=np.int64)])
+        score = rng.uniform(0.5, 1.0, len(rows)).astype(np.float32)
+        which = rng.integers(0, n_files, len(rows))  # a sample's rows land in several files
+        for f in range(n_files):
+            sel = which == f
+            t = pa.table({"sample_id": ids[rows[sel]], "label": labels[lab[sel]], "score": score[sel]})
+            pwriters[f] = pwriters[f] or pq.ParquetWriter(folder / "predictions" / f"part-{f}.parquet", t.schema)
+            pwriters[f].write_table(t)
+    swriter.close()
+    for w in pwriters:
+        w.close()
+    cfg = {
+        "name": "scale",
+        "workspace": str(folder / "ws"),
+        "data": {"samples": "samples.parquet", "predictions": "predictions", "vocabulary": "vocabulary.parquet",
+                 "stream": True},
+        "embed": {"input": "none"},
+        "groups": {"attributes": ["tone", "gender", "age"], "protected": ["tone", "gender", "age"],
+                   "intersections": [["tone", "gender"]], "min_group_size": 30},
+        "scan": {"threshold": 0.5, "watchlist": None},
+    }
+    import yaml
+
+    (folder / "tagscan.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def worker_stream(folder: str) -> dict:
+    from pathlib import Path
+
+    from tagscan.config import load_config
+    from tagscan.pipeline import run_scan
+
+    t0 = time.perf_counter()
+    res = run_scan(load_config(Path(folder) / "tagscan.yaml"))
+    rec = res.record.to_json()
+    return {"wall": time.perf_counter() - t0, "findings": len(res.findings), "stages": rec.get("timings"),
+            "positives": rec["counts"]["positives"]}
+
+
+def run_stream(args) -> None:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    sizes = [int(x) for x in args.stream.split(",")]
+    root = Path(args.stream_dir or tempfile.mkdtemp(prefix="tagscan-scale-"))
+    print(f"out of core: {args.labels:,} labels x {args.per} predictions per sample, files under {root}")
+    peaks = {}
+    for n in sizes:
+        folder = root / f"n{n}"
+        t0 = time.perf_counter()
+        if not (folder / "tagscan.yaml").is_file():
+            write_stream_data(folder, n, args.labels, args.per)
+        made = time.perf_counter() - t0
+        shutil.rmtree(folder / "ws", ignore_errors=True)
+        cmd = [sys.executable, __file__, "--worker", "stream", "--stream-dir", str(folder)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"stream worker failed at n={n:,}:\n{out.stderr[-3000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        peaks[n] = r["peak_rss_gb"]
+        size = sum(p.stat().st_size for p in (folder / "predictions").glob("*.parquet")) / 1e9
+        print(f"  n={n:,} ({r['positives']:,} positives, {size:.2f} GB of prediction files, written in {made:.0f} s): "
+              f"scan {r['wall']:.1f} s wall, peak RSS {r['peak_rss_gb']:.2f} GB, {r['findings']} findings")
+        print(f"    stages (s): {json.dumps(r['stages'])}")
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    ns = sorted(peaks)
+    for a, b in zip(ns, ns[1:]):
+        print(f"peak ratio {b:,} / {a:,} samples: {peaks[b] / peaks[a]:.2f}x for {b / a:.0f}x the rows")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1_000_000)
@@ -145,8 +261,19 @@ def main() -> None:
     ap.add_argument("--baseline-budget", type=float, default=600.0)
     ap.add_argument("--baseline-sizes", default="50000,100000,200000,500000,1000000")
     ap.add_argument("--no-baseline", action="store_true", help="measure tagscan only")
-    ap.add_argument("--worker", choices=["ours", "baseline"])
+    ap.add_argument("--worker", choices=["ours", "baseline", "stream"])
+    ap.add_argument("--stream", help="out of core: comma-separated sample counts, e.g. 1000000,3000000,10000000")
+    ap.add_argument("--stream-dir", help="where the out-of-core files go (default: a new temp folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the out-of-core files")
     args = ap.parse_args()
+    if args.worker == "stream":
+        res = worker_stream(args.stream_dir)
+        res["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        print(json.dumps(res))
+        return
+    if args.stream:
+        run_stream(args)
+        return
     if args.worker:
         fn = worker_ours if args.worker == "ours" else worker_baseline
         res = fn(args.samples, args.labels, args.per, args.dim, args.ks)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from tagscan.config import Config
 from tagscan.constants import NO_INPUTS
 from tagscan.errors import ConfigError, DataError, UsageError
-from tagscan.inputs.formats import long_table, top_k_mask
+from tagscan.inputs.formats import long_table, prediction_scores, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.shards import InMemoryPositives, Positives
 from tagscan.inputs.stream import should_stream, stream_predictions
@@ -413,29 +413,6 @@ def load_audit_set(cfg: Config) -> AuditSet:
         has_inputs=has_inputs,
         positives=positives,
     )
-
-
-def prediction_scores(pred: pd.DataFrame, ppath: Path) -> np.ndarray:
-    """The ``score`` column as float64 (1.0 for every row without one); a score that is not a number in
-    [0, 1] is a DataError naming its row."""
-    if "score" not in pred.columns:
-        return np.ones(len(pred), dtype=np.float64)
-    raw_score = pred["score"]
-    if pd.api.types.is_bool_dtype(raw_score.dtype):
-        raw_score = raw_score.astype(object)
-    score = pd.to_numeric(raw_score, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(score) | (score < 0) | (score > 1)
-    if raw_score.dtype == object:  # JSON true/false is not a probability
-        bad = bad | raw_score.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-    if bad.any():
-        r = first_row(bad)
-        raw = pred["score"].iloc[r - 1]
-        raw = raw.item() if hasattr(raw, "item") else raw  # 1.5, not np.float64(1.5)
-        raise DataError(
-            f"{ppath}: row {r}: score {raw!r} is not a number in [0, 1] ({int(bad.sum())} rows affected); "
-            "scores must be probabilities in [0, 1]"
-        )
-    return score
 
 
 def _read_predictions(cfg: Config, ppath: Path, samples: pd.DataFrame, sample_index: pd.Index, vocab, truth_pairs):

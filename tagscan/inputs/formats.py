@@ -22,7 +22,7 @@ import pandas as pd
 from tagscan.errors import DataError
 from tagscan.inputs.tables import describe_value, first_row, id_column, require_columns
 
-__all__ = ["is_lists_layout", "long_table", "top_k_mask"]
+__all__ = ["is_lists_layout", "long_table", "prediction_scores", "top_k_mask"]
 
 _LISTS = (list, tuple, np.ndarray)
 
@@ -170,3 +170,26 @@ def top_k_mask(rows: np.ndarray, labels: np.ndarray, scores: np.ndarray, k: int)
     kept = order[first]
     rank[kept.index.to_numpy()] = kept.groupby("r", sort=False).cumcount().to_numpy()
     return rank < k
+
+
+def prediction_scores(pred: pd.DataFrame, ppath: Path) -> np.ndarray:
+    """The ``score`` column as float64 (1.0 for every row without one); a score that is not a number in
+    [0, 1] is a DataError naming its row."""
+    if "score" not in pred.columns:
+        return np.ones(len(pred), dtype=np.float64)
+    raw_score = pred["score"]
+    if pd.api.types.is_bool_dtype(raw_score.dtype):
+        raw_score = raw_score.astype(object)
+    score = pd.to_numeric(raw_score, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(score) | (score < 0) | (score > 1)
+    if raw_score.dtype == object:  # JSON true/false is not a probability
+        bad = bad | raw_score.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if bad.any():
+        r = first_row(bad)
+        raw = pred["score"].iloc[r - 1]
+        raw = raw.item() if hasattr(raw, "item") else raw  # 1.5, not np.float64(1.5)
+        raise DataError(
+            f"{ppath}: row {r}: score {raw!r} is not a number in [0, 1] ({int(bad.sum())} rows affected); "
+            "scores must be probabilities in [0, 1]"
+        )
+    return score

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from tagscan.config import Config
 from tagscan.errors import ConfigError, DataError
-from tagscan.inputs.formats import long_table, top_k_mask
+from tagscan.inputs.formats import long_table, prediction_scores, top_k_mask
 from tagscan.inputs.shards import ShardedPositives, write_shard
 
 __all__ = ["STREAM_ROWS", "StreamedPredictions", "parquet_parts", "should_stream", "stream_predictions"]
@@ -150,7 +150,6 @@ def stream_predictions(
 def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_labels):
     import pyarrow.parquet as pq
 
-    from tagscan.inputs.audit import prediction_scores
 
     ppath = cfg.data.predictions
     n = len(sample_index)
