@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagscan.inputs.shards import InMemoryPositives, Positives
+from tagscan.progress import progress_bar
 from tagscan.scan.groups import Groups
 
 __all__ = ["CellCounts", "count_cells", "count_shard", "finish_counts"]
@@ -59,10 +60,12 @@ def count_cells(groups: Groups, Y: sp.spmatrix | Positives) -> CellCounts:
     G = sp.csr_matrix(groups.membership, dtype=np.int64)
     U = sp.csr_matrix(groups.universes, dtype=np.int64)
     C, UL = None, None
-    for s in pos:
-        c, ul = count_shard(G[s.start : s.stop], U[s.start : s.stop], s.Y)
-        C = c if C is None else C + c
-        UL = ul if UL is None else UL + ul
+    with progress_bar(pos.n_shards if pos.n_shards > 1 else 0, "shards counted") as advance:
+        for s in pos:
+            c, ul = count_shard(G[s.start : s.stop], U[s.start : s.stop], s.Y)
+            C = c if C is None else C + c
+            UL = ul if UL is None else UL + ul
+            advance(1)
     if C is None:
         C = sp.csr_matrix((len(groups), pos.shape[1]), dtype=np.int64)
         UL = np.zeros((U.shape[1], pos.shape[1]), dtype=np.int64)

@@ -33,6 +33,7 @@ from tagscan.config import Config
 from tagscan.errors import ConfigError, DataError
 from tagscan.inputs.formats import long_table, prediction_scores, top_k_mask
 from tagscan.inputs.shards import ShardedPositives, write_shard
+from tagscan.progress import progress_bar
 
 __all__ = ["STREAM_ROWS", "StreamedPredictions", "parquet_parts", "should_stream", "stream_predictions"]
 
@@ -150,50 +151,58 @@ def stream_predictions(
 def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_labels):
     import pyarrow.parquet as pq
 
-
     ppath = cfg.data.predictions
     n = len(sample_index)
     spill = _Spill(folder, n, cfg.data.shard_samples)
     vidx = pd.Index(vocab["label"].to_numpy()) if vocab is not None else None
     seen = pd.Index([], dtype=object)  # provisional label ids: first-seen order
     n_rows, has_score = 0, None
-    try:
-        for part in parquet_parts(ppath, "data.predictions"):
-            offset = 0
-            try:
-                pf = pq.ParquetFile(part)
-            except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
-                raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
-            for batch in pf.iter_batches(batch_size=cfg.data.batch_rows):
-                df = batch.to_pandas()
-                df.columns = [str(c) for c in df.columns]
+    parts = parquet_parts(ppath, "data.predictions")
+    total = 0
+    for part in parts:
+        try:
+            total += pq.ParquetFile(part).metadata.num_rows
+        except Exception:  # noqa: BLE001 - reported below, with the file
+            pass
+    with progress_bar(total, "prediction rows read") as advance:
+        try:
+            for part in parts:
+                offset = 0
                 try:
-                    pred, src = long_table(df, part)
-                    rows, labs = label_pairs(part, "data.predictions", pred, sample_index, cfg.data.samples, src)
-                    score = prediction_scores(pred, part)
-                    if vidx is not None:
-                        bad = vidx.get_indexer(labs) < 0
-                        if bad.any():
-                            at = int(np.flatnonzero(bad)[0])
-                            r = at + 1 if src is None else int(src[at]) + 1
-                            raise DataError(
-                                f"{part}: row {r}: label '{labs[at]}' is not in the vocabulary ({cfg.data.vocabulary}); "
-                                f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
-                            )
-                except DataError as exc:
-                    raise _shift_rows(exc, part, offset) from exc
-                if has_score is None:
-                    has_score = "score" in pred.columns
-                codes = seen.get_indexer(labs)
-                new = codes < 0
-                if new.any():
-                    seen = seen.append(pd.Index(pd.unique(labs[new])))
+                    pf = pq.ParquetFile(part)
+                except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
+                    raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
+                for batch in pf.iter_batches(batch_size=cfg.data.batch_rows):
+                    df = batch.to_pandas()
+                    df.columns = [str(c) for c in df.columns]
+                    try:
+                        pred, src = long_table(df, part)
+                        rows, labs = label_pairs(part, "data.predictions", pred, sample_index, cfg.data.samples, src)
+                        score = prediction_scores(pred, part)
+                        if vidx is not None:
+                            bad = vidx.get_indexer(labs) < 0
+                            if bad.any():
+                                at = int(np.flatnonzero(bad)[0])
+                                r = at + 1 if src is None else int(src[at]) + 1
+                                raise DataError(
+                                    f"{part}: row {r}: label '{labs[at]}' is not in the vocabulary ({cfg.data.vocabulary}); "
+                                    f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
+                                )
+                    except DataError as exc:
+                        raise _shift_rows(exc, part, offset) from exc
+                    if has_score is None:
+                        has_score = "score" in pred.columns
                     codes = seen.get_indexer(labs)
-                spill.add(rows.astype(np.int64), codes, score)
-                n_rows += len(pred)
-                offset += len(df)
-    finally:
-        spill.close()
+                    new = codes < 0
+                    if new.any():
+                        seen = seen.append(pd.Index(pd.unique(labs[new])))
+                        codes = seen.get_indexer(labs)
+                    spill.add(rows.astype(np.int64), codes, score)
+                    n_rows += len(pred)
+                    offset += len(df)
+                    advance(len(df))
+        finally:
+            spill.close()
     labels, names = _label_index(vocab, seen, truth_labels)
     check_labels(labels)
     if cfg.scan.top_k is not None and not has_score:
@@ -221,29 +230,30 @@ def _write_shards(cfg: Config, spill: _Spill, final: np.ndarray, labels: np.ndar
     """Pass 2: each shard's rows through the threshold, ``scan.top_k`` and duplicate merge, as CSR."""
     L = len(labels)
     parts, nnz, dups, kept, seen_rows, best = [], 0, 0, 0, 0, -np.inf
-    for i in range(spill.n_shards):
-        r, code, v = spill.read(i)
-        c = final[code] if len(code) else np.zeros(0, dtype=np.int64)
-        seen_rows += len(r)
-        if len(v):
-            best = max(best, float(v.max()))
-        keep = v >= cfg.scan.threshold
-        if cfg.scan.top_k is not None:
-            keep &= top_k_mask(r, labels[c], v, cfg.scan.top_k)
-        r, c, v = r[keep], c[keep], v[keep]
-        kept += len(r)
-        start = i * spill.size
-        rows_here = min(spill.size, n - start)
-        key = r.astype(np.int64) * L + c
-        order = np.lexsort((-v, key))  # per (sample, label): the highest score first
-        key, v = key[order], v[order]
-        first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
-        dups += int((~first).sum())
-        key, v = key[first], v[first]
-        S = sp.csr_matrix((v.astype(np.float32), (key // L, key % L)), shape=(rows_here, L))
-        S.sort_indices()
-        parts.append(write_shard(spill.folder, i, start, S))
-        nnz += S.nnz
+    with progress_bar(spill.n_shards, "shards written") as advance:
+        for i in range(spill.n_shards):
+            r, code, v = spill.read(i)
+            c = final[code] if len(code) else np.zeros(0, dtype=np.int64)
+            seen_rows += len(r)
+            if len(v):
+                best = max(best, float(v.max()))
+            keep = v >= cfg.scan.threshold
+            if cfg.scan.top_k is not None:
+                keep &= top_k_mask(r, labels[c], v, cfg.scan.top_k)
+            r, c, v = r[keep], c[keep], v[keep]
+            kept += len(r)
+            start = i * spill.size
+            key = r.astype(np.int64) * L + c
+            order = np.lexsort((-v, key))  # per (sample, label): the highest score first
+            key, v = key[order], v[order]
+            first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
+            dups += int((~first).sum())
+            key, v = key[first], v[first]
+            S = sp.csr_matrix((v.astype(np.float32), (key // L, key % L)), shape=(min(spill.size, n - start), L))
+            S.sort_indices()
+            parts.append(write_shard(spill.folder, i, start, S))
+            nnz += S.nnz
+            advance(1)
     if dups:
         log.warning("%s: %d (sample, label) rows repeat an earlier row; keeping the highest score", cfg.data.predictions, dups)
     if cfg.scan.top_k is not None:
