@@ -24,6 +24,7 @@ __all__ = [
     "SavedIndex",
     "VectorIndex",
     "assign_to_centroids",
+    "fit_centroids",
     "ivf_nlist",
     "ivf_nprobe",
     "kmeans",
@@ -38,11 +39,11 @@ _NORM_TOLERANCE = 1e-3
 _BLOCK_ROWS = 65_536
 _SEED_SAMPLE_BASE = 10_000
 _SEED_SAMPLE_PER_K = 40
+_MIN_TAIL_ROWS = 4_096
 
 
-def _as_matrix(array: object, what: str, *, dim: int | None = None) -> np.ndarray:
-    """Return ``array`` as a C-contiguous float32 2-D matrix of finite values, or raise DataError."""
-    matrix = np.asarray(array)
+def _checked(matrix: np.ndarray, what: str, dim: int | None) -> np.ndarray:
+    """``matrix`` when it is a 2-D real array (of ``dim`` columns when given), else DataError. Reads no rows."""
     if matrix.ndim != 2:
         raise DataError(
             f"{what}: expected a 2-D array (rows x dim), got {matrix.ndim}-D with shape {matrix.shape}; "
@@ -57,11 +58,38 @@ def _as_matrix(array: object, what: str, *, dim: int | None = None) -> np.ndarra
             f"{what}: vectors are {matrix.shape[1]}-wide but the index holds {dim}-wide vectors; "
             "embed the queries with the model that built the index"
         )
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    if not np.isfinite(matrix).all():
-        row = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise DataError(f"{what}: row {row} holds NaN or infinite values; drop or re-embed that row")
     return matrix
+
+
+def _as_matrix(array: object, what: str, *, dim: int | None = None, row_ids: np.ndarray | int = 0) -> np.ndarray:
+    """Return ``array`` as a C-contiguous float32 2-D matrix of finite values, or raise DataError.
+
+    A float32 C-contiguous array (a memory map too) is returned without a copy; finiteness is checked
+    in row blocks. ``row_ids``: what the rows are called in errors (an offset, or the row numbers of a
+    gathered block).
+    """
+    matrix = _checked(np.asarray(array), what, dim)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    for start in range(0, len(matrix), _BLOCK_ROWS):
+        finite = np.isfinite(matrix[start : start + _BLOCK_ROWS]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite)[0])
+            name = int(row_ids[row]) if isinstance(row_ids, np.ndarray) else row_ids + row
+            raise DataError(f"{what}: row {name} holds NaN or infinite values; drop or re-embed that row")
+    return matrix
+
+
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` bounds of row blocks of ``_BLOCK_ROWS``; a short tail joins the block before it.
+
+    FAISS searches a query block of fewer than 20 rows without BLAS, so a short tail would be computed
+    another way than in one call over every row; with the tail merged (and blocks starting at
+    multiples of FAISS's own 4,096-row query blocks) blocked results equal one call's bit for bit.
+    """
+    starts = list(range(0, n, _BLOCK_ROWS)) or [0]
+    if len(starts) > 1 and n - starts[-1] < _MIN_TAIL_ROWS:
+        starts.pop()
+    return [(a, b) for a, b in zip(starts, [*starts[1:], n])]
 
 
 def _check_unit_norm(matrix: np.ndarray, what: str) -> None:
@@ -423,7 +451,38 @@ def kmeans(
         DataError: ``k`` is not in ``1..n``, ``niter < 1``, or the vectors are not a finite 2-D array.
     """
     matrix = _as_matrix(vectors, "vectors")
-    n, d = matrix.shape
+    max_points = None if max_points_per_centroid is None else max_points_per_centroid * k
+    centroids, _ = fit_centroids(matrix, k, seed=seed, niter=niter, max_points=max_points)
+    return assign_to_centroids(matrix, centroids), centroids
+
+
+def fit_centroids(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    seed: int,
+    niter: int = 20,
+    max_points: int | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` centroids of :func:`kmeans` fitted on ``vectors[rows]`` (every row when ``rows`` is None).
+
+    When there are more than ``max_points`` candidate rows, the iterations run on a seeded uniform
+    sample of ``max_points`` of them, drawn without replacement. Only the fitted rows are read, so
+    ``vectors`` may be a memory map larger than memory. Same seed, same rows: same centroids as
+    :func:`kmeans`.
+
+    Returns:
+        ``(centroids, fitted)``: float32 ``(k, d)`` centroids and the int64 row numbers of ``vectors``
+        the iterations ran on, in increasing order.
+
+    Raises:
+        DataError: ``k`` is not in ``1..n`` (``n`` the candidate rows), ``niter < 1``, or the fitted
+            rows are not a finite 2-D array.
+    """
+    _checked(np.asarray(vectors), "vectors", None)
+    pool = np.arange(len(vectors), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(pool)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise DataError(
             f"k: the number of clusters must be an integer in 1..{n} (the number of rows), got {k!r}; "
@@ -433,13 +492,14 @@ def kmeans(
         raise DataError(f"niter: must be a positive integer, got {niter!r}; use e.g. 20")
     k = int(k)
     rng = np.random.default_rng(seed)
-    train = matrix
-    if max_points_per_centroid is not None and n > max_points_per_centroid * k:
-        rows = np.sort(rng.choice(n, size=max_points_per_centroid * k, replace=False))
-        train = np.ascontiguousarray(matrix[rows])
-        logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(rows), n)
+    fitted = pool
+    if max_points is not None and n > max_points:
+        fitted = pool[np.sort(rng.choice(n, size=max_points, replace=False))]
+        logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(fitted), n)
+    whole = rows is None and fitted is pool
+    train = _as_matrix(vectors if whole else vectors[fitted], "vectors", row_ids=0 if whole else fitted)
     seeds = _kmeans_plus_plus(train, k, rng)
-    n_train = len(train)
+    n_train, d = train.shape
     model = faiss.Kmeans(
         d,
         k,
@@ -451,40 +511,52 @@ def kmeans(
         max_points_per_centroid=max(1, -(-n_train // k)),
     )
     model.train(train, init_centroids=seeds)
-    _, assignment = model.assign(matrix)
-    centroids = np.ascontiguousarray(model.centroids, dtype=np.float32)
-    logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n, k, float(model.obj[-1]))
-    return assignment.astype(np.int64, copy=False), centroids
+    logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n_train, k, float(model.obj[-1]))
+    return np.ascontiguousarray(model.centroids, dtype=np.float32), fitted
 
 
 def assign_to_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """The nearest centroid (L2) of every row: int64 (n,). Used to place held-out rows in clusters."""
-    matrix = _as_matrix(vectors, "vectors")
-    centres = _as_matrix(centroids, "centroids", dim=matrix.shape[1])
+    """The nearest centroid (L2) of every row: int64 (n,). Used to place held-out rows in clusters.
+
+    Works in row blocks, so ``vectors`` may be a memory map larger than memory; the result equals
+    one search over every row.
+    """
+    head = _checked(np.asarray(vectors), "vectors", None)
+    centres = _as_matrix(centroids, "centroids", dim=head.shape[1])
     index = faiss.IndexFlatL2(centres.shape[1])
     index.add(centres)
-    _, ids = index.search(matrix, 1)
-    return ids[:, 0].astype(np.int64, copy=False)
+    out = np.empty(len(head), dtype=np.int64)
+    for start, stop in _row_blocks(len(head)):
+        block = _as_matrix(vectors[start:stop], "vectors", row_ids=start)
+        if len(block):
+            out[start:stop] = index.search(block, 1)[1][:, 0]
+    return out
 
 
-def medoids(vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def medoids(
+    vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray, *, rows: np.ndarray | None = None
+) -> np.ndarray:
     """For each cluster, the row of ``vectors`` assigned to it that is nearest (L2) to its centroid.
 
     Strictly a "representative" rather than a true medoid (which would minimise distance to the
-    other members); ties go to the smallest row number.
+    other members); ties go to the smallest row number. ``rows``: only these rows of ``vectors``
+    are candidates (``assignment`` is then theirs, and the result indexes ``rows``). Reads the
+    candidates in row blocks, so ``vectors`` may be a memory map larger than memory.
 
     Returns:
-        int64 ``(k,)`` row ids, ``-1`` for a cluster no row is assigned to.
+        int64 ``(k,)`` row ids (positions among the candidates), ``-1`` for a cluster no row is assigned to.
 
     Raises:
         DataError: shapes disagree or an assignment is outside ``0..k-1``.
     """
-    matrix = _as_matrix(vectors, "vectors")
-    centres = _as_matrix(centroids, "centroids", dim=matrix.shape[1])
+    head = _checked(np.asarray(vectors), "vectors", None)
+    pool = None if rows is None else np.asarray(rows, dtype=np.int64)
+    m = len(head) if pool is None else len(pool)
+    centres = _as_matrix(centroids, "centroids", dim=head.shape[1])
     labels = np.asarray(assignment)
-    if labels.shape != (len(matrix),) or not np.issubdtype(labels.dtype, np.integer):
+    if labels.shape != (m,) or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(
-            f"assignment: expected one integer cluster per row, shape ({len(matrix)},), got dtype "
+            f"assignment: expected one integer cluster per row, shape ({m},), got dtype "
             f"{labels.dtype} and shape {labels.shape}; pass the assignment returned by kmeans"
         )
     labels = labels.astype(np.int64, copy=False)
@@ -494,11 +566,15 @@ def medoids(vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray) 
             f"assignment: cluster ids must lie in 0..{k - 1} (one per centroid), found "
             f"{int(labels.min())}..{int(labels.max())}; pass the centroids that produced the assignment"
         )
-    distances = np.empty(len(matrix), dtype=np.float64)
-    for start in range(0, len(matrix), _BLOCK_ROWS):
-        block = matrix[start : start + _BLOCK_ROWS]
-        diff = block - centres[labels[start : start + _BLOCK_ROWS]]
-        distances[start : start + len(block)] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+    distances = np.empty(m, dtype=np.float64)
+    for start in range(0, m, _BLOCK_ROWS):
+        stop = min(m, start + _BLOCK_ROWS)
+        if pool is None:
+            block = _as_matrix(vectors[start:stop], "vectors", row_ids=start)
+        else:
+            block = _as_matrix(vectors[pool[start:stop]], "vectors", row_ids=pool[start:stop])
+        diff = block - centres[labels[start:stop]]
+        distances[start:stop] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
     order = np.lexsort((distances, labels))  # by cluster, then distance; stable, so ties keep row order
     sorted_labels = labels[order]
     first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]]) if order.size else order
