@@ -21,15 +21,18 @@ from tagscan.errors import DataError
 
 __all__ = [
     "EXACT_THRESHOLD",
+    "MEMORY_BUDGET_BYTES",
     "SavedIndex",
     "VectorIndex",
     "assign_to_centroids",
     "fit_centroids",
+    "index_bytes",
     "ivf_nlist",
     "ivf_nprobe",
     "kmeans",
     "l2_normalize",
     "medoids",
+    "plan_index",
     "save_index",
 ]
 
@@ -127,6 +130,52 @@ _IVF_TRAIN_PER_LIST = 64
 _IVF_MIN_PER_LIST = 39
 
 
+#: Above this many bytes for the index the row count asks for (exact or IVFFlat), a compressed IVF index is built.
+MEMORY_BUDGET_BYTES = 2 << 30
+#: Product quantization trains 256 centroids per sub-vector: below 39 rows each it is not used (SQ8 instead).
+_PQ_MIN_ROWS = 256 * _IVF_MIN_PER_LIST
+_KINDS = ("exact", "ivf", "ivfsq", "ivfpq")
+
+
+def index_bytes(kind: str, n: int, d: int, *, nlist: int = 0, m: int = 0) -> int:
+    """Estimated memory of an index of ``n`` x ``d`` vectors: ``exact`` (4 d bytes a row), ``ivf`` (IVFFlat:
+    4 d + 8 a row), ``ivfsq`` (8-bit scalar quantizer: d + 8 a row) or ``ivfpq`` (``m`` bytes + 8 a row),
+    plus the IVF lists' centroids and the quantizers' tables."""
+    lists = 4 * nlist * d if kind != "exact" else 0
+    per_row = {"exact": 4 * d, "ivf": 4 * d + 8, "ivfsq": d + 8, "ivfpq": m + 8}[kind]
+    extra = {"exact": 0, "ivf": 0, "ivfsq": 8 * d, "ivfpq": 4 * 256 * d}[kind]
+    return n * per_row + lists + extra
+
+
+def plan_index(
+    n: int, d: int, *, exact_threshold: int = EXACT_THRESHOLD, memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
+    nlist: int | None = None,
+) -> tuple[str, int]:
+    """The index :meth:`VectorIndex.build` makes for ``n`` x ``d`` vectors: ``(kind, m)``.
+
+    ``exact`` below ``exact_threshold`` rows, else ``ivf`` (IVFFlat); when that would take more than
+    ``memory_budget_bytes`` (:func:`index_bytes`), ``ivfsq`` (IVF with an 8-bit scalar quantizer, a
+    quarter of the memory), or, when even that is over the budget and there are enough rows to train it,
+    ``ivfpq`` (IVF with product quantization, ``m`` bytes a row: the largest divisor of ``d`` that fits).
+    ``m`` is 0 but for ``ivfpq``.
+    """
+    kind = "exact" if n < exact_threshold or n == 0 else "ivf"
+    lists = (nlist or ivf_nlist(n)) if n else 0
+    if n == 0 or index_bytes(kind, n, d, nlist=lists if kind == "ivf" else 0) <= memory_budget_bytes:
+        return kind, 0
+    if index_bytes("ivfsq", n, d, nlist=lists) <= memory_budget_bytes or n < _PQ_MIN_ROWS:
+        return "ivfsq", 0
+    divisors = [m for m in range(d, 0, -1) if d % m == 0 and m < d]
+    fits = [m for m in divisors if index_bytes("ivfpq", n, d, nlist=lists, m=m) <= memory_budget_bytes]
+    m = fits[0] if fits else divisors[-1] if divisors else 1
+    if not fits:
+        logger.warning(
+            "an index of %d x %d vectors exceeds the memory budget of %d bytes even as IVF-PQ with %d byte(s) a row",
+            n, d, memory_budget_bytes, m,
+        )
+    return "ivfpq", m
+
+
 def ivf_nlist(n: int) -> int:
     """The default number of inverted lists for ``n`` rows: ``4 * sqrt(n)``, at most ``n // 39``."""
     return max(1, min(int(round(4.0 * np.sqrt(n))), n // _IVF_MIN_PER_LIST))
@@ -161,7 +210,7 @@ class VectorIndex:
         self._index = index
 
     def __repr__(self) -> str:
-        extra = f", nlist={self.nlist}, nprobe={self.nprobe}" if self.kind == "ivf" else ""
+        extra = f", nlist={self.nlist}, nprobe={self.nprobe}" if self.kind != "exact" else ""
         return f"VectorIndex({type(self._index).__name__}, ntotal={self.ntotal}, dim={self.dim}{extra})"
 
     @classmethod
@@ -173,8 +222,9 @@ class VectorIndex:
         nlist: int | None = None,
         nprobe: int | None = None,
         seed: int = 0,
+        memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
     ) -> VectorIndex:
-        """Index the rows of ``vectors`` (n x d, L2-normalised; n may be 0).
+        """Index the rows of ``vectors`` (n x d, L2-normalised; n may be 0; a memory map is read in blocks).
 
         Args:
             vectors: the rows to index.
@@ -182,10 +232,12 @@ class VectorIndex:
             nlist: IVF lists (default :func:`ivf_nlist`: ``4 * sqrt(n)``); must be in ``1..n``.
             nprobe: lists searched per query (default :func:`ivf_nprobe`); must be in ``1..nlist``.
             seed: fixes the training sample and the k-means of the IVF quantizer.
+            memory_budget_bytes: when the exact or IVFFlat index would take more (:func:`index_bytes`),
+                a compressed IVF index is built instead (:func:`plan_index`: ``ivfsq``, else ``ivfpq``).
 
         Raises:
             DataError: not a 2-D finite numeric array, rows that are not unit norm, or a bad
-                ``exact_threshold``, ``nlist`` or ``nprobe``.
+                ``exact_threshold``, ``nlist``, ``nprobe`` or ``memory_budget_bytes``.
         """
         matrix = _as_matrix(vectors, "vectors")
         _check_unit_norm(matrix, "vectors")
@@ -194,19 +246,37 @@ class VectorIndex:
             raise DataError(
                 f"exact_threshold: must be an integer row count, got {exact_threshold!r}; use e.g. 100000"
             )
-        if n < exact_threshold or n == 0:
+        if (
+            isinstance(memory_budget_bytes, bool)
+            or not isinstance(memory_budget_bytes, (int, np.integer))
+            or memory_budget_bytes < 1
+        ):
+            raise DataError(
+                f"memory_budget_bytes: must be a positive integer byte count, got {memory_budget_bytes!r}; "
+                f"leave it unset for {MEMORY_BUDGET_BYTES} (2 GiB)"
+            )
+        good_nlist = nlist is None or (
+            not isinstance(nlist, bool) and isinstance(nlist, (int, np.integer)) and 1 <= nlist <= n
+        )
+        kind, m = plan_index(
+            n,
+            d,
+            exact_threshold=int(exact_threshold),
+            memory_budget_bytes=int(memory_budget_bytes),
+            nlist=int(nlist) if nlist is not None and good_nlist else None,
+        )
+        if kind == "exact":
             index = faiss.IndexFlatIP(d)
-            index.add(matrix)
+            for start in range(0, n, _BLOCK_ROWS):
+                index.add(matrix[start : start + _BLOCK_ROWS])
             logger.debug("built exact inner-product index over %d x %d vectors", n, d)
             return cls(index)
-        if nlist is None:
-            nlist = ivf_nlist(n)
-        if isinstance(nlist, bool) or not isinstance(nlist, (int, np.integer)) or not 1 <= nlist <= n:
+        if not good_nlist:
             raise DataError(
                 f"nlist: the number of IVF lists must be an integer in 1..{n} (the number of rows), "
                 f"got {nlist!r}; leave it unset for 4 * sqrt(n)"
             )
-        nlist = int(nlist)
+        nlist = ivf_nlist(n) if nlist is None else int(nlist)
         if nprobe is None:
             nprobe = ivf_nprobe(nlist)
         if isinstance(nprobe, bool) or not isinstance(nprobe, (int, np.integer)) or not 1 <= nprobe <= nlist:
@@ -216,9 +286,19 @@ class VectorIndex:
             )
         rng = np.random.default_rng(seed)
         train_size = min(n, _IVF_TRAIN_PER_LIST * nlist)
+        if kind == "ivfpq":
+            train_size = min(n, max(train_size, _PQ_MIN_ROWS))
         rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
         quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        elif kind == "ivfsq":
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+        else:
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.seed = int(rng.integers(2**31 - 1))
         index.own_fields = True
         quantizer.this.disown()  # the IVF index owns (and frees) its quantizer
         index.cp.seed = int(rng.integers(2**31 - 1))
@@ -229,34 +309,43 @@ class VectorIndex:
         for start in range(0, n, _BLOCK_ROWS):
             index.add(matrix[start : start + _BLOCK_ROWS])
         index.nprobe = int(nprobe)
+        why = "" if kind == "ivf" else f"; over the memory budget of {memory_budget_bytes} bytes uncompressed"
         logger.info(
-            "built IVF inner-product index over %d x %d vectors (nlist=%d, nprobe=%d, trained on %d rows)",
+            "built %s inner-product index over %d x %d vectors (nlist=%d, nprobe=%d, trained on %d rows%s%s)",
+            {"ivf": "IVF", "ivfsq": "IVF-SQ8", "ivfpq": "IVF-PQ"}[kind],
             n,
             d,
             nlist,
             nprobe,
             train_size,
+            f", {m} bytes a row" if m else "",
+            why,
         )
         return cls(index)
 
     @property
     def kind(self) -> str:
-        """``"exact"`` (flat) or ``"ivf"`` (inverted file, approximate)."""
+        """``"exact"`` (flat), ``"ivf"`` (inverted file of full vectors, approximate), or a compressed
+        inverted file: ``"ivfsq"`` (8-bit scalar quantizer) or ``"ivfpq"`` (product quantization)."""
+        if isinstance(self._index, faiss.IndexIVFScalarQuantizer):
+            return "ivfsq"
+        if isinstance(self._index, faiss.IndexIVFPQ):
+            return "ivfpq"
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "exact"
 
     @property
     def nlist(self) -> int | None:
         """Number of IVF lists; ``None`` for an exact index."""
-        return int(self._index.nlist) if self.kind == "ivf" else None
+        return int(self._index.nlist) if self.kind != "exact" else None
 
     @property
     def nprobe(self) -> int | None:
         """Lists searched per query; ``None`` for an exact index. Settable on an IVF index."""
-        return int(self._index.nprobe) if self.kind == "ivf" else None
+        return int(self._index.nprobe) if self.kind != "exact" else None
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
-        if self.kind != "ivf":
+        if self.kind == "exact":
             raise DataError("nprobe: only an IVF index has lists to probe; this index is exact")
         nlist = int(self._index.nlist)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= nlist:
@@ -375,27 +464,38 @@ class SavedIndex:
         return self._index
 
 
-def save_index(vectors: np.ndarray, folder: Path, name: str) -> SavedIndex:
+def save_index(
+    vectors: np.ndarray, folder: Path, name: str, *, memory_budget_bytes: int = MEMORY_BUDGET_BYTES
+) -> SavedIndex:
     """Build and save an index of ``vectors`` as ``<folder>/<name>.faiss``, unless one of the same content is there.
 
     Next to it, ``<name>.json`` records ``content`` (16 hex digits of a sha256 over the vectors'
-    bytes), ``ntotal`` and ``dim``; when both files exist and the recorded content matches, nothing
-    is built or written and the saved index is kept (read only when used).
+    bytes, read a block of rows at a time), ``ntotal``, ``dim`` and ``kind``; when both files exist, the
+    recorded content matches and the kind is the one :func:`plan_index` gives now (for
+    ``memory_budget_bytes``), nothing is built or written and the saved index is kept (read only when used).
     """
     folder = Path(folder)
-    digest = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for start in range(0, len(vectors), _BLOCK_ROWS):
+        digest.update(np.ascontiguousarray(vectors[start : start + _BLOCK_ROWS]).tobytes())
+    content = digest.hexdigest()[:16]
+    n, d = (len(vectors), int(vectors.shape[1])) if np.ndim(vectors) == 2 else (len(vectors), 0)
+    planned = plan_index(n, d, memory_budget_bytes=memory_budget_bytes)[0] if d else None
     path = folder / f"{name}.faiss"
     meta = folder / f"{name}.json"
     if path.is_file() and meta.is_file():
         try:
-            if json.loads(meta.read_text()).get("content") == digest:
+            saved = json.loads(meta.read_text())
+            kind = saved.get("kind", planned if planned in ("exact", "ivf") else None)  # before kinds were recorded
+            if saved.get("content") == content and kind == planned:
                 return SavedIndex(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             pass
-    index = VectorIndex.build(vectors)
+    index = VectorIndex.build(vectors, memory_budget_bytes=memory_budget_bytes)
     index.save(path)
     tmp = meta.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"content": digest, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1])}))
+    tmp.write_text(json.dumps({"content": content, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1]),
+                               "kind": index.kind}))
     os.replace(tmp, meta)
     return SavedIndex(path, index)
 
