@@ -38,15 +38,7 @@ _SCALAR_KINDS = ("string", "integer", "floating", "mixed-integer-float", "boolea
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes; of a folder (of Parquet parts): of its files' relative names and bytes, in name
-    order, hidden (``.``/``_``) files and folders left out."""
     h = hashlib.sha256()
-    if Path(path).is_dir():
-        for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-            rel = f.relative_to(path)
-            if not any(part.startswith((".", "_")) for part in rel.parts):
-                h.update(f"\0{rel.as_posix()}\0{file_sha256(f, chunk=chunk)}".encode())
-        return h.hexdigest()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
