@@ -21,14 +21,18 @@ from tagscan.errors import DataError
 
 __all__ = [
     "EXACT_THRESHOLD",
+    "MEMORY_BUDGET_BYTES",
     "SavedIndex",
     "VectorIndex",
     "assign_to_centroids",
+    "fit_centroids",
+    "index_bytes",
     "ivf_nlist",
     "ivf_nprobe",
     "kmeans",
     "l2_normalize",
     "medoids",
+    "plan_index",
     "save_index",
 ]
 
@@ -38,11 +42,11 @@ _NORM_TOLERANCE = 1e-3
 _BLOCK_ROWS = 65_536
 _SEED_SAMPLE_BASE = 10_000
 _SEED_SAMPLE_PER_K = 40
+_MIN_TAIL_ROWS = 4_096
 
 
-def _as_matrix(array: object, what: str, *, dim: int | None = None) -> np.ndarray:
-    """Return ``array`` as a C-contiguous float32 2-D matrix of finite values, or raise DataError."""
-    matrix = np.asarray(array)
+def _checked(matrix: np.ndarray, what: str, dim: int | None) -> np.ndarray:
+    """``matrix`` when it is a 2-D real array (of ``dim`` columns when given), else DataError. Reads no rows."""
     if matrix.ndim != 2:
         raise DataError(
             f"{what}: expected a 2-D array (rows x dim), got {matrix.ndim}-D with shape {matrix.shape}; "
@@ -57,11 +61,38 @@ def _as_matrix(array: object, what: str, *, dim: int | None = None) -> np.ndarra
             f"{what}: vectors are {matrix.shape[1]}-wide but the index holds {dim}-wide vectors; "
             "embed the queries with the model that built the index"
         )
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    if not np.isfinite(matrix).all():
-        row = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
-        raise DataError(f"{what}: row {row} holds NaN or infinite values; drop or re-embed that row")
     return matrix
+
+
+def _as_matrix(array: object, what: str, *, dim: int | None = None, row_ids: np.ndarray | int = 0) -> np.ndarray:
+    """Return ``array`` as a C-contiguous float32 2-D matrix of finite values, or raise DataError.
+
+    A float32 C-contiguous array (a memory map too) is returned without a copy; finiteness is checked
+    in row blocks. ``row_ids``: what the rows are called in errors (an offset, or the row numbers of a
+    gathered block).
+    """
+    matrix = _checked(np.asarray(array), what, dim)
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    for start in range(0, len(matrix), _BLOCK_ROWS):
+        finite = np.isfinite(matrix[start : start + _BLOCK_ROWS]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.flatnonzero(~finite)[0])
+            name = int(row_ids[row]) if isinstance(row_ids, np.ndarray) else row_ids + row
+            raise DataError(f"{what}: row {name} holds NaN or infinite values; drop or re-embed that row")
+    return matrix
+
+
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` bounds of row blocks of ``_BLOCK_ROWS``; a short tail joins the block before it.
+
+    FAISS searches a query block of fewer than 20 rows without BLAS, so a short tail would be computed
+    another way than in one call over every row; with the tail merged (and blocks starting at
+    multiples of FAISS's own 4,096-row query blocks) blocked results equal one call's bit for bit.
+    """
+    starts = list(range(0, n, _BLOCK_ROWS)) or [0]
+    if len(starts) > 1 and n - starts[-1] < _MIN_TAIL_ROWS:
+        starts.pop()
+    return [(a, b) for a, b in zip(starts, [*starts[1:], n])]
 
 
 def _check_unit_norm(matrix: np.ndarray, what: str) -> None:
@@ -99,6 +130,52 @@ _IVF_TRAIN_PER_LIST = 64
 _IVF_MIN_PER_LIST = 39
 
 
+#: Above this many bytes for the index the row count asks for (exact or IVFFlat), a compressed IVF index is built.
+MEMORY_BUDGET_BYTES = 2 << 30
+#: Product quantization trains 256 centroids per sub-vector: below 39 rows each it is not used (SQ8 instead).
+_PQ_MIN_ROWS = 256 * _IVF_MIN_PER_LIST
+_KINDS = ("exact", "ivf", "ivfsq", "ivfpq")
+
+
+def index_bytes(kind: str, n: int, d: int, *, nlist: int = 0, m: int = 0) -> int:
+    """Estimated memory of an index of ``n`` x ``d`` vectors: ``exact`` (4 d bytes a row), ``ivf`` (IVFFlat:
+    4 d + 8 a row), ``ivfsq`` (8-bit scalar quantizer: d + 8 a row) or ``ivfpq`` (``m`` bytes + 8 a row),
+    plus the IVF lists' centroids and the quantizers' tables."""
+    lists = 4 * nlist * d if kind != "exact" else 0
+    per_row = {"exact": 4 * d, "ivf": 4 * d + 8, "ivfsq": d + 8, "ivfpq": m + 8}[kind]
+    extra = {"exact": 0, "ivf": 0, "ivfsq": 8 * d, "ivfpq": 4 * 256 * d}[kind]
+    return n * per_row + lists + extra
+
+
+def plan_index(
+    n: int, d: int, *, exact_threshold: int = EXACT_THRESHOLD, memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
+    nlist: int | None = None,
+) -> tuple[str, int]:
+    """The index :meth:`VectorIndex.build` makes for ``n`` x ``d`` vectors: ``(kind, m)``.
+
+    ``exact`` below ``exact_threshold`` rows, else ``ivf`` (IVFFlat); when that would take more than
+    ``memory_budget_bytes`` (:func:`index_bytes`), ``ivfsq`` (IVF with an 8-bit scalar quantizer, a
+    quarter of the memory), or, when even that is over the budget and there are enough rows to train it,
+    ``ivfpq`` (IVF with product quantization, ``m`` bytes a row: the largest divisor of ``d`` that fits).
+    ``m`` is 0 but for ``ivfpq``.
+    """
+    kind = "exact" if n < exact_threshold or n == 0 else "ivf"
+    lists = (nlist or ivf_nlist(n)) if n else 0
+    if n == 0 or index_bytes(kind, n, d, nlist=lists if kind == "ivf" else 0) <= memory_budget_bytes:
+        return kind, 0
+    if index_bytes("ivfsq", n, d, nlist=lists) <= memory_budget_bytes or n < _PQ_MIN_ROWS:
+        return "ivfsq", 0
+    divisors = [m for m in range(d, 0, -1) if d % m == 0 and m < d]
+    fits = [m for m in divisors if index_bytes("ivfpq", n, d, nlist=lists, m=m) <= memory_budget_bytes]
+    m = fits[0] if fits else divisors[-1] if divisors else 1
+    if not fits:
+        logger.warning(
+            "an index of %d x %d vectors exceeds the memory budget of %d bytes even as IVF-PQ with %d byte(s) a row",
+            n, d, memory_budget_bytes, m,
+        )
+    return "ivfpq", m
+
+
 def ivf_nlist(n: int) -> int:
     """The default number of inverted lists for ``n`` rows: ``4 * sqrt(n)``, at most ``n // 39``."""
     return max(1, min(int(round(4.0 * np.sqrt(n))), n // _IVF_MIN_PER_LIST))
@@ -133,7 +210,7 @@ class VectorIndex:
         self._index = index
 
     def __repr__(self) -> str:
-        extra = f", nlist={self.nlist}, nprobe={self.nprobe}" if self.kind == "ivf" else ""
+        extra = f", nlist={self.nlist}, nprobe={self.nprobe}" if self.kind != "exact" else ""
         return f"VectorIndex({type(self._index).__name__}, ntotal={self.ntotal}, dim={self.dim}{extra})"
 
     @classmethod
@@ -145,8 +222,9 @@ class VectorIndex:
         nlist: int | None = None,
         nprobe: int | None = None,
         seed: int = 0,
+        memory_budget_bytes: int = MEMORY_BUDGET_BYTES,
     ) -> VectorIndex:
-        """Index the rows of ``vectors`` (n x d, L2-normalised; n may be 0).
+        """Index the rows of ``vectors`` (n x d, L2-normalised; n may be 0; a memory map is read in blocks).
 
         Args:
             vectors: the rows to index.
@@ -154,10 +232,12 @@ class VectorIndex:
             nlist: IVF lists (default :func:`ivf_nlist`: ``4 * sqrt(n)``); must be in ``1..n``.
             nprobe: lists searched per query (default :func:`ivf_nprobe`); must be in ``1..nlist``.
             seed: fixes the training sample and the k-means of the IVF quantizer.
+            memory_budget_bytes: when the exact or IVFFlat index would take more (:func:`index_bytes`),
+                a compressed IVF index is built instead (:func:`plan_index`: ``ivfsq``, else ``ivfpq``).
 
         Raises:
             DataError: not a 2-D finite numeric array, rows that are not unit norm, or a bad
-                ``exact_threshold``, ``nlist`` or ``nprobe``.
+                ``exact_threshold``, ``nlist``, ``nprobe`` or ``memory_budget_bytes``.
         """
         matrix = _as_matrix(vectors, "vectors")
         _check_unit_norm(matrix, "vectors")
@@ -166,19 +246,37 @@ class VectorIndex:
             raise DataError(
                 f"exact_threshold: must be an integer row count, got {exact_threshold!r}; use e.g. 100000"
             )
-        if n < exact_threshold or n == 0:
+        if (
+            isinstance(memory_budget_bytes, bool)
+            or not isinstance(memory_budget_bytes, (int, np.integer))
+            or memory_budget_bytes < 1
+        ):
+            raise DataError(
+                f"memory_budget_bytes: must be a positive integer byte count, got {memory_budget_bytes!r}; "
+                f"leave it unset for {MEMORY_BUDGET_BYTES} (2 GiB)"
+            )
+        good_nlist = nlist is None or (
+            not isinstance(nlist, bool) and isinstance(nlist, (int, np.integer)) and 1 <= nlist <= n
+        )
+        kind, m = plan_index(
+            n,
+            d,
+            exact_threshold=int(exact_threshold),
+            memory_budget_bytes=int(memory_budget_bytes),
+            nlist=int(nlist) if nlist is not None and good_nlist else None,
+        )
+        if kind == "exact":
             index = faiss.IndexFlatIP(d)
-            index.add(matrix)
+            for start in range(0, n, _BLOCK_ROWS):
+                index.add(matrix[start : start + _BLOCK_ROWS])
             logger.debug("built exact inner-product index over %d x %d vectors", n, d)
             return cls(index)
-        if nlist is None:
-            nlist = ivf_nlist(n)
-        if isinstance(nlist, bool) or not isinstance(nlist, (int, np.integer)) or not 1 <= nlist <= n:
+        if not good_nlist:
             raise DataError(
                 f"nlist: the number of IVF lists must be an integer in 1..{n} (the number of rows), "
                 f"got {nlist!r}; leave it unset for 4 * sqrt(n)"
             )
-        nlist = int(nlist)
+        nlist = ivf_nlist(n) if nlist is None else int(nlist)
         if nprobe is None:
             nprobe = ivf_nprobe(nlist)
         if isinstance(nprobe, bool) or not isinstance(nprobe, (int, np.integer)) or not 1 <= nprobe <= nlist:
@@ -188,9 +286,19 @@ class VectorIndex:
             )
         rng = np.random.default_rng(seed)
         train_size = min(n, _IVF_TRAIN_PER_LIST * nlist)
+        if kind == "ivfpq":
+            train_size = min(n, max(train_size, _PQ_MIN_ROWS))
         rows = np.sort(rng.choice(n, size=train_size, replace=False)) if train_size < n else np.arange(n)
         quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        elif kind == "ivfsq":
+            index = faiss.IndexIVFScalarQuantizer(
+                quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            )
+        else:
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.seed = int(rng.integers(2**31 - 1))
         index.own_fields = True
         quantizer.this.disown()  # the IVF index owns (and frees) its quantizer
         index.cp.seed = int(rng.integers(2**31 - 1))
@@ -201,34 +309,43 @@ class VectorIndex:
         for start in range(0, n, _BLOCK_ROWS):
             index.add(matrix[start : start + _BLOCK_ROWS])
         index.nprobe = int(nprobe)
+        why = "" if kind == "ivf" else f"; over the memory budget of {memory_budget_bytes} bytes uncompressed"
         logger.info(
-            "built IVF inner-product index over %d x %d vectors (nlist=%d, nprobe=%d, trained on %d rows)",
+            "built %s inner-product index over %d x %d vectors (nlist=%d, nprobe=%d, trained on %d rows%s%s)",
+            {"ivf": "IVF", "ivfsq": "IVF-SQ8", "ivfpq": "IVF-PQ"}[kind],
             n,
             d,
             nlist,
             nprobe,
             train_size,
+            f", {m} bytes a row" if m else "",
+            why,
         )
         return cls(index)
 
     @property
     def kind(self) -> str:
-        """``"exact"`` (flat) or ``"ivf"`` (inverted file, approximate)."""
+        """``"exact"`` (flat), ``"ivf"`` (inverted file of full vectors, approximate), or a compressed
+        inverted file: ``"ivfsq"`` (8-bit scalar quantizer) or ``"ivfpq"`` (product quantization)."""
+        if isinstance(self._index, faiss.IndexIVFScalarQuantizer):
+            return "ivfsq"
+        if isinstance(self._index, faiss.IndexIVFPQ):
+            return "ivfpq"
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "exact"
 
     @property
     def nlist(self) -> int | None:
         """Number of IVF lists; ``None`` for an exact index."""
-        return int(self._index.nlist) if self.kind == "ivf" else None
+        return int(self._index.nlist) if self.kind != "exact" else None
 
     @property
     def nprobe(self) -> int | None:
         """Lists searched per query; ``None`` for an exact index. Settable on an IVF index."""
-        return int(self._index.nprobe) if self.kind == "ivf" else None
+        return int(self._index.nprobe) if self.kind != "exact" else None
 
     @nprobe.setter
     def nprobe(self, value: int) -> None:
-        if self.kind != "ivf":
+        if self.kind == "exact":
             raise DataError("nprobe: only an IVF index has lists to probe; this index is exact")
         nlist = int(self._index.nlist)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= nlist:
@@ -347,27 +464,38 @@ class SavedIndex:
         return self._index
 
 
-def save_index(vectors: np.ndarray, folder: Path, name: str) -> SavedIndex:
+def save_index(
+    vectors: np.ndarray, folder: Path, name: str, *, memory_budget_bytes: int = MEMORY_BUDGET_BYTES
+) -> SavedIndex:
     """Build and save an index of ``vectors`` as ``<folder>/<name>.faiss``, unless one of the same content is there.
 
     Next to it, ``<name>.json`` records ``content`` (16 hex digits of a sha256 over the vectors'
-    bytes), ``ntotal`` and ``dim``; when both files exist and the recorded content matches, nothing
-    is built or written and the saved index is kept (read only when used).
+    bytes, read a block of rows at a time), ``ntotal``, ``dim`` and ``kind``; when both files exist, the
+    recorded content matches and the kind is the one :func:`plan_index` gives now (for
+    ``memory_budget_bytes``), nothing is built or written and the saved index is kept (read only when used).
     """
     folder = Path(folder)
-    digest = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for start in range(0, len(vectors), _BLOCK_ROWS):
+        digest.update(np.ascontiguousarray(vectors[start : start + _BLOCK_ROWS]).tobytes())
+    content = digest.hexdigest()[:16]
+    n, d = (len(vectors), int(vectors.shape[1])) if np.ndim(vectors) == 2 else (len(vectors), 0)
+    planned = plan_index(n, d, memory_budget_bytes=memory_budget_bytes)[0] if d else None
     path = folder / f"{name}.faiss"
     meta = folder / f"{name}.json"
     if path.is_file() and meta.is_file():
         try:
-            if json.loads(meta.read_text()).get("content") == digest:
+            saved = json.loads(meta.read_text())
+            kind = saved.get("kind", planned if planned in ("exact", "ivf") else None)  # before kinds were recorded
+            if saved.get("content") == content and kind == planned:
                 return SavedIndex(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             pass
-    index = VectorIndex.build(vectors)
+    index = VectorIndex.build(vectors, memory_budget_bytes=memory_budget_bytes)
     index.save(path)
     tmp = meta.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"content": digest, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1])}))
+    tmp.write_text(json.dumps({"content": content, "ntotal": int(len(vectors)), "dim": int(vectors.shape[1]),
+                               "kind": index.kind}))
     os.replace(tmp, meta)
     return SavedIndex(path, index)
 
@@ -423,7 +551,38 @@ def kmeans(
         DataError: ``k`` is not in ``1..n``, ``niter < 1``, or the vectors are not a finite 2-D array.
     """
     matrix = _as_matrix(vectors, "vectors")
-    n, d = matrix.shape
+    max_points = None if max_points_per_centroid is None else max_points_per_centroid * k
+    centroids, _ = fit_centroids(matrix, k, seed=seed, niter=niter, max_points=max_points)
+    return assign_to_centroids(matrix, centroids), centroids
+
+
+def fit_centroids(
+    vectors: np.ndarray,
+    k: int,
+    *,
+    seed: int,
+    niter: int = 20,
+    max_points: int | None = None,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` centroids of :func:`kmeans` fitted on ``vectors[rows]`` (every row when ``rows`` is None).
+
+    When there are more than ``max_points`` candidate rows, the iterations run on a seeded uniform
+    sample of ``max_points`` of them, drawn without replacement. Only the fitted rows are read, so
+    ``vectors`` may be a memory map larger than memory. Same seed, same rows: same centroids as
+    :func:`kmeans`.
+
+    Returns:
+        ``(centroids, fitted)``: float32 ``(k, d)`` centroids and the int64 row numbers of ``vectors``
+        the iterations ran on, in increasing order.
+
+    Raises:
+        DataError: ``k`` is not in ``1..n`` (``n`` the candidate rows), ``niter < 1``, or the fitted
+            rows are not a finite 2-D array.
+    """
+    _checked(np.asarray(vectors), "vectors", None)
+    pool = np.arange(len(vectors), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(pool)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
         raise DataError(
             f"k: the number of clusters must be an integer in 1..{n} (the number of rows), got {k!r}; "
@@ -433,13 +592,14 @@ def kmeans(
         raise DataError(f"niter: must be a positive integer, got {niter!r}; use e.g. 20")
     k = int(k)
     rng = np.random.default_rng(seed)
-    train = matrix
-    if max_points_per_centroid is not None and n > max_points_per_centroid * k:
-        rows = np.sort(rng.choice(n, size=max_points_per_centroid * k, replace=False))
-        train = np.ascontiguousarray(matrix[rows])
-        logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(rows), n)
+    fitted = pool
+    if max_points is not None and n > max_points:
+        fitted = pool[np.sort(rng.choice(n, size=max_points, replace=False))]
+        logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(fitted), n)
+    whole = rows is None and fitted is pool
+    train = _as_matrix(vectors if whole else vectors[fitted], "vectors", row_ids=0 if whole else fitted)
     seeds = _kmeans_plus_plus(train, k, rng)
-    n_train = len(train)
+    n_train, d = train.shape
     model = faiss.Kmeans(
         d,
         k,
@@ -451,40 +611,52 @@ def kmeans(
         max_points_per_centroid=max(1, -(-n_train // k)),
     )
     model.train(train, init_centroids=seeds)
-    _, assignment = model.assign(matrix)
-    centroids = np.ascontiguousarray(model.centroids, dtype=np.float32)
-    logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n, k, float(model.obj[-1]))
-    return assignment.astype(np.int64, copy=False), centroids
+    logger.debug("k-means: %d rows into %d clusters, final objective %.6g", n_train, k, float(model.obj[-1]))
+    return np.ascontiguousarray(model.centroids, dtype=np.float32), fitted
 
 
 def assign_to_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """The nearest centroid (L2) of every row: int64 (n,). Used to place held-out rows in clusters."""
-    matrix = _as_matrix(vectors, "vectors")
-    centres = _as_matrix(centroids, "centroids", dim=matrix.shape[1])
+    """The nearest centroid (L2) of every row: int64 (n,). Used to place held-out rows in clusters.
+
+    Works in row blocks, so ``vectors`` may be a memory map larger than memory; the result equals
+    one search over every row.
+    """
+    head = _checked(np.asarray(vectors), "vectors", None)
+    centres = _as_matrix(centroids, "centroids", dim=head.shape[1])
     index = faiss.IndexFlatL2(centres.shape[1])
     index.add(centres)
-    _, ids = index.search(matrix, 1)
-    return ids[:, 0].astype(np.int64, copy=False)
+    out = np.empty(len(head), dtype=np.int64)
+    for start, stop in _row_blocks(len(head)):
+        block = _as_matrix(vectors[start:stop], "vectors", row_ids=start)
+        if len(block):
+            out[start:stop] = index.search(block, 1)[1][:, 0]
+    return out
 
 
-def medoids(vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def medoids(
+    vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray, *, rows: np.ndarray | None = None
+) -> np.ndarray:
     """For each cluster, the row of ``vectors`` assigned to it that is nearest (L2) to its centroid.
 
     Strictly a "representative" rather than a true medoid (which would minimise distance to the
-    other members); ties go to the smallest row number.
+    other members); ties go to the smallest row number. ``rows``: only these rows of ``vectors``
+    are candidates (``assignment`` is then theirs, and the result indexes ``rows``). Reads the
+    candidates in row blocks, so ``vectors`` may be a memory map larger than memory.
 
     Returns:
-        int64 ``(k,)`` row ids, ``-1`` for a cluster no row is assigned to.
+        int64 ``(k,)`` row ids (positions among the candidates), ``-1`` for a cluster no row is assigned to.
 
     Raises:
         DataError: shapes disagree or an assignment is outside ``0..k-1``.
     """
-    matrix = _as_matrix(vectors, "vectors")
-    centres = _as_matrix(centroids, "centroids", dim=matrix.shape[1])
+    head = _checked(np.asarray(vectors), "vectors", None)
+    pool = None if rows is None else np.asarray(rows, dtype=np.int64)
+    m = len(head) if pool is None else len(pool)
+    centres = _as_matrix(centroids, "centroids", dim=head.shape[1])
     labels = np.asarray(assignment)
-    if labels.shape != (len(matrix),) or not np.issubdtype(labels.dtype, np.integer):
+    if labels.shape != (m,) or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(
-            f"assignment: expected one integer cluster per row, shape ({len(matrix)},), got dtype "
+            f"assignment: expected one integer cluster per row, shape ({m},), got dtype "
             f"{labels.dtype} and shape {labels.shape}; pass the assignment returned by kmeans"
         )
     labels = labels.astype(np.int64, copy=False)
@@ -494,11 +666,15 @@ def medoids(vectors: np.ndarray, assignment: np.ndarray, centroids: np.ndarray) 
             f"assignment: cluster ids must lie in 0..{k - 1} (one per centroid), found "
             f"{int(labels.min())}..{int(labels.max())}; pass the centroids that produced the assignment"
         )
-    distances = np.empty(len(matrix), dtype=np.float64)
-    for start in range(0, len(matrix), _BLOCK_ROWS):
-        block = matrix[start : start + _BLOCK_ROWS]
-        diff = block - centres[labels[start : start + _BLOCK_ROWS]]
-        distances[start : start + len(block)] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+    distances = np.empty(m, dtype=np.float64)
+    for start in range(0, m, _BLOCK_ROWS):
+        stop = min(m, start + _BLOCK_ROWS)
+        if pool is None:
+            block = _as_matrix(vectors[start:stop], "vectors", row_ids=start)
+        else:
+            block = _as_matrix(vectors[pool[start:stop]], "vectors", row_ids=pool[start:stop])
+        diff = block - centres[labels[start:stop]]
+        distances[start:stop] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
     order = np.lexsort((distances, labels))  # by cluster, then distance; stable, so ties keep row order
     sorted_labels = labels[order]
     first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]]) if order.size else order

@@ -11,7 +11,10 @@ index modules are imported when the stage runs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,9 @@ if TYPE_CHECKING:  # pragma: no cover - annotations only
 __all__ = ["EmbedOutcome", "TermEmbedder", "cache_counts", "cache_note", "embed_audit_set", "embed_texts_cached", "stage_embedder"]
 
 log = logging.getLogger(__name__)
+
+#: Rows normalised at a time when the precomputed vectors are memory-mapped.
+_BLOCK_ROWS = 65_536
 
 
 class TermEmbedder:
@@ -158,6 +164,48 @@ def embed_texts_cached(
         return cache.embed(texts, compute)
 
 
+def _unit_rows(vectors: np.ndarray, cache_root: Path) -> np.ndarray:
+    """Precomputed input vectors with unit rows. A memory-mapped .npy (see :mod:`tagscan.inputs.vectors`) is
+    normalised a block of rows at a time into a float32 .npy next to the converted inputs
+    (``<cache_root>/precomputed``, keyed by the source file's path, size and modification time, so a rescan
+    maps it again), returned memory-mapped read-only; an array in memory is normalised in memory. Both give
+    the same bits (each row is normalised on its own)."""
+    from tagscan.embed.index import l2_normalize
+
+    source = getattr(vectors, "filename", None)
+    if not isinstance(vectors, np.memmap) or source is None:
+        return l2_normalize(np.ascontiguousarray(vectors, dtype=np.float32))
+    st = Path(source).stat()
+    key = hashlib.sha256(f"unit/v1\0{Path(source).resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{vectors.shape}".encode())
+    folder = cache_root / "precomputed"
+    path = folder / f"{key.hexdigest()[:32]}-unit.npy"
+    if path.is_file():
+        try:
+            done = np.load(path, mmap_mode="r")
+            if done.shape == vectors.shape and done.dtype == np.float32:
+                return done
+        except (OSError, ValueError):
+            pass
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        log.warning("cannot write unit vectors under %s (%s); normalising in memory", folder, error)
+        return l2_normalize(np.ascontiguousarray(vectors, dtype=np.float32))
+    os.close(fd)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=vectors.shape)
+        for start in range(0, len(vectors), _BLOCK_ROWS):
+            out[start : start + _BLOCK_ROWS] = l2_normalize(vectors[start : start + _BLOCK_ROWS])
+        out.flush()
+        del out
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.load(path, mmap_mode="r")
+
+
 def _not_written(cache_root: Path):
     def fail(items: list[str]) -> np.ndarray:
         raise DataError(
@@ -246,7 +294,7 @@ def _embed(
     session: RaySession | None,
 ) -> EmbedOutcome:
     """:func:`embed_audit_set`'s work, with a Ray session (``engine.kind: ray``) or in-process (``None``)."""
-    from tagscan.embed.index import l2_normalize, save_index
+    from tagscan.embed.index import save_index
 
     batch_size = settings.batch_size
     emb = None
@@ -255,7 +303,7 @@ def _embed(
     vectors: np.ndarray | None = None
     input_model: str | None = None
     if audit.vectors is not None:
-        vectors = l2_normalize(np.ascontiguousarray(audit.vectors, dtype=np.float32))
+        vectors = _unit_rows(audit.vectors, cache_root)
         input_model = f"precomputed:{audit.input_hashes.get('embeddings', '')[:12]}"
     elif not audit.has_inputs:
         log.info("no inputs to embed (predictions and attributes only): label names only")

@@ -1,11 +1,13 @@
-"""Durable file-system writes shared by the workspace, the caches and the report."""
+"""Durable file-system writes shared by the workspace, the caches and the report; where tagscan's cache folder is."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_durably"]
+from tagscan.errors import ConfigError
+
+__all__ = ["CACHE_ENV", "fsync_dir", "tagscan_cache_dir", "write_durably"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -28,3 +30,33 @@ def write_durably(path: Path, data: bytes) -> None:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+#: Environment variable naming tagscan's cache folder (the embedding cache is its ``embeddings/``).
+CACHE_ENV = "TAGSCAN_CACHE_DIR"
+_CACHE_FIX = f"set embed.cache_dir in the config or {CACHE_ENV} in the environment to a writable folder"
+
+
+def tagscan_cache_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """tagscan's cache folder on this machine, the first of: ``configured`` (the config's
+    ``embed.cache_dir``, already resolved against the config's folder), ``$TAGSCAN_CACHE_DIR``,
+    ``$XDG_CACHE_HOME/tagscan``, ``~/.cache/tagscan``. Empty variables count as unset; a relative
+    ``TAGSCAN_CACHE_DIR`` is taken from the current folder, a relative ``XDG_CACHE_HOME`` is ignored
+    (as the XDG base directory spec says).
+
+    Raises:
+        ConfigError: no home folder to put the default under (set ``TAGSCAN_CACHE_DIR``).
+    """
+    if configured is not None and str(configured):
+        return Path(configured).expanduser().absolute()
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        return Path(value).expanduser().absolute()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative path there is invalid and ignored
+        return Path(xdg) / "tagscan"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError) as error:
+        raise ConfigError(f"embedding cache: no home folder to keep it in ({error}); {_CACHE_FIX}") from error
+    return home / ".cache" / "tagscan"
