@@ -429,7 +429,7 @@ class RaySession:
                     while len(ready) >= 2:  # a pairwise sum of two finished results, on a worker
                         pending.append(add.remote(ready.pop(), ready.pop()))
             return ray.get(ready[0])
-        except ray.exceptions.RayTaskError as error:  # the task's exception; keep its last line
+        except ray.exceptions.RayError as error:  # a task failed or its worker died; keep the last line
             text = str(error).strip().splitlines()
             cause = next((line for line in reversed(text) if line.strip()), type(error).__name__)
             raise DataError(f"counting on Ray failed: {cause.strip()}") from error
