@@ -418,6 +418,7 @@ class RaySession:
         add = ray.remote(num_cpus=1, max_retries=1)(_add)
         first = {ref.hex() for ref in shards}  # ids, not refs: a held ref would keep its result in the store
         pending, ready = shards, []
+        del shards  # the loop's lists hold only what is unfinished or not yet summed
         try:
             with progress_bar(len(first), bar) as advance:
                 while pending:

@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 
 from tagscan.errors import DataError
-from tagscan.runs import SCHEMA_VERSION, ClusterInfo, Counts, EngineInfo, FamilyRecord, ModelRef, RunRecord, Workspace
+from tagscan.runs import (
+    SCHEMA_VERSION,
+    ClusterInfo,
+    Counts,
+    EngineInfo,
+    FamilyRecord,
+    ModelRef,
+    RunRecord,
+    Workspace,
+)
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
