@@ -1,4 +1,5 @@
-"""The Ray engine of the embed stage: the inputs missing from the content cache, embedded on a Ray cluster.
+"""The Ray engine: the inputs missing from the content cache embedded on a Ray cluster, and per-shard kernels
+(the counting of the scan) run as Ray tasks summed in a tree.
 
 :class:`RaySession` connects to (or starts) Ray once per stage and only when something is missing;
 :meth:`RaySession.embed_missing` runs Ray Data ``map_batches`` over the missing items with an actor pool of
@@ -13,6 +14,14 @@ What crosses the network: the missing texts (or image references) to the actors,
 folder (and a model folder, when ``embed.model`` is one) must be on storage every worker reads: checked
 before any work by a task on every node (:meth:`RaySession.check_paths`).
 
+:meth:`RaySession.sum_shards` is the counting adapter: it runs a plain kernel (``count_shard``) as one
+task per shard of the positive predictions and sums the results as a tree of pairwise tasks, as they
+finish; the row-aligned matrices the kernel takes (the group and universe membership) go into the object
+store once. A shard folder (:class:`~tagscan.inputs.shards.ShardedPositives`) is read by the task itself,
+so it must be on storage every worker reads (checked first, on every node); in-memory predictions go
+into the object store in blocks of ``engine.shard_positives`` positives. What crosses the network: the
+membership once, the in-memory blocks (not the files of a shard folder), and the summed counts back.
+
 Ray is an optional extra (``pip install 'tagscan[ray]'``); this module imports it only when a session
 connects, and nothing imports this module on the default (``engine.kind: local``) path.
 """
@@ -24,15 +33,18 @@ import math
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import scipy.sparse as sp
 
 from tagscan.embed.cache import CACHE_ENV, EmbeddingCache
 from tagscan.errors import ConfigError, DataError
+from tagscan.inputs.shards import InMemoryPositives, Positives, ShardedPositives
+from tagscan.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from tagscan.config import EngineConfig
@@ -167,16 +179,18 @@ class RaySession:
 
     Args:
         engine: the ``engine`` section (``kind: ray``).
-        cache_root: the embedding cache folder the workers write to.
+        cache_root: the embedding cache folder the workers write to (``None``: a session that embeds
+            nothing, e.g. the counting one).
         cache_configured: the folder was given explicitly (``embed.cache_dir`` or ``$TAGSCAN_CACHE_DIR``):
             required with a remote cluster, whose workers cannot see this machine's home folder.
     """
 
-    def __init__(self, engine: EngineConfig, cache_root: Path, *, cache_configured: bool) -> None:
+    def __init__(self, engine: EngineConfig, cache_root: Path | None = None, *, cache_configured: bool = False) -> None:
         check_ray_installed()
         self.engine = engine
-        self.cache_root = Path(cache_root)
-        if _is_remote(engine.address) and not (cache_configured or os.environ.get(CACHE_ENV, "").strip()):
+        self.cache_root = Path(cache_root) if cache_root is not None else None
+        if (self.cache_root is not None and _is_remote(engine.address)
+                and not (cache_configured or os.environ.get(CACHE_ENV, "").strip())):
             raise ConfigError(
                 f"engine.address {engine.address} is a remote Ray cluster, whose workers cannot see this machine's "
                 f"embedding cache ({self.cache_root}); set embed.cache_dir to a folder on storage every worker reads"
@@ -184,6 +198,7 @@ class RaySession:
         self._ray: Any = None
         self._started = False
         self._checked: set[str] = set()
+        self.n_tasks = 0  # the shard tasks of the last sum_shards
 
     def __enter__(self) -> RaySession:
         return self
@@ -222,43 +237,72 @@ class RaySession:
             self._ray.shutdown()
         self._ray, self._started = None, False
 
+    def _unseen(self, paths: list[str], probe: str) -> tuple[str, list[str]] | None:
+        """The first alive node that cannot see ``probe`` or one of ``paths`` (a zero-CPU task pinned to each
+        node), with what it cannot see; ``None`` when every node sees them all."""
+        ray = self._connect()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        task = ray.remote(num_cpus=0)(_sees)
+        refs = {
+            n.get("NodeManagerAddress", n["NodeID"]): task.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(paths, probe)
+            for n in nodes
+        }
+        for node, ref in refs.items():
+            unseen = ray.get(ref, timeout=120)
+            if unseen:
+                return node, unseen
+        return None
+
     def check_paths(self, paths: Sequence[Path]) -> None:
         """Check that every alive node sees the cache folder (a probe file written here) and ``paths``.
 
         Raises:
             ConfigError: a node cannot see one of them, naming the node, the path and the fix.
         """
-        ray = self._connect()
+        if self.cache_root is None:
+            raise ValueError("check_paths needs the session's cache_root")
         wanted = [str(p) for p in paths if str(p) not in self._checked]
         key = str(self.cache_root)
         if key in self._checked and not wanted:
             return
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         self.cache_root.mkdir(parents=True, exist_ok=True)
         probe = self.cache_root / f".ray-probe-{uuid.uuid4().hex}"
         probe.write_text("tagscan\n")
         try:
-            nodes = [n for n in ray.nodes() if n.get("Alive")]
-            task = ray.remote(num_cpus=0)(_sees)
-            refs = {
-                n.get("NodeManagerAddress", n["NodeID"]): task.options(
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-                ).remote(wanted, str(probe))
-                for n in nodes
-            }
-            for node, ref in refs.items():
-                unseen = ray.get(ref, timeout=120)
-                if unseen:
-                    what = "the embedding cache" if unseen[0] == str(probe) else "the model or image folder"
-                    where = self.cache_root if unseen[0] == str(probe) else unseen[0]
-                    raise ConfigError(
-                        f"Ray node {node} cannot see {what} ({where}); put it on storage every worker reads "
-                        "(a shared file system mounted at the same path) and set embed.cache_dir to it"
-                    )
+            hit = self._unseen(wanted, str(probe))
+            if hit is not None:
+                node, unseen = hit
+                what = "the embedding cache" if unseen[0] == str(probe) else "the model or image folder"
+                where = self.cache_root if unseen[0] == str(probe) else unseen[0]
+                raise ConfigError(
+                    f"Ray node {node} cannot see {what} ({where}); put it on storage every worker reads "
+                    "(a shared file system mounted at the same path) and set embed.cache_dir to it"
+                )
         finally:
             probe.unlink(missing_ok=True)
         self._checked.update([key, *wanted])
+
+    def check_shard_folder(self, folder: Path) -> None:
+        """Check that every alive node sees the shard folder of the predictions (its ``meta.json``).
+
+        Raises:
+            ConfigError: a node cannot see it, naming the node, the folder and the fix.
+        """
+        meta = str(Path(folder) / "meta.json")
+        if meta in self._checked:
+            return
+        hit = self._unseen([], meta)
+        if hit is not None:
+            raise ConfigError(
+                f"Ray node {hit[0]} cannot see the prediction shards ({folder}), which its counting tasks read; put "
+                "the workspace on storage every worker reads (a shared file system mounted at the same path), or "
+                "set engine.kind: local"
+            )
+        self._checked.add(meta)
 
     def embed_missing(
         self,
@@ -338,3 +382,87 @@ class RaySession:
             cause = next((line for line in reversed(text) if line.strip()), type(error).__name__)
             raise DataError(f"embedding on Ray failed: {cause.strip()}") from error
         return done
+
+    def sum_shards(
+        self,
+        kernel: Callable[..., tuple],
+        rows: Sequence[Any],
+        positives: Positives,
+        *,
+        bar: str = "counting shards on Ray",
+    ) -> tuple:
+        """``kernel(*[m[shard] for m in rows], shard.Y)`` for every shard of ``positives``, summed: one Ray task
+        per shard, the results added pairwise by tasks as they finish (a tree: the driver holds only the sum).
+
+        ``rows``: matrices aligned with the samples (CSR; sliced to each shard's sample range on the worker),
+        put in the object store once. A :class:`ShardedPositives` is read by its tasks from its folder
+        (checked first from every node); in-memory predictions are put in the object store in blocks of
+        ``engine.shard_positives`` positives. ``kernel`` returns a tuple of addable values (sparse or dense).
+        A progress bar named ``bar`` counts the shard tasks as they finish. Returns the summed tuple.
+
+        Raises:
+            ConfigError: Ray cannot be reached, or a node cannot see the shard folder.
+            DataError: a task failed.
+        """
+        ray = self._connect()
+        refs = [ray.put(m) for m in rows]
+        task = ray.remote(num_cpus=1, max_retries=1)(_shard_task)
+        if isinstance(positives, ShardedPositives):
+            self.check_shard_folder(positives.folder)
+            store = ray.put(positives)
+            shards = [task.remote(kernel, ("part", i), store, *refs) for i in range(positives.n_shards)]
+        else:
+            shards = [task.remote(kernel, ("block", start), ray.put(Y), *refs)
+                      for start, Y in _blocks(positives, self.engine.shard_positives)]
+        self.n_tasks = len(shards)
+        add = ray.remote(num_cpus=1, max_retries=1)(_add)
+        first = {ref.hex() for ref in shards}  # ids, not refs: a held ref would keep its result in the store
+        pending, ready = shards, []
+        del shards  # the loop's lists hold only what is unfinished or not yet summed
+        try:
+            with progress_bar(len(first), bar) as advance:
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    for ref in done:
+                        if ref.hex() in first:
+                            advance(1)
+                        ready.append(ref)
+                    while len(ready) >= 2:  # a pairwise sum of two finished results, on a worker
+                        pending.append(add.remote(ready.pop(), ready.pop()))
+            return ray.get(ready[0])
+        except ray.exceptions.RayError as error:  # a task failed or its worker died; keep the last line
+            text = str(error).strip().splitlines()
+            cause = next((line for line in reversed(text) if line.strip()), type(error).__name__)
+            raise DataError(f"counting on Ray failed: {cause.strip()}") from error
+
+
+def _blocks(positives: Positives, per_block: int) -> Iterator[tuple[int, sp.csr_matrix]]:
+    """The predictions in blocks of samples of about ``per_block`` positives each (in memory, one shard
+    whole: cut by its row pointer), or the store's own shards when it has several."""
+    if isinstance(positives, InMemoryPositives) and positives.n_shards == 1:
+        Y = positives.Y
+        n = Y.shape[0]
+        cuts = np.searchsorted(Y.indptr, np.arange(per_block, Y.nnz, per_block), side="left")
+        bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n}), n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            yield a, Y[a:b]
+        return
+    for shard in positives:
+        yield shard.start, shard.Y
+
+
+def _shard_task(kernel: Callable[..., tuple], where: tuple, source: Any, *rows: Any) -> tuple:
+    """On a worker: one shard's kernel. ``where`` is ``("part", i)`` (``source`` the shard store; the
+    task reads part ``i`` from its folder) or ``("block", start)`` (``source`` the block's ``Y``)."""
+    if where[0] == "part":
+        shard = source.shard(where[1])
+        start, Y = shard.start, shard.Y
+    else:
+        start, Y = where[1], source
+    stop = start + Y.shape[0]
+    return kernel(*[m[start:stop] for m in rows], Y)
+
+
+def _add(a: tuple, b: tuple) -> tuple:
+    """Two kernel results, summed element by element (``ray.remote(operator.add)`` does not work)."""
+    return tuple(x + y for x, y in zip(a, b))

@@ -5,12 +5,16 @@ label's count within each universe (few universes, so that table is small and de
 non-zero cells of ``C`` are materialised; the dense groups x labels table is never built. ``Y`` may be
 :class:`~tagscan.inputs.shards.Positives` read shard by shard (sample ranges): ``C`` is then the sum of
 ``G[shard].T @ Y[shard]``, so memory is the cells, the groups and one shard, not every prediction row.
-:func:`count_shard` is that kernel (the Ray engine runs it as tasks).
+:func:`count_shard` is that kernel; :func:`cell_counter` picks where it runs: here (:func:`count_cells`) or,
+with ``engine.kind: ray``, as Ray tasks over the shards summed in a tree (:class:`RayCellCounter`, an
+adapter over :meth:`tagscan.embed.ray_engine.RaySession.sum_shards`; Ray itself is imported only there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,7 +23,10 @@ from tagscan.inputs.shards import InMemoryPositives, Positives
 from tagscan.progress import progress_bar
 from tagscan.scan.groups import Groups
 
-__all__ = ["CellCounts", "count_cells", "count_shard", "finish_counts"]
+if TYPE_CHECKING:  # pragma: no cover - annotations only
+    from tagscan.config import EngineConfig
+
+__all__ = ["CellCounter", "CellCounts", "RayCellCounter", "cell_counter", "count_cells", "count_shard", "finish_counts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,3 +100,36 @@ def finish_counts(groups: Groups, C: sp.spmatrix, UL: np.ndarray) -> CellCounts:
         total=groups.universe_sizes[g],
         universe_label_counts=UL,
     )
+
+
+#: A counting function: the cells of ``positives`` for ``groups`` (:func:`count_cells` and its engines).
+CellCounter = Callable[[Groups, Positives], CellCounts]
+
+
+class RayCellCounter:
+    """Counting on Ray (``engine.kind: ray``): :func:`count_shard` as one task per shard, summed in a tree of
+    pairwise tasks, then :func:`finish_counts` here; a bar counts the shards as they finish.
+
+    After a call, ``n_tasks`` is the number of shard tasks it ran.
+    """
+
+    where = "ray"
+
+    def __init__(self, engine: EngineConfig) -> None:
+        self.engine = engine
+        self.n_tasks = 0
+
+    def __call__(self, groups: Groups, positives: Positives) -> CellCounts:
+        from tagscan.embed.ray_engine import RaySession
+
+        G = sp.csr_matrix(groups.membership, dtype=np.int8)
+        U = sp.csr_matrix(groups.universes, dtype=np.int8)
+        with RaySession(self.engine) as session:
+            C, UL = session.sum_shards(count_shard, [G, U], positives, bar="counting shards on Ray")
+            self.n_tasks = session.n_tasks
+        return finish_counts(groups, C, UL)
+
+
+def cell_counter(engine: EngineConfig | None) -> CellCounter:
+    """Where the counting runs: :func:`count_cells` here, or a :class:`RayCellCounter` when ``engine.kind`` is ray."""
+    return RayCellCounter(engine) if engine is not None and engine.kind == "ray" else count_cells

@@ -17,7 +17,7 @@ from tagscan.errors import ConfigError
 from tagscan.inputs import AuditSet
 from tagscan.progress import Timer
 from tagscan.scan.clusters import ClusterFit, fit_clusters
-from tagscan.scan.counts import CellCounts, count_cells
+from tagscan.scan.counts import CellCounter, CellCounts, cell_counter, count_cells
 from tagscan.scan.detectors import DetectorConfig, ScanContext, resolve
 from tagscan.scan.detectors.base import NEEDS
 from tagscan.scan.findings import ScanOutcome, scan
@@ -25,7 +25,7 @@ from tagscan.scan.groups import Groups, build_groups, people_views
 from tagscan.scan.severity import groups_about_people
 from tagscan.scan.watchlist import WatchAssignment, normalise_term
 
-__all__ = ["Analysis", "analyse", "person_rows", "people_source"]
+__all__ = ["Analysis", "analyse", "cell_counter", "person_rows", "people_source"]
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,15 @@ def analyse(
     shared_space: bool = False,
     timer: Timer | None = None,
     config_path: Path | None = None,
+    count: CellCounter | None = None,
 ) -> Analysis:
     """Clusters, groups, counts and detectors over in-memory inputs: the scan without any files.
 
     ``detectors``: the detectors to run with their settings (:func:`tagscan.scan.detectors.resolve`);
     None resolves them from ``scan_cfg`` (``config_path`` names the file in errors). ``scan_cfg`` also
     gives the FDR and the correction; ``shared_space``: inputs and labels were embedded by one model.
+    ``count``: where the (group, label) cells are counted (:func:`tagscan.scan.counts.cell_counter`; default
+    :func:`count_cells`, in this process); tests, families and findings run here either way.
     :func:`run_scan` wraps it with loading, embedding and the workspace; benchmarks call it directly.
     """
     if detectors is None:
@@ -117,7 +120,7 @@ def analyse(
         about_people = np.concatenate([about_people, np.ones(len(groups) - len(about_people), dtype=bool)])
     log.info("%s", people_source(groups_cfg))
     with t("counts"):
-        counts = count_cells(groups, audit.positive_store())
+        counts = (count or count_cells)(groups, audit.positive_store())
     ctx = ScanContext(
         Y=audit.Y,
         scores=audit.scores,

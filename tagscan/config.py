@@ -91,17 +91,19 @@ class EmbedConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """Where the heavy stages run: ``local`` (this process, the default) or ``ray`` (a Ray cluster; the
-    embed stage only so far). ``address``: ``None`` starts a Ray on this machine (loopback only), ``"auto"``
+    """Where the heavy stages run: ``local`` (this process, the default) or ``ray`` (a Ray cluster: the
+    embed stage and the counting; tests, families and findings stay in this process). ``address``: ``None`` starts a Ray on this machine (loopback only), ``"auto"``
     joins the one ``ray start --head`` started here, ``"ray://host:10001"`` a remote cluster (Ray Client).
     ``num_actors`` and ``num_cpus_per_actor`` size the embedding actor pool (default: one actor per GPU, or
-    as many 1-CPU actors as leave a CPU free). Where the work runs does not change what a scan finds, so
+    as many 1-CPU actors as leave a CPU free). ``shard_positives``: positives per counting task when the
+    predictions are in memory (a shard folder counts one task per shard file). Where the work runs does not change what a scan finds, so
     the section stays out of the run record's config."""
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
     num_actors: int | None = Field(default=None, ge=1)
     num_cpus_per_actor: float | None = Field(default=None, gt=0)
+    shard_positives: int = Field(default=5_000_000, ge=1)
 
     @field_validator("address")
     @classmethod

@@ -29,6 +29,7 @@ from tagscan.runs import (
     ClusterInfo,
     Counts,
     EmbeddingInfo,
+    EngineInfo,
     FamilyRecord,
     ModelRef,
     RunRecord,
@@ -39,7 +40,7 @@ from tagscan.runs import (
 )
 from tagscan.runs.gate import pair_level_counts, select_for_review
 from tagscan.runs.history import RunNow, carry_reviews, compare_with_run, diff_runs
-from tagscan.scan.engine import analyse, person_rows
+from tagscan.scan.engine import analyse, cell_counter, person_rows
 from tagscan.scan.groups import untested_by_reason
 from tagscan.scan.watchlist import watch_labels
 
@@ -157,8 +158,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         examples_per_finding=cfg.review.examples_per_finding,
         # Inputs and labels share one space only when both were embedded by the same model.
         shared_space=emb.label_model is not None and emb.label_model == emb.input_model,
-        timer=t,
-        config_path=cfg.path,
+        timer=t, config_path=cfg.path, count=(counter := cell_counter(cfg.engine)),  # here, or Ray tasks
     )
     outcome, groups, counts = res.outcome, res.groups, res.counts
     clusters = ClusterInfo.from_json(res.clusters.info)
@@ -200,7 +200,7 @@ def run_scan(cfg: Config, *, baseline: str | None = None, skip_bad_images: bool 
         baseline=base.run_id if base else None,
         baseline_model=ModelRef(base.model_name, base.model_version) if base else None,
         comparison=comparison,
-        embedding=EmbeddingInfo.of(emb),
+        embedding=EmbeddingInfo.of(emb), engine=EngineInfo.of(cfg.engine, counter),
         clusters=clusters,
         detector_facts=outcome.extra,
         watchlist=WatchlistInfo(

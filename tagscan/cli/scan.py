@@ -46,7 +46,7 @@ EngineOpt = Annotated[
     Engine | None,
     typer.Option(
         "--engine",
-        help="Where to embed: local (this process) or ray (a Ray cluster, see engine in the config); "
+        help="Where to embed and count: local (this process) or ray (a Ray cluster, see engine in the config); "
         "overrides engine.kind.",
     ),
 ]

@@ -92,6 +92,10 @@ def print_summary(
         f"{c.cells_nonzero:,} non-zero (label, group) cells",
         highlight=False,
     )
+    if record.engine.counts == "ray":
+        where = record.engine.address or "a Ray started on this machine"
+        console.print(f"counted on Ray ({where}): {record.engine.count_tasks:,} shard task(s), summed in a tree; "
+                      "tests and findings in this process", highlight=False)
     if record.families:
         console.print(f"error budgets at FDR {record.fdr}:", highlight=False)
         fams = record.families

@@ -18,6 +18,7 @@ __all__ = [
     "ClusterInfo",
     "Counts",
     "EmbeddingInfo",
+    "EngineInfo",
     "FamilyRecord",
     "ModelRef",
     "NewerRecordError",
@@ -52,6 +53,35 @@ class ModelRef:
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}".strip()
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Where the heavy stages ran: ``embed`` and ``counts`` are ``local`` (this process) or ``ray``;
+    ``address`` is the Ray address asked for (``None``: a Ray started on this machine) and ``count_tasks``
+    the shard tasks counting ran on Ray (0 in-process). Where they ran does not change the findings."""
+
+    embed: str = "local"
+    counts: str = "local"
+    address: str | None = None
+    count_tasks: int = 0
+
+    def to_json(self) -> dict:
+        return {"embed": self.embed, "counts": self.counts, "address": self.address, "count_tasks": self.count_tasks}
+
+    @classmethod
+    def of(cls, engine, counter) -> EngineInfo:
+        """From the ``engine`` section and the counting function the scan used
+        (:func:`tagscan.scan.counts.cell_counter`)."""
+        ray = engine.kind == "ray"
+        return cls(embed=engine.kind, counts=getattr(counter, "where", "local"),
+                   address=(engine.address if ray else None), count_tasks=int(getattr(counter, "n_tasks", 0)))
+
+    @classmethod
+    def from_json(cls, d: dict | None) -> EngineInfo:
+        d = d if isinstance(d, dict) else {}
+        return cls(embed=str(d.get("embed", "local")), counts=str(d.get("counts", "local")),
+                   address=d.get("address"), count_tasks=int(d.get("count_tasks", 0) or 0))
 
 
 @dataclass(frozen=True)
@@ -273,6 +303,7 @@ class RunRecord:
     baseline_model: ModelRef | None = None
     comparison: str | None = None
     embedding: EmbeddingInfo = field(default_factory=EmbeddingInfo)
+    engine: EngineInfo = field(default_factory=EngineInfo)
     clusters: ClusterInfo = field(default_factory=ClusterInfo)
     detector_facts: dict = field(default_factory=dict)
     watchlist: WatchlistInfo = field(default_factory=WatchlistInfo)
@@ -319,6 +350,7 @@ class RunRecord:
             "baseline_model": self.baseline_model.to_json() if self.baseline_model else None,
             "comparison": self.comparison,
             "embedding": self.embedding.to_json(),
+            "engine": self.engine.to_json(),
             "clusters": self.clusters.to_json(),
             "detector_facts": self.detector_facts,
             "watchlist": self.watchlist.to_json(),
@@ -359,6 +391,7 @@ class RunRecord:
             baseline_model=ModelRef.from_json(d.get("baseline_model")),
             comparison=d.get("comparison"),
             embedding=EmbeddingInfo.from_json(d.get("embedding")),
+            engine=EngineInfo.from_json(d.get("engine")),
             clusters=ClusterInfo.from_json(d.get("clusters")),
             detector_facts=d.get("detector_facts") if isinstance(d.get("detector_facts"), dict) else {},
             watchlist=WatchlistInfo.from_json(d.get("watchlist")),

@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 
 from tagscan.errors import DataError
-from tagscan.runs import SCHEMA_VERSION, ClusterInfo, Counts, FamilyRecord, ModelRef, RunRecord, Workspace
+from tagscan.runs import (
+    SCHEMA_VERSION,
+    ClusterInfo,
+    Counts,
+    EngineInfo,
+    FamilyRecord,
+    ModelRef,
+    RunRecord,
+    Workspace,
+)
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
@@ -22,6 +31,9 @@ def test_golden_run_json_round_trips(path):
     record = RunRecord.from_json(raw)
     out = record.to_json()
     assert out.pop("schema_version") == SCHEMA_VERSION
+    # Newer than the recorded files: where embedding and counting ran, in-process by default.
+    assert out.pop("engine") == raw.pop("engine", EngineInfo().to_json()) == {
+        "embed": "local", "counts": "local", "address": None, "count_tasks": 0}
     assert out == raw
     # Typed views of what renderers and history read.
     assert record.counts.findings == raw["counts"]["findings"]
