@@ -30,6 +30,13 @@ equal to 1e-9 relative.
 
     .venv/bin/python scripts/bench/bench_ray.py --counting [--sizes 1000000 10000000] [--labels 50000]
         [--ks 64,256,666] [--shard-positives 5000000]
+
+Out of core on Ray (``--counting --streamed``): the files of ``bench_scale.py --stream`` (N samples x 50,000
+labels x 10 predictions in a folder of Parquet files, ``data.stream: true``, no inputs), scanned with
+``tagscan``'s ``run_scan`` in a fresh process each: ``local`` and ``ray`` (a local loopback Ray; one counting
+task per shard of 262,144 samples, each reading its own part file). Same columns as above.
+
+    .venv/bin/python scripts/bench/bench_ray.py --counting --streamed --sizes 10000000 [--stream-dir DIR]
 """
 
 from __future__ import annotations
@@ -208,8 +215,57 @@ def count_worker(kind: str, n: int, args) -> dict:
     return out
 
 
+def streamed_worker(kind: str, args) -> dict:
+    """In a fresh process: ``run_scan`` over the out-of-core files in ``--stream-dir``, counting local or on Ray."""
+    from tagscan.config import load_config
+    from tagscan.pipeline import run_scan
+
+    cfg = load_config(Path(args.stream_dir) / "tagscan.yaml")
+    t0 = time.perf_counter()
+    ray, temp = None, None
+    if kind == "ray":
+        ray, temp, _ = start_local_ray(os.cpu_count() or 2, object_store_mb=args.object_store_mb)
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update={"kind": "ray"})})
+    init = time.perf_counter() - t0
+    res = run_scan(cfg)
+    wall = time.perf_counter() - t0
+    rec = res.record.to_json()
+    out = {"wall": wall, "init": init, "counts": rec["timings"].get("counts", 0.0), "stages": rec["timings"],
+           "groups": rec["counts"].get("groups", 0), "cells": rec["counts"].get("cells_nonzero", 0),
+           "positives": rec["counts"]["positives"], "findings": len(res.findings),
+           "tasks": (rec.get("engine") or {}).get("count_tasks", 0)}
+    if ray is not None:
+        peaks = _worker_peaks_gb()
+        out["worker_peak_gb"], out["workers_sum_gb"], out["n_workers"] = max(peaks, default=0.0), sum(peaks), len(peaks)
+        t1 = time.perf_counter()
+        ray.shutdown()
+        out["shutdown"] = time.perf_counter() - t1
+        shutil.rmtree(temp, ignore_errors=True)
+        if _HOME is not None:
+            shutil.rmtree(_HOME, ignore_errors=True)
+    out["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    res.findings[["detector", "label", "group", "q_value"]].to_parquet(args.findings_out)
+    return out
+
+
 def _run_count_worker(kind: str, n: int, args, folder: Path) -> dict:
     target = folder / f"{kind}-{n}.parquet"
+    if args.streamed:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_scale import write_stream_data
+
+        data = Path(args.stream_dir or folder) / f"n{n}"
+        if not (data / "tagscan.yaml").is_file():
+            write_stream_data(data, n, args.labels, args.per)
+        shutil.rmtree(data / "ws", ignore_errors=True)
+        cmd = [sys.executable, __file__, "--counting", "--streamed", "--worker", kind, "--stream-dir", str(data),
+               "--object-store-mb", str(args.object_store_mb), "--findings-out", str(target)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{kind} streamed worker at N={n} failed:\n{out.stderr[-3000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        res["findings_path"] = str(target)
+        return res
     cmd = [sys.executable, __file__, "--counting", "--worker", kind, "--sizes", str(n), "--labels", str(args.labels),
            "--per", str(args.per), "--dim", str(args.dim), "--ks", ",".join(map(str, args.ks)),
            "--shard-positives", str(args.shard_positives), "--object-store-mb", str(args.object_store_mb),
@@ -240,7 +296,8 @@ def _same_findings(a_path: str, b_path: str) -> str:
 
 def counting_main(args) -> int:
     if args.worker:
-        print(json.dumps(count_worker(args.worker, args.sizes[0], args)))
+        work = streamed_worker(args.worker, args) if args.streamed else count_worker(args.worker, args.sizes[0], args)
+        print(json.dumps(work))
         return 0
     folder = Path(tempfile.mkdtemp(prefix="bench-count-"))
     cpus = os.cpu_count() or 2
@@ -281,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--ks", type=lambda s: [int(x) for x in s.split(",")], default=[64, 256, 666])
     parser.add_argument("--shard-positives", type=int, default=5_000_000)
+    parser.add_argument("--streamed", action="store_true", help="with --counting: out of core (bench_scale --stream files)")
+    parser.add_argument("--stream-dir", help="with --streamed: where the files are (kept there for a rerun)")
     parser.add_argument("--object-store-mb", type=int, default=2048)
     parser.add_argument("--worker", choices=["local", "ray"], help=argparse.SUPPRESS)
     parser.add_argument("--findings-out", help=argparse.SUPPRESS)

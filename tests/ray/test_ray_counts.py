@@ -118,3 +118,22 @@ def test_scan_with_engine_ray_gives_the_findings_of_a_local_scan(ray_cluster, tm
     merged = a.merge(b, on=KEY, suffixes=("_local", "_ray"))
     assert len(merged) == len(a)
     np.testing.assert_allclose(merged["q_value_ray"], merged["q_value_local"], rtol=1e-9, atol=0)
+
+
+def test_streamed_scan_counted_on_ray_gives_the_findings_of_an_in_memory_scan(ray_cluster, tmp_path):
+    """Out of core and on Ray together: the predictions read in record batches into shards on disk, each
+    shard counted by a Ray task that reads its own part file, against the whole tables in this process."""
+    spec = SynthSpec(n=3000, n_labels=120, planted=PLANTED)
+    local_cfg = write_audit_set(tmp_path / "local", spec, config={"data": {"stream": False}})
+    ray_cfg = write_audit_set(
+        tmp_path / "ray", spec,
+        config={"engine": {"kind": "ray"}, "data": {"stream": True, "batch_rows": 2000, "shard_samples": 700}},
+    )
+    a, run_a, _ = _scan(local_cfg, "--engine", "local")
+    b, run_b, _ = _scan(ray_cfg)
+    assert run_b["engine"]["counts"] == "ray" and run_b["engine"]["count_tasks"] == 5  # 3,000 samples / 700
+    assert run_a["counts"]["cells_nonzero"] == run_b["counts"]["cells_nonzero"]
+    assert set(map(tuple, a[KEY].to_numpy())) == set(map(tuple, b[KEY].to_numpy()))
+    merged = a.merge(b, on=KEY, suffixes=("_local", "_ray"))
+    assert len(merged) == len(a) > 0
+    np.testing.assert_allclose(merged["q_value_ray"], merged["q_value_local"], rtol=1e-9, atol=0)
