@@ -244,7 +244,7 @@ def run_report(cfg: Config, *, run: str | None = None) -> Path:
     record = ws.load_record(entry.run_id)
     findings = ws.load_findings(entry.run_id)
     samples = None
-    if len(findings) and cfg.data.samples.is_file():
+    if len(findings) and cfg.data.samples.exists():
         samples = read_sample_table(cfg, all_columns=True)  # attributes and link columns, for samples without inputs
     html = build_report(record, findings, samples=samples, image_root=cfg.data.samples.parent,
                         link=cfg.review.link, show=cfg.review.show)

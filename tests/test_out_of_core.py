@@ -144,3 +144,30 @@ def test_a_bad_row_in_a_later_batch_names_its_file_and_row(demo, tmp_path):
     with pytest.raises(DataError, match=r"part-1.parquet: row 251: sample_id 'nobody' is not in samples"):
         load_audit_set(load_config(demo / "bad.yaml"))
     assert not list((demo / ".ws-bad" / "tmp").glob("positives-*"))  # nothing left behind
+
+
+def test_samples_and_truth_may_be_folders_of_parquet_files(demo):
+    """Every table may be a folder of Parquet files: the same audit set as from single files."""
+    data = demo / "data"
+    for name in ("samples", "truth"):
+        table = pd.read_parquet(data / f"{name}.parquet")
+        (data / f"{name}_parts").mkdir(exist_ok=True)
+        for i, part in enumerate(np.array_split(np.arange(len(table)), 2)):
+            table.iloc[part].to_parquet(data / f"{name}_parts" / f"part-{i}.parquet", index=False)
+    raw = yaml.safe_load(_config(demo, "folders", stream=False, workspace=".ws-folders").read_text())
+    raw["data"].update(samples="data/samples_parts", truth="data/truth_parts")
+    (demo / "folders.yaml").write_text(yaml.safe_dump(raw))
+    a = load_audit_set(load_config(_config(demo, "files", stream=False, workspace=".ws-files")))
+    b = load_audit_set(load_config(demo / "folders.yaml"))
+    pd.testing.assert_frame_equal(a.samples, b.samples)
+    assert (a.truth != b.truth).nnz == 0 and np.array_equal(a.annotated, b.annotated)
+    assert b.input_hashes["samples"] != a.input_hashes["samples"]  # a folder's hash covers its parts
+
+
+def test_a_folder_without_parquet_files_is_one_line(demo):
+    (demo / "data" / "empty_parts").mkdir(exist_ok=True)
+    raw = yaml.safe_load(_config(demo, "empty", stream=True, workspace=".ws-empty").read_text())
+    raw["data"]["predictions"] = "data/empty_parts"
+    (demo / "empty.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataError, match=r"empty_parts: the folder holds no .parquet file \(config key data.predictions\)"):
+        load_audit_set(load_config(demo / "empty.yaml"))
