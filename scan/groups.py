@@ -82,6 +82,18 @@ def _one_hot(codes: np.ndarray, n_codes: int) -> sp.csc_matrix:
     )
 
 
+def _joined_keys(cols: list[np.ndarray]) -> np.ndarray:
+    """Per row, its values joined by ``\\x1f`` (as strings); each distinct combination is built once and
+    shared by its rows, so memory is one pointer per row, not one string."""
+    codes, uniques = zip(*(pd.factorize(pd.Series(c).astype(str)) for c in cols))
+    dims = tuple(max(len(u), 1) for u in uniques)
+    combined = np.ravel_multi_index(tuple(np.asarray(c, dtype=np.int64) for c in codes), dims)
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    parts = np.unravel_index(distinct, dims)
+    joined = np.array(["\x1f".join(str(u[i]) for u, i in zip(uniques, idx)) for idx in zip(*parts)], dtype=object)
+    return joined[inverse.ravel()]
+
+
 def build_groups(
     samples: pd.DataFrame,
     *,
@@ -137,9 +149,7 @@ def build_groups(
         valid = np.logical_and.reduce([pd.notna(c) for c in cols])
         keys = np.full(n, None, dtype=object)
         if valid.any():
-            keys[valid] = pd.Series(cols[0][valid]).astype(str).str.cat(
-                [pd.Series(c[valid]).astype(str) for c in cols[1:]], sep="\x1f"
-            ).to_numpy(dtype=object)
+            keys[valid] = _joined_keys([c[valid] for c in cols])
         add(
             keys,
             valid,

@@ -52,6 +52,7 @@ Settings (``scan.detectors.label_family``): ``similarity`` (default 0.8; also th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
 import numpy as np
@@ -61,6 +62,7 @@ from pydantic import Field
 from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from tagscan.errors import ConfigError, DataError
+from tagscan.inputs.shards import MappedPositives
 from tagscan.scan import stats
 from tagscan.scan.counts import count_cells
 from tagscan.scan.detectors.association import run_family
@@ -273,6 +275,14 @@ def _examples(ctx: ScanContext, fams: LabelFamilies, rows: pd.DataFrame) -> list
     return out
 
 
+def _any_member(Y: sp.spmatrix, Mf: sp.csr_matrix) -> sp.csr_matrix:
+    """Per sample, whether it has any member label of each family (0/1 int8 CSR)."""
+    Yf = sp.csr_matrix(_binary_csr(Y) @ Mf)
+    Yf.data = (Yf.data > 0).astype(np.int8)
+    Yf.eliminate_zeros()
+    return Yf
+
+
 class LabelFamilyConfig(DetectorConfig):
     """``similarity``: the cosine at which two labels are near-synonyms; ``max_size``: the most labels in
     one family."""
@@ -333,17 +343,14 @@ class LabelFamilyDetector(Detector):
                 for b in ("watchlist", "discovery")
             ]
             return DetectorResult(pd.DataFrame(), tuple(empty), {"label_families": summary})
-        # Per sample, so shard by shard: a shard holds every positive of its samples.
-        Mf = fams.members.tocsr()
-        Yf = sp.vstack([_binary_csr(s.Y) @ Mf for s in ctx.positive_store()], format="csr")
-        Yf.data = (Yf.data > 0).astype(np.int8)
-        Yf.eliminate_zeros()
+        # Per sample, so shard by shard (a shard holds every positive of its samples), never held whole.
+        Yf = MappedPositives(ctx.positive_store(), functools.partial(_any_member, Mf=fams.members.tocsr()), fams.members.shape[1])
         rep = fams.representative
         fctx = dataclasses.replace(
             ctx,
-            Y=Yf,
-            scores=Yf.astype(np.float32),
-            positives=None,
+            Y=None,
+            scores=None,
+            positives=Yf,
             labels=ctx.labels[rep],
             label_names=ctx.label_names[rep],
             counts=count_cells(ctx.groups, Yf),

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["InMemoryPositives", "Positives", "Shard", "ShardedPositives", "write_shard"]
+__all__ = ["InMemoryPositives", "MappedPositives", "Positives", "Shard", "ShardedPositives", "write_shard"]
 
 #: Files of a sharded store: ``part-00000.npz`` ... and ``meta.json`` (shape, nnz, shard bounds).
 META = "meta.json"
@@ -183,6 +183,25 @@ class InMemoryPositives(Positives):
 
     def materialise(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         return self.Y, self.scores
+
+
+class MappedPositives(Positives):
+    """Another store's shards through ``fn`` (a per-sample map, e.g. labels to label families), computed as
+    they are read: never held whole. ``fn`` maps a shard's ``Y`` to a 0/1 CSR of ``n_cols`` columns."""
+
+    def __init__(self, base: Positives, fn, n_cols: int) -> None:
+        self.base, self.fn = base, fn
+        self.shape = (base.shape[0], int(n_cols))
+        self.nnz = -1  # not known before a pass
+
+    @property
+    def n_shards(self) -> int:
+        return self.base.n_shards
+
+    def __iter__(self) -> Iterator[Shard]:
+        for s in self.base:
+            Y = sp.csr_matrix(self.fn(s.Y), dtype=np.int8)
+            yield Shard(s.start, Y, Y.astype(np.float32))
 
 
 def write_shard(folder: Path, i: int, start: int, scores: sp.csr_matrix) -> Path:
