@@ -173,6 +173,19 @@ def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_lab
                 except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
                     raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
                 for batch in pf.iter_batches(batch_size=cfg.data.batch_rows):
+                    fast = _clean_batch(batch, sample_index, vidx)
+                    if fast is not None:  # the common case, checked on each distinct id instead of each row
+                        rows, labs_u, lab_idx, score = fast
+                        has_score = "score" in batch.schema.names if has_score is None else has_score
+                        codes_u = seen.get_indexer(labs_u)
+                        if (codes_u < 0).any():
+                            seen = seen.append(pd.Index(labs_u[codes_u < 0]))
+                            codes_u = seen.get_indexer(labs_u)
+                        spill.add(rows, codes_u[lab_idx], score)
+                        n_rows += batch.num_rows
+                        offset += batch.num_rows
+                        advance(batch.num_rows)
+                        continue
                     df = batch.to_pandas()
                     df.columns = [str(c) for c in df.columns]
                     try:
@@ -213,6 +226,49 @@ def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_lab
     final = pd.Index(labels).get_indexer(seen) if len(seen) else np.zeros(0, dtype=np.int64)
     store = _write_shards(cfg, spill, final.astype(np.int64), labels, n)
     return store, labels, names, n_rows
+
+
+def _distinct_ids(column) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string column as (its distinct values, each row's index into them), or None when a value is null or
+    blank (the row-by-row reader reports that row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) or column.null_count:
+        return None
+    enc = pc.dictionary_encode(column)
+    values = enc.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    if len(values) and (pd.Series(values).str.strip() == "").any():
+        return None
+    return values, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _clean_batch(batch, sample_index: pd.Index, vidx: pd.Index | None):
+    """A record batch of the long layout whose ids are strings and all known, and whose scores are numbers
+    in [0, 1]: (sample rows, distinct labels, each row's index into them, scores). None for anything else,
+    which the row-by-row reader then checks and reports with its row."""
+    names = batch.schema.names
+    if "sample_id" not in names or "label" not in names or "labels" in names or "scores" in names:
+        return None
+    sid = _distinct_ids(batch.column(names.index("sample_id")))
+    lab = _distinct_ids(batch.column(names.index("label")))
+    if sid is None or lab is None:
+        return None
+    rows_u = sample_index.get_indexer(sid[0])
+    if (rows_u < 0).any() or (vidx is not None and (vidx.get_indexer(lab[0]) < 0).any()):
+        return None
+    if "score" in names:
+        import pyarrow as pa
+
+        col = batch.column(names.index("score"))
+        if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)) or col.null_count:
+            return None
+        score = col.to_numpy(zero_copy_only=False).astype(np.float64)
+        if not (np.isfinite(score) & (score >= 0) & (score <= 1)).all():
+            return None
+    else:
+        score = np.ones(batch.num_rows, dtype=np.float64)
+    return rows_u[sid[1]], lab[0], lab[1], score
 
 
 def _label_index(vocab: pd.DataFrame | None, seen: pd.Index, truth_labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
