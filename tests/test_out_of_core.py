@@ -106,6 +106,8 @@ def test_streamed_top_k_and_duplicates_match_in_memory(demo):
     assert (a.labels == b.labels).all()
     assert (a.Y != Y).nnz == 0 and np.array_equal(a.scores.toarray(), S.toarray())
     assert a.n_prediction_rows == b.n_prediction_rows
+    # The truth too was read in record batches of 97 rows: the same pairs and annotated samples.
+    assert (a.truth != b.truth).nnz == 0 and np.array_equal(a.annotated, b.annotated)
 
 
 def test_sums_over_shards_equal_one_shard(demo):
@@ -174,3 +176,14 @@ def test_a_folder_without_parquet_files_is_one_line(demo):
     (demo / "empty.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(DataError, match=r"empty_parts: the folder holds no .parquet file \(config key data.predictions\)"):
         load_audit_set(load_config(demo / "empty.yaml"))
+
+
+def test_a_bad_truth_row_in_a_later_batch_names_its_row(demo):
+    truth = pd.read_parquet(demo / "data" / "truth.parquet")
+    truth.loc[300, "sample_id"] = "nobody"
+    truth.to_parquet(demo / "data" / "bad_truth.parquet", index=False)
+    raw = yaml.safe_load(_config(demo, "bad-truth", stream=True, workspace=".ws-bad-truth").read_text())
+    raw["data"]["truth"] = "data/bad_truth.parquet"
+    (demo / "bad-truth.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataError, match=r"bad_truth.parquet: row 301: sample_id 'nobody' is not in samples"):
+        load_audit_set(load_config(demo / "bad-truth.yaml"))

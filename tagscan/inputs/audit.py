@@ -21,7 +21,7 @@ from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs.formats import long_table, prediction_scores, top_k_mask
 from tagscan.inputs.kinds import input_kind, sample_columns
 from tagscan.inputs.shards import InMemoryPositives, Positives
-from tagscan.inputs.stream import should_stream, stream_predictions
+from tagscan.inputs.stream import should_stream, stream_predictions, stream_table
 from tagscan.inputs.tables import (
     attribute_column,
     file_sha256,
@@ -280,6 +280,26 @@ def _label_pairs(
     return rows, lab
 
 
+def _truth_frame(
+    raw: pd.DataFrame, tpath: Path, sample_index: pd.Index, samples_path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One truth table (or record batch): (sample row, label, empty label?, file row or None) per long row."""
+    df, src = long_table(raw, tpath, keep_empty=True)
+    require_columns(df, tpath, ("sample_id", "label"))
+    lab = df["label"]
+    empty = lab.isna().to_numpy()
+    if lab.dtype == object or pd.api.types.is_string_dtype(lab.dtype):
+        empty = empty | lab.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    if pd.api.types.is_float_dtype(lab.dtype) and empty.any():
+        given = lab[~empty]
+        if (given == given.round()).all():  # integer ids that a null turned into floats (Parquet, JSON)
+            lab = lab.astype("Int64")
+    # A placeholder in the empty cells lets id_column check every other cell with its row number.
+    filled = pd.DataFrame({"sample_id": df["sample_id"], "label": lab.astype(object).where(~empty, "-")})
+    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, samples_path, src)
+    return rows, labs, empty, src
+
+
 def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """The truth table: (sample row of each positive pair, its label, its 0-based row in the file, the
     annotated mask per sample), or None without ``data.truth``.
@@ -295,19 +315,11 @@ def _truth_pairs(cfg: Config, sample_index: pd.Index) -> tuple[np.ndarray, np.nd
                 "give the ground truth in data.truth or remove data.truth_exhaustive"
             )
         return None
-    df, src = long_table(read_table(tpath, "data.truth"), tpath, keep_empty=True)
-    require_columns(df, tpath, ("sample_id", "label"))
-    lab = df["label"]
-    empty = lab.isna().to_numpy()
-    if lab.dtype == object or pd.api.types.is_string_dtype(lab.dtype):
-        empty = empty | lab.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    if pd.api.types.is_float_dtype(lab.dtype) and empty.any():
-        given = lab[~empty]
-        if (given == given.round()).all():  # integer ids that a null turned into floats (Parquet, JSON)
-            lab = lab.astype("Int64")
-    # A placeholder in the empty cells lets id_column check every other cell with its row number.
-    filled = pd.DataFrame({"sample_id": df["sample_id"], "label": lab.astype(object).where(~empty, "-")})
-    rows, labs = _label_pairs(tpath, "data.truth", filled, sample_index, cfg.data.samples, src)
+    if should_stream(cfg, tpath, "data.truth"):  # in record batches (tagscan.inputs.stream)
+        rows, labs, empty, src = stream_table(tpath, "data.truth", cfg.data.batch_rows, lambda df, path: _truth_frame(
+            df, path, sample_index, cfg.data.samples))
+    else:
+        rows, labs, empty, src = _truth_frame(read_table(tpath, "data.truth"), tpath, sample_index, cfg.data.samples)
     annotated = np.zeros(len(sample_index), dtype=bool)
     annotated[rows] = True
     if cfg.data.truth_exhaustive:
@@ -368,7 +380,7 @@ def load_audit_set(cfg: Config) -> AuditSet:
     ppath = cfg.data.predictions
     truth_pairs = _truth_pairs(cfg, sample_index)
     tpath = cfg.data.truth
-    if should_stream(cfg):  # out of core: sample-range shards on disk (tagscan.inputs.stream)
+    if should_stream(cfg, ppath, "data.predictions"):  # out of core: sample-range shards on disk (tagscan.inputs.stream)
         if truth_pairs is not None and vocab is not None:
             _label_index([truth_pairs[1]], vocab, [tpath], cfg.data.vocabulary, [truth_pairs[2]])
         st = stream_predictions(

@@ -53,9 +53,9 @@ def parquet_parts(path: Path, key: str) -> list[Path]:
     return [path]
 
 
-def should_stream(cfg: Config) -> bool:
-    """Whether to read ``data.predictions`` out of core (``data.stream``; see :data:`STREAM_ROWS`)."""
-    path = cfg.data.predictions
+def should_stream(cfg: Config, path: Path, key: str) -> bool:
+    """Whether to read the table ``path`` (config ``key``) in record batches (``data.stream``; see
+    :data:`STREAM_ROWS`)."""
     mode = cfg.data.stream
     if mode is not True and mode is not False:  # auto
         if path.is_dir():
@@ -70,10 +70,44 @@ def should_stream(cfg: Config) -> bool:
             return False
     if mode and not (path.is_dir() or path.suffix.lower() == ".parquet"):
         raise ConfigError(
-            f"{cfg.path}: key 'data.stream' is true but {path} is not Parquet; out of core, predictions are read "
+            f"{cfg.path}: key 'data.stream' is true but {path} ({key}) is not Parquet; out of core, tables are read "
             "from a Parquet file or a folder of Parquet files (convert the table, or set data.stream: auto)"
         )
     return bool(mode)
+
+
+def stream_table(path: Path, key: str, batch_rows: int, read_batch) -> tuple[np.ndarray, ...]:
+    """A table read in record batches through ``read_batch(frame, part) -> (rows, labels, empty, file rows or
+    None)`` (the whole-table reader, applied per batch), concatenated; labels are kept as references to one
+    string per distinct label, file rows count in each part file, and errors name the part file and its row."""
+    import pyarrow.parquet as pq
+
+    rows, codes, empty, src = [], [], [], []
+    seen = pd.Index([], dtype=object)
+    for part in parquet_parts(path, key):
+        offset = 0
+        try:
+            pf = pq.ParquetFile(part)
+        except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
+            raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            df = batch.to_pandas()
+            df.columns = [str(c) for c in df.columns]
+            try:
+                r, labs, e, s = read_batch(df, part)
+            except DataError as exc:
+                raise _shift_rows(exc, part, offset) from exc
+            c = seen.get_indexer(labs)
+            if (c < 0).any():
+                seen = seen.append(pd.Index(pd.unique(labs[c < 0])))
+                c = seen.get_indexer(labs)
+            rows.append(np.asarray(r, dtype=np.int64))
+            codes.append(c)
+            empty.append(np.asarray(e, dtype=bool))
+            src.append((np.arange(len(r)) if s is None else np.asarray(s, dtype=np.int64)) + offset)
+            offset += len(df)
+    values = seen.to_numpy(dtype=object)
+    return (np.concatenate(rows), values[np.concatenate(codes)], np.concatenate(empty), np.concatenate(src))
 
 
 @dataclass
