@@ -187,3 +187,25 @@ def test_a_bad_truth_row_in_a_later_batch_names_its_row(demo):
     (demo / "bad-truth.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(DataError, match=r"bad_truth.parquet: row 301: sample_id 'nobody' is not in samples"):
         load_audit_set(load_config(demo / "bad-truth.yaml"))
+
+
+def test_a_workspace_that_cannot_hold_the_shards_is_one_line(demo, tmp_path):
+    """A read-only (or full) disk under the workspace: one line naming the folder and the fix, nothing left."""
+    import os
+
+    from tagscan.errors import UsageError
+
+    if os.geteuid() == 0:  # root writes through permissions: a file where the folder must be does the same
+        blocked = tmp_path / "ws"
+        blocked.mkdir()
+        (blocked / "tmp").write_text("not a folder")
+    else:
+        blocked = tmp_path / "ws"
+        (blocked / "tmp").mkdir(parents=True)
+        (blocked / "tmp").chmod(0o500)
+    raw = yaml.safe_load(_config(demo, "blocked", stream=True, workspace=str(blocked)).read_text())
+    (demo / "blocked.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(UsageError) as caught:
+        load_audit_set(load_config(demo / "blocked.yaml"))
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{blocked / 'tmp'}: cannot write the prediction shards") and "larger disk" in line

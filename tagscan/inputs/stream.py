@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from tagscan.config import Config
-from tagscan.errors import ConfigError, DataError
+from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.inputs.formats import long_table, prediction_scores, top_k_mask
 from tagscan.inputs.shards import ShardedPositives, write_shard
 from tagscan.progress import progress_bar
@@ -126,38 +126,41 @@ def _shift_rows(exc: DataError, part: Path, offset: int) -> DataError:
     return DataError(msg)
 
 
+_RECORD = np.dtype([("row", np.int32), ("label", np.int32), ("score", np.float64)])
+
+
 class _Spill:
-    """Per shard, three append-only files of (local sample row int32, provisional label int32, score float64)."""
+    """Per shard, one append-only file of (local sample row, provisional label, score) records; a file is
+    opened only while a batch writes to it (no open handle per shard: a billion rows make thousands)."""
 
     def __init__(self, folder: Path, n: int, shard_samples: int) -> None:
         self.folder, self.n, self.size = folder, n, shard_samples
         self.n_shards = max(1, -(-n // shard_samples))
-        self.handles = [
-            tuple(open(folder / f"spill-{i:05d}.{k}", "wb") for k in ("r", "l", "s")) for i in range(self.n_shards)
-        ]
+
+    def _path(self, i: int) -> Path:
+        return self.folder / f"spill-{i:05d}.bin"
 
     def add(self, rows: np.ndarray, codes: np.ndarray, score: np.ndarray) -> None:
         shard = rows // self.size
         order = np.argsort(shard, kind="stable")
-        rows, codes, score, shard = rows[order], codes[order], score[order], shard[order]
+        rec = np.empty(len(rows), dtype=_RECORD)
+        rec["row"] = rows[order] - shard[order] * self.size
+        rec["label"] = codes[order]
+        rec["score"] = score[order]
+        shard = shard[order]
         cuts = np.searchsorted(shard, np.arange(self.n_shards + 1))
         for i in np.unique(shard):
-            a, b = cuts[i], cuts[i + 1]
-            hr, hl, hs = self.handles[i]
-            hr.write((rows[a:b] - i * self.size).astype(np.int32).tobytes())
-            hl.write(codes[a:b].astype(np.int32).tobytes())
-            hs.write(score[a:b].astype(np.float64).tobytes())
+            with open(self._path(int(i)), "ab") as fh:
+                fh.write(rec[cuts[i] : cuts[i + 1]].tobytes())
 
     def close(self) -> None:
-        for hs in self.handles:
-            for h in hs:
-                h.close()
+        """Nothing is left open between batches."""
 
     def read(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        out = tuple(np.fromfile(self.folder / f"spill-{i:05d}.{k}", dtype=t) for k, t in (("r", np.int32), ("l", np.int32), ("s", np.float64)))
-        for k in ("r", "l", "s"):
-            (self.folder / f"spill-{i:05d}.{k}").unlink()
-        return out
+        path = self._path(i)
+        rec = np.fromfile(path, dtype=_RECORD) if path.exists() else np.zeros(0, dtype=_RECORD)
+        path.unlink(missing_ok=True)
+        return rec["row"].copy(), rec["label"].copy(), rec["score"].copy()
 
 
 def stream_predictions(
@@ -171,12 +174,21 @@ def stream_predictions(
     same checks run on every record batch, so both readers report the same errors.
     """
     root = Path(cfg.workspace_dir) / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="positives-", dir=root))
+    folder = None
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="positives-", dir=root))
         store, labels, names, n_rows = _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_labels)
+    except OSError as exc:  # a full or read-only disk under the workspace
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise UsageError(
+            f"{root}: cannot write the prediction shards of an out-of-core scan ({exc.strerror or exc}); they need "
+            "about 25 bytes per prediction row: free space there, or point 'workspace' in the config at a larger disk"
+        ) from exc
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     weakref.finalize(store, shutil.rmtree, folder, True)  # removed with the store (a run keeps hard links)
     return StreamedPredictions(store, labels, names, n_rows)
