@@ -174,6 +174,20 @@ def _worker_peaks_gb() -> list[float]:
     return peaks
 
 
+def _finish(out: dict, ray, temp: str | None) -> None:
+    """Workers' peaks and Ray's shutdown time (when this worker started a Ray), then the driver's peak."""
+    if ray is not None:
+        peaks = _worker_peaks_gb()
+        out["worker_peak_gb"], out["workers_sum_gb"], out["n_workers"] = max(peaks, default=0.0), sum(peaks), len(peaks)
+        t1 = time.perf_counter()
+        ray.shutdown()
+        out["shutdown"] = time.perf_counter() - t1
+        shutil.rmtree(temp, ignore_errors=True)
+        if _HOME is not None:
+            shutil.rmtree(_HOME, ignore_errors=True)
+    out["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
 def count_worker(kind: str, n: int, args) -> dict:
     """In a fresh process: the scan of bench_scale's data through ``analyse``, counting ``local`` or on ``ray``."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -201,16 +215,7 @@ def count_worker(kind: str, n: int, args) -> dict:
     out = {"wall": wall, "init": init, "counts": t.timings.get("counts", 0.0), "stages": t.timings,
            "groups": len(res.groups), "cells": len(res.counts), "positives": int(audit.Y.nnz),
            "findings": len(res.outcome.findings), "tasks": getattr(count, "n_tasks", 0)}
-    if ray is not None:
-        peaks = _worker_peaks_gb()
-        out["worker_peak_gb"], out["workers_sum_gb"], out["n_workers"] = max(peaks, default=0.0), sum(peaks), len(peaks)
-        t1 = time.perf_counter()
-        ray.shutdown()
-        out["shutdown"] = time.perf_counter() - t1
-        shutil.rmtree(temp, ignore_errors=True)
-        if _HOME is not None:
-            shutil.rmtree(_HOME, ignore_errors=True)
-    out["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    _finish(out, ray, temp)
     res.outcome.findings[["detector", "label", "group", "q_value"]].to_parquet(args.findings_out)
     return out
 
@@ -234,16 +239,7 @@ def streamed_worker(kind: str, args) -> dict:
            "groups": rec["counts"].get("groups", 0), "cells": rec["counts"].get("cells_nonzero", 0),
            "positives": rec["counts"]["positives"], "findings": len(res.findings),
            "tasks": (rec.get("engine") or {}).get("count_tasks", 0)}
-    if ray is not None:
-        peaks = _worker_peaks_gb()
-        out["worker_peak_gb"], out["workers_sum_gb"], out["n_workers"] = max(peaks, default=0.0), sum(peaks), len(peaks)
-        t1 = time.perf_counter()
-        ray.shutdown()
-        out["shutdown"] = time.perf_counter() - t1
-        shutil.rmtree(temp, ignore_errors=True)
-        if _HOME is not None:
-            shutil.rmtree(_HOME, ignore_errors=True)
-    out["driver_peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    _finish(out, ray, temp)
     res.findings[["detector", "label", "group", "q_value"]].to_parquet(args.findings_out)
     return out
 

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from vector_sets import clustered, recall_at
 
 from tagscan.embed.index import EXACT_THRESHOLD, VectorIndex, ivf_nlist, ivf_nprobe
 from tagscan.errors import DataError
-
-
-def clustered(n: int, d: int, n_clusters: int, seed: int, spread: float = 0.35) -> np.ndarray:
-    """Unit rows around ``n_clusters`` random centres (the shape of real embedding sets)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((n_clusters, d))
-    rows = centres[rng.integers(n_clusters, size=n)] + spread * rng.standard_normal((n, d))
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
-
-
-def recall_at(k: int, found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found, truth)]))
 
 
 @pytest.fixture(scope="module")
