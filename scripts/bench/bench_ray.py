@@ -236,7 +236,7 @@ def streamed_worker(kind: str, args) -> dict:
     wall = time.perf_counter() - t0
     rec = res.record.to_json()
     out = {"wall": wall, "init": init, "counts": rec["timings"].get("counts", 0.0), "stages": rec["timings"],
-           "groups": rec["counts"].get("groups", 0), "cells": rec["counts"].get("cells_nonzero", 0),
+           "groups": rec["counts"]["groups_tested"], "cells": rec["counts"]["cells_nonzero"],
            "positives": rec["counts"]["positives"], "findings": len(res.findings),
            "tasks": (rec.get("engine") or {}).get("count_tasks", 0)}
     _finish(out, ray, temp)
