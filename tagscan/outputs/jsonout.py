@@ -28,7 +28,8 @@ def findings_json(findings: pd.DataFrame) -> list[dict]:
 
 
 def scan_json(run: RunLike, findings: pd.DataFrame, *, run_dir: str | PathLike | None = None) -> str:
-    """A scan's result as one JSON document: the run's identity, counts, families, detectors and findings."""
+    """A scan's result as one JSON document: the run's identity, counts, families, detectors, where the stages
+    ran (``engine``) and findings."""
     record, folder = as_record(run, run_dir=run_dir)
     payload = {
         "run_id": record.run_id,
@@ -42,6 +43,7 @@ def scan_json(run: RunLike, findings: pd.DataFrame, *, run_dir: str | PathLike |
         "counts": record.counts.to_json(),
         "families": [f.to_json() for f in record.families],
         "detectors": dict(record.detectors),
+        "engine": record.engine.to_json(),
         "findings": findings_json(findings),
     }
     return json.dumps(jsonable(payload), indent=2, default=str, allow_nan=False)

@@ -69,6 +69,7 @@ def test_scan_json_conventions_and_run_dir():
     assert doc["findings"][1]["q_value"] is None  # NaN as null
     assert doc["findings"][0]["examples"] == ["s1", "s2"]
     assert doc["families"][0]["correction"] == "by" and doc["counts"]["groups_tested"] == 3
+    assert doc["engine"] == {"embed": "local", "counts": "local", "address": None, "count_tasks": 0}  # where it ran
     console, buf = _console()
     get_renderer("json", console=console).scan(RunRecord.from_json(RUN), _findings(), run_dir="/kw")
     assert json.loads(buf.getvalue())["run_dir"] == "/kw"
