@@ -64,8 +64,8 @@ def count_shard(G_rows: sp.spmatrix, U_rows: sp.spmatrix, Y: sp.spmatrix) -> tup
 def count_cells(groups: Groups, Y: sp.spmatrix | Positives) -> CellCounts:
     """Count every non-zero (group, label) cell of ``Y`` (samples x labels, 0/1), shard by shard."""
     pos = Y if isinstance(Y, Positives) else InMemoryPositives(Y, Y)
-    G = sp.csr_matrix(groups.membership, dtype=np.int64)
-    U = sp.csr_matrix(groups.universes, dtype=np.int64)
+    G = sp.csr_matrix(groups.membership, dtype=np.int8)  # int64 per shard only, in the kernel
+    U = sp.csr_matrix(groups.universes, dtype=np.int8)
     C, UL = None, None
     with progress_bar(pos.n_shards if pos.n_shards > 1 else 0, "shards counted") as advance:
         for s in pos:

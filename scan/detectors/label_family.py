@@ -254,9 +254,8 @@ def _member_pvalues(ctx: ScanContext, fams: LabelFamilies, g: np.ndarray, f: np.
 
 def _examples(ctx: ScanContext, fams: LabelFamilies, rows: pd.DataFrame) -> list[np.ndarray]:
     """Review candidates per finding: group members with any member label, best score first."""
-    F = fams.members
-    S = ctx.score_columns(np.unique(F[:, np.unique(rows["family_index"].to_numpy(dtype=np.int64))].tocoo().row)
-                          if len(rows) else np.zeros(0, dtype=np.int64))
+    F = fams.members  # labels x families, CSC: a family's member labels are its column's indices
+    S = ctx.score_columns(np.unique(F[:, np.unique(rows["family_index"].to_numpy(dtype=np.int64))].indices))
     out = []
     for g, f in zip(rows["group_index"], rows["family_index"]):  # one list per finding
         labs = F.indices[F.indptr[f] : F.indptr[f + 1]]

@@ -105,12 +105,9 @@ class AuditSet:
 
     def top_labels(self, rows: np.ndarray, k: int) -> list[str]:
         """Per row: the names of its ``k`` highest-scored predicted labels, joined with ', '."""
-        rows = np.asarray(rows, dtype=np.int64)
-        S = self.scores.tocsr() if self.scores is not None else self.positives.rows(rows)[1]
-        if self.scores is None:
-            rows = np.arange(len(rows))
+        S = self.positive_store().rows(np.asarray(rows, dtype=np.int64))[1]
         out = []
-        for r in rows:
+        for r in range(S.shape[0]):
             lo, hi = S.indptr[r], S.indptr[r + 1]
             order = np.argsort(-S.data[lo:hi], kind="stable")[:k]
             out.append(", ".join(str(self.label_names[j]) for j in S.indices[lo:hi][order]))
@@ -127,14 +124,14 @@ class AuditSet:
     def subset(self, rows: np.ndarray) -> AuditSet:
         """The same audit set restricted to ``rows`` (e.g. the samples whose image could be read)."""
         rows = np.asarray(rows, dtype=np.int64)
-        Y, S = (self.Y, self.scores) if self.Y is not None else self.positives.materialise()
+        Y, S = self.positive_store().rows(rows)
         return AuditSet(
             samples=self.samples.iloc[rows].reset_index(drop=True),
             attributes=self.attributes,
             labels=self.labels,
             label_names=self.label_names,
-            Y=Y[rows],
-            scores=S[rows],
+            Y=Y,
+            scores=S,
             truth=None if self.truth is None else self.truth[rows],
             annotated=None if self.annotated is None else self.annotated[rows],
             vectors=None if self.vectors is None else self.vectors[rows],

@@ -80,34 +80,57 @@ def stream_table(path: Path, key: str, batch_rows: int, read_batch) -> tuple[np.
     """A table read in record batches through ``read_batch(frame, part) -> (rows, labels, empty, file rows or
     None)`` (the whole-table reader, applied per batch), concatenated; labels are kept as references to one
     string per distinct label, file rows count in each part file, and errors name the part file and its row."""
+    rows, codes, empty, src = [], [], [], []
+    labels = _LabelCodes()
+    for part, offset, batch in _record_batches(path, key, batch_rows):
+        df = _frame(batch)
+        try:
+            r, labs, e, s = read_batch(df, part)
+        except DataError as exc:
+            raise _shift_rows(exc, part, offset) from exc
+        rows.append(np.asarray(r, dtype=np.int64))
+        codes.append(labels.codes(labs))
+        empty.append(np.asarray(e, dtype=bool))
+        src.append((np.arange(len(r)) if s is None else np.asarray(s, dtype=np.int64)) + offset)
+    return (np.concatenate(rows), labels.values()[np.concatenate(codes)], np.concatenate(empty), np.concatenate(src))
+
+
+def _record_batches(path: Path, key: str, batch_rows: int):
+    """``(part file, its rows before the batch, record batch)`` over every part of the table, in order."""
     import pyarrow.parquet as pq
 
-    rows, codes, empty, src = [], [], [], []
-    seen = pd.Index([], dtype=object)
     for part in parquet_parts(path, key):
-        offset = 0
         try:
             pf = pq.ParquetFile(part)
         except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
             raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
+        offset = 0
         for batch in pf.iter_batches(batch_size=batch_rows):
-            df = batch.to_pandas()
-            df.columns = [str(c) for c in df.columns]
-            try:
-                r, labs, e, s = read_batch(df, part)
-            except DataError as exc:
-                raise _shift_rows(exc, part, offset) from exc
-            c = seen.get_indexer(labs)
-            if (c < 0).any():
-                seen = seen.append(pd.Index(pd.unique(labs[c < 0])))
-                c = seen.get_indexer(labs)
-            rows.append(np.asarray(r, dtype=np.int64))
-            codes.append(c)
-            empty.append(np.asarray(e, dtype=bool))
-            src.append((np.arange(len(r)) if s is None else np.asarray(s, dtype=np.int64)) + offset)
-            offset += len(df)
-    values = seen.to_numpy(dtype=object)
-    return (np.concatenate(rows), values[np.concatenate(codes)], np.concatenate(empty), np.concatenate(src))
+            yield part, offset, batch
+            offset += batch.num_rows
+
+
+def _frame(batch) -> pd.DataFrame:
+    df = batch.to_pandas()
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+class _LabelCodes:
+    """Provisional label ids in first-seen order, while the label index is not known yet."""
+
+    def __init__(self) -> None:
+        self.seen = pd.Index([], dtype=object)
+
+    def codes(self, labels: np.ndarray) -> np.ndarray:
+        c = self.seen.get_indexer(labels)
+        if (c < 0).any():
+            self.seen = self.seen.append(pd.Index(pd.unique(labels[c < 0])))
+            c = self.seen.get_indexer(labels)
+        return c
+
+    def values(self) -> np.ndarray:
+        return self.seen.to_numpy(dtype=object)
 
 
 @dataclass
@@ -152,9 +175,6 @@ class _Spill:
         for i in np.unique(shard):
             with open(self._path(int(i)), "ab") as fh:
                 fh.write(rec[cuts[i] : cuts[i + 1]].tobytes())
-
-    def close(self) -> None:
-        """Nothing is left open between batches."""
 
     def read(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         path = self._path(i)
@@ -201,67 +221,29 @@ def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_lab
     n = len(sample_index)
     spill = _Spill(folder, n, cfg.data.shard_samples)
     vidx = pd.Index(vocab["label"].to_numpy()) if vocab is not None else None
-    seen = pd.Index([], dtype=object)  # provisional label ids: first-seen order
+    labels_seen = _LabelCodes()
     n_rows, has_score = 0, None
-    parts = parquet_parts(ppath, "data.predictions")
     total = 0
-    for part in parts:
+    for part in parquet_parts(ppath, "data.predictions"):
         try:
             total += pq.ParquetFile(part).metadata.num_rows
         except Exception:  # noqa: BLE001 - reported below, with the file
             pass
     with progress_bar(total, "prediction rows read") as advance:
-        try:
-            for part in parts:
-                offset = 0
-                try:
-                    pf = pq.ParquetFile(part)
-                except Exception as exc:  # noqa: BLE001 - a bad file is a bad input
-                    raise DataError(f"{part}: cannot be read as parquet ({type(exc).__name__}: {' '.join(str(exc).split())}); check the file") from exc
-                for batch in pf.iter_batches(batch_size=cfg.data.batch_rows):
-                    fast = _clean_batch(batch, sample_index, vidx)
-                    if fast is not None:  # the common case, checked on each distinct id instead of each row
-                        rows, labs_u, lab_idx, score = fast
-                        has_score = "score" in batch.schema.names if has_score is None else has_score
-                        codes_u = seen.get_indexer(labs_u)
-                        if (codes_u < 0).any():
-                            seen = seen.append(pd.Index(labs_u[codes_u < 0]))
-                            codes_u = seen.get_indexer(labs_u)
-                        spill.add(rows, codes_u[lab_idx], score)
-                        n_rows += batch.num_rows
-                        offset += batch.num_rows
-                        advance(batch.num_rows)
-                        continue
-                    df = batch.to_pandas()
-                    df.columns = [str(c) for c in df.columns]
-                    try:
-                        pred, src = long_table(df, part)
-                        rows, labs = label_pairs(part, "data.predictions", pred, sample_index, cfg.data.samples, src)
-                        score = prediction_scores(pred, part)
-                        if vidx is not None:
-                            bad = vidx.get_indexer(labs) < 0
-                            if bad.any():
-                                at = int(np.flatnonzero(bad)[0])
-                                r = at + 1 if src is None else int(src[at]) + 1
-                                raise DataError(
-                                    f"{part}: row {r}: label '{labs[at]}' is not in the vocabulary ({cfg.data.vocabulary}); "
-                                    f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
-                                )
-                    except DataError as exc:
-                        raise _shift_rows(exc, part, offset) from exc
-                    if has_score is None:
-                        has_score = "score" in pred.columns
-                    codes = seen.get_indexer(labs)
-                    new = codes < 0
-                    if new.any():
-                        seen = seen.append(pd.Index(pd.unique(labs[new])))
-                        codes = seen.get_indexer(labs)
-                    spill.add(rows.astype(np.int64), codes, score)
-                    n_rows += len(pred)
-                    offset += len(df)
-                    advance(len(df))
-        finally:
-            spill.close()
+        for part, offset, batch in _record_batches(ppath, "data.predictions", cfg.data.batch_rows):
+            clean = _clean_batch(batch, sample_index, vidx)
+            if clean is not None:  # the common case, checked on each distinct id instead of each row
+                rows, labs_u, lab_idx, score = clean
+                codes = labels_seen.codes(labs_u)[lab_idx]
+                scored = "score" in batch.schema.names
+            else:  # row by row, with the whole-table reader's checks and messages
+                rows, labs, score, scored = _checked_batch(_frame(batch), part, offset, cfg, sample_index, vidx, label_pairs)
+                codes = labels_seen.codes(labs)
+            has_score = scored if has_score is None else has_score
+            spill.add(np.asarray(rows, dtype=np.int64), codes, score)
+            n_rows += len(codes)
+            advance(batch.num_rows)
+    seen = labels_seen.seen
     labels, names = _label_index(vocab, seen, truth_labels)
     check_labels(labels)
     if cfg.scan.top_k is not None and not has_score:
@@ -272,6 +254,27 @@ def _read(cfg, folder, sample_index, vocab, truth_labels, label_pairs, check_lab
     final = pd.Index(labels).get_indexer(seen) if len(seen) else np.zeros(0, dtype=np.int64)
     store = _write_shards(cfg, spill, final.astype(np.int64), labels, n)
     return store, labels, names, n_rows
+
+
+def _checked_batch(df, part, offset, cfg, sample_index, vidx, label_pairs):
+    """A record batch through the whole-table reader's checks: (sample rows, labels, scores, has scores);
+    an error names the row in the part file."""
+    try:
+        pred, src = long_table(df, part)
+        rows, labs = label_pairs(part, "data.predictions", pred, sample_index, cfg.data.samples, src)
+        score = prediction_scores(pred, part)
+        if vidx is not None:
+            bad = vidx.get_indexer(labs) < 0
+            if bad.any():
+                at = int(np.flatnonzero(bad)[0])
+                r = at + 1 if src is None else int(src[at]) + 1
+                raise DataError(
+                    f"{part}: row {r}: label '{labs[at]}' is not in the vocabulary ({cfg.data.vocabulary}); "
+                    f"add it to the vocabulary or fix the label ({int(bad.sum())} rows affected)"
+                )
+    except DataError as exc:
+        raise _shift_rows(exc, part, offset) from exc
+    return rows, labs, score, "score" in pred.columns
 
 
 def _distinct_ids(column) -> tuple[np.ndarray, np.ndarray] | None:
