@@ -256,19 +256,14 @@ def _run_count_worker(kind: str, n: int, args, folder: Path) -> dict:
         shutil.rmtree(data / "ws", ignore_errors=True)
         cmd = [sys.executable, __file__, "--counting", "--streamed", "--worker", kind, "--stream-dir", str(data),
                "--object-store-mb", str(args.object_store_mb), "--findings-out", str(target)]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise SystemExit(f"{kind} streamed worker at N={n} failed:\n{out.stderr[-3000:]}")
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        res["findings_path"] = str(target)
-        return res
-    cmd = [sys.executable, __file__, "--counting", "--worker", kind, "--sizes", str(n), "--labels", str(args.labels),
-           "--per", str(args.per), "--dim", str(args.dim), "--ks", ",".join(map(str, args.ks)),
-           "--shard-positives", str(args.shard_positives), "--object-store-mb", str(args.object_store_mb),
-           "--findings-out", str(target)]
+    else:
+        cmd = [sys.executable, __file__, "--counting", "--worker", kind, "--sizes", str(n), "--labels", str(args.labels),
+               "--per", str(args.per), "--dim", str(args.dim), "--ks", ",".join(map(str, args.ks)),
+               "--shard-positives", str(args.shard_positives), "--object-store-mb", str(args.object_store_mb),
+               "--findings-out", str(target)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"{kind} worker at N={n} failed:\n{out.stderr[-3000:]}")
+        raise SystemExit(f"{kind} {'streamed ' if args.streamed else ''}worker at N={n} failed:\n{out.stderr[-3000:]}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["findings_path"] = str(target)
     return res
