@@ -570,11 +570,13 @@ class ImageEmbeddingJob:
     def _where(self, position: int) -> str:
         return _where(position, self.sample_ids)
 
-    def run(self, *, progress: Callable[[int], None] | None = None) -> ImageEmbeddings:
+    def run(self, *, progress: Callable[[int], None] | None = None, spill_to: Path | None = None) -> ImageEmbeddings:
         """Embed what is missing, then return every kept row (see :class:`ImageEmbeddings`).
 
         Args:
             progress: called with the number of images just processed; adds up to :attr:`n_missing`.
+            spill_to: kept rows over the cache's budget are written to this ``.npy`` and returned
+                memory-mapped (:meth:`tagscan.embed.cache.EmbeddingCache.embed`).
 
         Raises:
             DataError: an image is unreadable or cannot be fetched (``on_error="raise"``), every
@@ -618,11 +620,7 @@ class ImageEmbeddingJob:
             if cache is None:
                 uncached.update(rows)
             else:  # one shard per chunk, on disk before the next chunk starts
-
-                def lookup(items: list[str], rows: dict[str, np.ndarray] = rows) -> np.ndarray:
-                    return np.stack([rows[item] for item in items])
-
-                cache.embed(good_keys, lookup, shard_size=len(rows))
+                cache.append(good_keys, np.stack([rows[key] for key in good_keys]))
 
         failed = dict(self._failed)
         for position, key in enumerate(keys):
@@ -654,9 +652,9 @@ class ImageEmbeddingJob:
                     "during the run; run again"
                 )
 
-            vectors_all, _ = cache.embed(kept_keys, vanished)
+            vectors_all, _ = cache.embed(kept_keys, vanished, spill_to=spill_to)
         return ImageEmbeddings(
-            vectors=np.ascontiguousarray(vectors_all, dtype=np.float32),
+            vectors=vectors_all if isinstance(vectors_all, np.memmap) else np.ascontiguousarray(vectors_all, dtype=np.float32),
             kept=kept,
             skipped=skipped,
             computed=computed,
@@ -692,10 +690,5 @@ def embed_image_refs(
 
 
 def _missing(cache: object, distinct: list[str]) -> list[str]:
-    """The keys of ``distinct`` not in ``cache``, in order (one pass when all or none are missing)."""
-    count = cache.count_missing(distinct)  # type: ignore[attr-defined]
-    if count == len(distinct):
-        return distinct
-    if count == 0:
-        return []
-    return [key for key in distinct if cache.count_missing([key])]  # type: ignore[attr-defined]
+    """The keys of ``distinct`` not in ``cache``, in order."""
+    return cache.missing(distinct)  # type: ignore[attr-defined]

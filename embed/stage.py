@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: Rows normalised at a time when the precomputed vectors are memory-mapped.
 _BLOCK_ROWS = 65_536
+#: Computed input vectors over the cache's budget (2 GiB) are gathered into this file of the index folder and
+#: memory-mapped from it (each scan replaces it); the index, clusters and detectors read it in row blocks.
+_SPILLED = "inputs.npy"
 
 
 class TermEmbedder:
@@ -130,12 +133,19 @@ def stage_embedder(spec: str, input_kind: str, *, batch_size: int, cache_root: P
 
 
 def embed_texts_cached(
-    cache_root: Path, embedder: Embedder, texts: list[str], what: str, *, remote: tuple[RaySession, str, str] | None = None
+    cache_root: Path,
+    embedder: Embedder,
+    texts: list[str],
+    what: str,
+    *,
+    remote: tuple[RaySession, str, str] | None = None,
+    spill_to: Path | None = None,
 ) -> tuple[np.ndarray, int]:
     """Embed through the content cache, with a progress bar over what is actually computed.
 
     ``remote``: ``(session, embed.model spec, input kind)`` to embed the missing texts on Ray (the workers
-    write them into the cache, then they are read from it like cached ones).
+    write them into the cache, then they are read from it like cached ones). ``spill_to``: vectors over the
+    cache's budget go to this ``.npy``, returned memory-mapped (:meth:`EmbeddingCache.embed`).
 
     Returns ``(vectors, computed)`` as :meth:`tagscan.embed.cache.EmbeddingCache.embed` does.
     """
@@ -146,7 +156,7 @@ def embed_texts_cached(
         with progress_bar(len(todo), f"embedding {what} on Ray") as advance:
             session.embed_missing(todo, spec=spec, input_kind=kind, batch_size=embedder.batch_size,  # type: ignore[attr-defined]
                                   name=embedder.name, progress=advance)
-        vectors, _ = EmbeddingCache(cache_root, embedder.name).embed(texts, _not_written(cache_root))
+        vectors, _ = EmbeddingCache(cache_root, embedder.name).embed(texts, _not_written(cache_root), spill_to=spill_to)
         return vectors, len(todo)
     missing = cache.count_missing(texts)
     if missing:
@@ -161,7 +171,7 @@ def embed_texts_cached(
                 advance(len(parts[-1]))
             return np.concatenate(parts) if parts else embedder.embed_texts([])
 
-        return cache.embed(texts, compute)
+        return cache.embed(texts, compute, spill_to=spill_to)
 
 
 def _unit_rows(vectors: np.ndarray, cache_root: Path) -> np.ndarray:
@@ -328,7 +338,7 @@ def _embed(
             job.refresh()  # what the workers could not read is embedded (or reported, or skipped) here
             on_ray = len(keys) - job.n_missing
         with progress_bar(job.n_missing, "embedding images") as advance:
-            res = job.run(progress=advance)
+            res = job.run(progress=advance, spill_to=index_dir / _SPILLED)
         vectors, computed_inputs, input_model = res.vectors, res.computed + on_ray, emb.name
         if res.skipped:
             kept, skipped = res.kept, res.skipped
@@ -342,7 +352,9 @@ def _embed(
         emb = stage_embedder(settings.model, "text", batch_size=batch_size, cache_root=cache_root)
         texts = [str(t) for t in audit.samples["text"].tolist()]
         remote = None if session is None else (session, settings.model, "text")
-        vectors, computed_inputs = embed_texts_cached(cache_root, emb, texts, "input texts", remote=remote)
+        vectors, computed_inputs = embed_texts_cached(
+            cache_root, emb, texts, "input texts", remote=remote, spill_to=index_dir / _SPILLED
+        )
         input_model = emb.name
     indexes = {} if vectors is None else {"inputs": save_index(vectors, index_dir, "inputs")}
     label_vectors, label_model, computed_labels = None, None, 0

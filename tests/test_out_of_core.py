@@ -90,6 +90,21 @@ def test_streamed_scan_writes_the_same_findings(demo):
 
 
 @pytest.mark.slow
+def test_computed_input_vectors_spilled_to_a_memory_map_give_the_same_findings(demo, monkeypatch):
+    """Over the gather budget the embedded inputs are written to the index folder and memory-mapped: the
+    index, the clusters and every detector then read them from the file, with the predictions streamed too."""
+    every = {"under_representation": True}
+    whole = run_scan(load_config(_config(demo, "in-memory", stream=False, workspace=".ws-in-memory", **every)))
+    monkeypatch.setattr("tagscan.embed.cache.GATHER_BUDGET_BYTES", 0)
+    spilled = run_scan(load_config(_config(demo, "spilled", stream=True, workspace=".ws-spilled", **every)))
+    mapped = np.load(demo / ".ws-spilled" / "index" / "inputs.npy", mmap_mode="r")
+    assert mapped.shape == (1500, 384)
+    assert np.allclose(np.linalg.norm(mapped[:100], axis=1), 1.0, atol=1e-5)
+    assert set(spilled.record.to_json()["detectors"].values()) == {"ran"}
+    pd.testing.assert_frame_equal(_findings(whole), _findings(spilled), check_exact=True)
+
+
+@pytest.mark.slow
 def test_streamed_rescan_pairs_with_the_kept_shards(demo):
     cfg = load_config(_config(demo, "rescan", stream=True, workspace=".ws-rescan"))
     run_scan(cfg)

@@ -267,3 +267,103 @@ def test_lone_surrogates_still_get_a_key(tmp_path):
     vectors, computed = EmbeddingCache(tmp_path, "ns").embed(items, Recorder())
     assert computed == 2
     np.testing.assert_array_equal(vectors, uncached(items))
+
+
+# -- out of core: vectors stay in their shards, gathered shard by shard, spilled beyond a budget ----------
+
+
+def expected(items: list[str]) -> np.ndarray:
+    return np.stack([row_of(i) for i in items])
+
+
+def test_spilled_result_is_a_read_only_memory_map_equal_to_the_in_memory_one(tmp_path):
+    items = [f"item {i}" for i in range(500)]
+    EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), shard_size=37)
+    rng = np.random.default_rng(0)
+    order = [items[i] for i in rng.permutation(len(items))] + items[:50]  # shuffled, with repeats
+    in_memory, _ = EmbeddingCache(tmp_path, "ns").embed(order, Recorder())
+    target = tmp_path / "out" / "inputs.npy"
+    spilled, computed = EmbeddingCache(tmp_path, "ns").embed(order, Recorder(), spill_to=target, budget_bytes=0)
+    assert computed == 0
+    assert isinstance(spilled, np.memmap) and not spilled.flags.writeable
+    assert Path(spilled.filename) == target
+    assert np.array_equal(np.asarray(spilled), in_memory)
+    assert np.array_equal(in_memory, expected(order))
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_under_the_budget_the_result_stays_in_memory(tmp_path):
+    items = [f"item {i}" for i in range(20)]
+    target = tmp_path / "inputs.npy"
+    vectors, _ = EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), spill_to=target, budget_bytes=20 * DIM * 4)
+    assert not isinstance(vectors, np.memmap) and not target.exists()
+    assert np.array_equal(vectors, expected(items))
+
+
+def test_spilling_gathers_in_row_blocks_across_more_shards_than_stay_mapped(tmp_path, monkeypatch):
+    import tagscan.embed.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_GATHER_ROWS", 7)
+    monkeypatch.setattr(cache_module, "_OPEN_MAPS", 3)
+    items = [f"t{i}" for i in range(300)]
+    EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), shard_size=11)  # 28 shards
+    order = [items[i] for i in np.random.default_rng(1).permutation(len(items))]
+    fresh = EmbeddingCache(tmp_path, "ns")
+    spilled, _ = fresh.embed(order, Recorder(), spill_to=tmp_path / "v.npy", budget_bytes=0)
+    assert np.array_equal(np.asarray(spilled), expected(order))
+    assert len(fresh._maps) == 0  # every mapping released after the gather
+
+
+def test_loading_reads_keys_and_maps_vectors_without_reading_them(tmp_path, monkeypatch):
+    items = [f"item {i}" for i in range(64)]
+    EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), shard_size=16)
+    reads: list[str] = []
+    real_getitem = np.lib.npyio.NpzFile.__getitem__
+
+    def spy(self, key):
+        reads.append(key)
+        return real_getitem(self, key)
+
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", spy)
+    cache = EmbeddingCache(tmp_path, "ns")
+    assert len(cache) == 64 and cache.count_missing(items + ["new"]) == 1
+    assert reads == ["keys"] * 4  # the vectors of the four shards were never loaded
+    vectors, _ = cache.embed(items[::-1], Recorder())
+    assert np.array_equal(vectors, expected(items[::-1]))
+    assert reads == ["keys"] * 4  # gathered through memory maps
+
+
+def test_compressed_shard_is_read_whole_and_still_serves_its_vectors(tmp_path):
+    items = ["a", "b", "c"]
+    folder = tmp_path / safe_namespace("ns")
+    folder.mkdir()
+    keys = np.frombuffer(b"".join(item_key(i) for i in items), dtype=np.uint8).reshape(-1, 32)
+    np.savez_compressed(folder / "shard-packed.npz", keys=keys, vectors=expected(items))
+    recorder = Recorder()
+    vectors, computed = EmbeddingCache(tmp_path, "ns").embed(["c", "a", "d"], recorder)
+    assert computed == 1 and recorder.calls == [["d"]]
+    assert np.array_equal(vectors, expected(["c", "a", "d"]))
+
+
+def test_key_in_two_shards_keeps_the_vector_read_first_also_after_more_are_written(tmp_path):
+    folder = tmp_path / safe_namespace("ns")
+    folder.mkdir()
+    key = np.frombuffer(item_key("x"), dtype=np.uint8).reshape(1, 32)
+    np.savez(folder / "shard-0.npz", keys=key, vectors=np.full((1, DIM), 1.0, np.float32))
+    np.savez(folder / "shard-1.npz", keys=key, vectors=np.full((1, DIM), 2.0, np.float32))
+    cache = EmbeddingCache(tmp_path, "ns")
+    first, _ = cache.embed(["x"], Recorder())
+    cache.append(["x", "y"], np.full((2, DIM), 3.0, np.float32))  # a worker writes "x" once more
+    again, _ = cache.embed(["x", "y"], Recorder())
+    assert first[0, 0] == 1.0 and again[0, 0] == 1.0 and again[1, 0] == 3.0
+
+
+def test_shard_removed_after_loading_is_a_data_error_naming_it(tmp_path):
+    items = [f"item {i}" for i in range(10)]
+    EmbeddingCache(tmp_path, "ns").embed(items, Recorder())
+    cache = EmbeddingCache(tmp_path, "ns")
+    assert len(cache) == 10
+    (shard,) = (tmp_path / safe_namespace("ns")).glob("shard-*.npz")
+    shard.unlink()
+    with pytest.raises(DataError, match=re.escape(shard.name)):
+        cache.embed(items, Recorder())
