@@ -60,7 +60,7 @@ GATHER_BUDGET_BYTES = 2 << 30
 #: Output rows gathered at a time into a spilled file (100 MB of 384-wide float32 rows).
 _GATHER_ROWS = 65_536
 #: Shards kept memory-mapped at once while gathering (each mapping holds a file descriptor).
-_OPEN_MAPS = 64
+_OPEN_MAPS = 8
 _F32 = np.dtype("<f4")
 
 

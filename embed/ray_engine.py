@@ -174,8 +174,12 @@ def _sees(paths: list[str], probe: str) -> list[str]:
 
 
 class RaySession:
-    """A connection to Ray for one stage run: made on first use, closed by :meth:`close` (a Ray this
-    session started is shut down; one it joined is left running).
+    """A connection to Ray for one stage run: made on first use, dropped by :meth:`close`.
+
+    With ``engine.address`` null the first session of a process starts a Ray of its own on this machine; it
+    stays up for the next session (a scan's counting joins the Ray its embedding started, and a notebook's
+    rescans join it too) and stops when the process exits (Ray's exit hook) or at ``ray.shutdown()``.
+    A cluster it joined is always left running.
 
     Args:
         engine: the ``engine`` section (``kind: ray``).
@@ -196,7 +200,6 @@ class RaySession:
                 f"embedding cache ({self.cache_root}); set embed.cache_dir to a folder on storage every worker reads"
             )
         self._ray: Any = None
-        self._started = False
         self._checked: set[str] = set()
         self.n_tasks = 0  # the shard tasks of the last sum_shards
 
@@ -227,15 +230,12 @@ class RaySession:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             fix = "start one with 'ray start --head', or set engine.address" if address == "auto" else "fix engine.address"
             raise ConfigError(f"engine.address: cannot connect to Ray at {address or 'a new local Ray'} ({first}); {fix}") from error
-        self._started = address is None
         self._ray = ray
         return ray
 
     def close(self) -> None:
-        """Shut down the Ray this session started (a joined cluster is left running)."""
-        if self._ray is not None and self._started:
-            self._ray.shutdown()
-        self._ray, self._started = None, False
+        """Drop the connection; Ray itself stays up for this process's next session (see the class)."""
+        self._ray = None
 
     def _unseen(self, paths: list[str], probe: str) -> tuple[str, list[str]] | None:
         """The first alive node that cannot see ``probe`` or one of ``paths`` (a zero-CPU task pinned to each

@@ -73,6 +73,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import Field
 from scipy import stats as sps
 
 from tagscan.errors import DataError
@@ -90,6 +91,7 @@ from tagscan.scan.detectors.base import (
 from tagscan.scan.expected import restating_pairs
 
 __all__ = [
+    "AlignmentGapConfig",
     "AlignmentGapDetector",
     "MAX_STRATA",
     "MIN_PER_STRATUM",
@@ -104,6 +106,9 @@ MIN_PER_STRATUM = 20
 EXAMPLE_CANDIDATES = 32
 _BLOCK = 8192  # positives per block of row-wise dot products
 _ROWS = 4096  # inputs per block of the dense similarity pass
+#: Input-label similarities the pass computes at most by default (inputs x labels): 2e9 is about 10
+#: minutes on 2 CPU cores at 384 dimensions, e.g. 200,000 inputs x 10,000 labels.
+DEFAULT_MAX_PAIRS = 2_000_000_000
 
 
 def _as_vectors(x: np.ndarray, what: str, rows: int, dim: int | None = None) -> np.ndarray:
@@ -114,8 +119,9 @@ def _as_vectors(x: np.ndarray, what: str, rows: int, dim: int | None = None) -> 
             f"{what}: expected a {want} array, found shape {arr.shape}; embed every "
             f"{'sample' if what == 'vectors' else 'label'} in order with the same model"
         )
-    if not np.isfinite(arr).all():
-        raise DataError(f"{what}: holds NaN or infinite values; re-embed those rows")
+    for start in range(0, len(arr), _ROWS * 16):  # in row blocks: the inputs may be memory-mapped
+        if not np.isfinite(arr[start : start + _ROWS * 16]).all():
+            raise DataError(f"{what}: holds NaN or infinite values; re-embed those rows")
     return arr
 
 
@@ -213,7 +219,8 @@ def _strata_counts(ctx: ScanContext, Y: sp.csr_matrix) -> dict[str, np.ndarray]:
     """
     groups = ctx.groups
     n_s, L = Y.shape
-    V, vdef = _unit_rows(_as_vectors(ctx.vectors, "vectors", n_s))
+    V = _as_vectors(ctx.vectors, "vectors", n_s)  # unit rows a block at a time (it may be memory-mapped)
+    vdef = np.concatenate([_unit_rows(V[r : r + _ROWS])[1] for r in range(0, n_s, _ROWS)] or [np.zeros(0, bool)])
     W, wdef = _unit_rows(_as_vectors(ctx.label_vectors, "label_vectors", L, V.shape[1]))
     Gt = sp.csc_matrix(groups.membership, dtype=np.float64).T.tocsr()
     Ut = sp.csc_matrix(groups.universes, dtype=np.float64).T.tocsr()
@@ -227,7 +234,7 @@ def _strata_counts(ctx: ScanContext, Y: sp.csr_matrix) -> dict[str, np.ndarray]:
         js = np.arange(j0, min(L, j0 + 64))
         S = np.empty((n_s, len(js)))
         for r in range(0, n_s, _ROWS):
-            S[r : r + _ROWS] = V[r : r + _ROWS] @ W[js].T
+            S[r : r + _ROWS] = _unit_rows(V[r : r + _ROWS])[0] @ W[js].T
         for c, j in enumerate(js):
             if not wdef[j]:
                 continue
@@ -270,12 +277,33 @@ def _examples(ctx: ScanContext, sims: sp.csc_matrix, g_idx: np.ndarray, l_idx: n
     return out
 
 
+class AlignmentGapConfig(DetectorConfig):
+    """``max_pairs``: the most input-label similarities (inputs x labels) the pass may compute; a larger
+    scan skips the detector, saying so in run.json (its cost and its dense blocks grow with that product)."""
+
+    max_pairs: int = Field(default=DEFAULT_MAX_PAIRS, ge=1)
+
+
 @register
 class AlignmentGapDetector(Detector):
     """A group gets a label more often than its inputs' similarity to the label explains (stratified count)."""
 
     name = NAME
+    Config = AlignmentGapConfig
     requires = ("vectors", "label_vectors", "shared_space")
+
+    def missing(self, ctx: ScanContext, config: DetectorConfig) -> list[str]:
+        """Its requirements, and at most ``max_pairs`` input-label similarities to compute."""
+        out = super().missing(ctx, config)
+        n_s, L = ctx.shape()
+        limit = getattr(config, "max_pairs", DEFAULT_MAX_PAIRS)
+        if not out and n_s * L > limit:
+            out.append(
+                f"at most scan.detectors.{NAME}.max_pairs ({limit:,}) input-label similarities; this scan has "
+                f"{n_s:,} inputs x {L:,} labels = {n_s * L:,} (raise max_pairs to run it: about 10 minutes "
+                "per 2e9 on 2 CPU cores)"
+            )
+        return out
     direction = "over"  # rows carry the label's own rates; the tested effect is effect / effect_low
 
     def change(self, prev, cur, paired):

@@ -23,6 +23,15 @@ record batches (``data.stream: true``, ``embed.input: none``): wall, peak RSS, a
 The files are written by this process, in chunks, before the scan process starts.
 
     .venv/bin/python scripts/bench/bench_scale.py --stream 1000000,3000000,10000000 --labels 50000
+
+With ``--inputs text`` every sample also has a caption (``embed.input: text``, the default model, clusters at
+k=64): the embedding cache is filled beforehand with one seeded random unit vector per caption and per label
+name, as Ray workers or an earlier scan would leave it (embedding millions of captions here would take hours),
+so the scan reads its input vectors back from the cache (past 2 GiB into a memory-mapped file), builds the
+inputs' FAISS index (exact, then IVF-SQ8 / IVF-PQ past 2 GiB), fits k-means on a sample and assigns every input
+in blocks; alignment_gap (inputs x labels) is over its max_pairs and says it skipped.
+
+    .venv/bin/python scripts/bench/bench_scale.py --stream 1000000,3000000 --labels 50000 --inputs text
 """
 
 from __future__ import annotations
@@ -143,7 +152,7 @@ def run_worker(kind: str, n: int, args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def write_stream_data(folder, n: int, L: int, per: int, seed: int = 0, chunk: int = 500_000) -> None:
+def write_stream_data(folder, n: int, L: int, per: int, seed: int = 0, chunk: int = 500_000, inputs: str = "none") -> None:
     """Samples, a vocabulary and a folder of prediction files for the out-of-core run, written in chunks."""
     from pathlib import Path
 
@@ -167,6 +176,8 @@ def write_stream_data(folder, n: int, L: int, per: int, seed: int = 0, chunk: in
         ids = np.char.add("s", np.arange(a, b).astype(str))
         person = rng.random(m) < 0.6
         cols = {"sample_id": ids}
+        if inputs == "text":
+            cols["text"] = np.char.add("a photo, caption number ", np.arange(a, b).astype(str))
         for attr, vals in (("tone", ["light", "medium", "dark"]), ("gender", ["woman", "man"]), ("age", ["child", "adult", "senior"])):
             v = np.asarray(vals, dtype=object)[rng.integers(0, len(vals), m)]
             v[~person] = None
@@ -200,9 +211,32 @@ def write_stream_data(folder, n: int, L: int, per: int, seed: int = 0, chunk: in
                    "intersections": [["tone", "gender"]], "min_group_size": 30},
         "scan": {"threshold": 0.5, "watchlist": None},
     }
+    if inputs == "text":
+        cfg["embed"] = {"input": "text", "model": "default", "cache_dir": str(folder / "cache")}
+        cfg["groups"]["clusters"] = [64]
+        fill_cache(folder / "cache", np.char.add("a photo, caption number ", np.arange(n).astype(str)),
+                   np.char.add("thing ", np.arange(L).astype(str)))
     import yaml
 
     (folder / "tagscan.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def fill_cache(cache_dir, texts: np.ndarray, names: np.ndarray, shard: int = 16_384) -> None:
+    """The embedding cache as an earlier scan or Ray workers leave it: a seeded random unit vector per text."""
+    from pathlib import Path
+
+    from tagscan.embed.cache import EmbeddingCache, embedding_cache_root
+    from tagscan.embed.stage import stage_embedder
+
+    root = embedding_cache_root(Path(cache_dir))
+    emb = stage_embedder("default", "text", batch_size=64, cache_root=root)
+    cache = EmbeddingCache(root, emb.name)
+    rng = np.random.default_rng(7)
+    for items in (texts, names):
+        for a in range(0, len(items), shard):
+            block = rng.standard_normal((min(shard, len(items) - a), emb.dim), dtype=np.float32)
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
+            cache.append(items[a : a + shard].tolist(), block)
 
 
 def worker_stream(folder: str) -> dict:
@@ -215,7 +249,15 @@ def worker_stream(folder: str) -> dict:
     res = run_scan(load_config(Path(folder) / "tagscan.yaml"))
     rec = res.record.to_json()
     return {"wall": time.perf_counter() - t0, "findings": len(res.findings), "stages": rec.get("timings"),
-            "positives": rec["counts"]["positives"]}
+            "positives": rec["counts"]["positives"], "detectors": rec.get("detectors"),
+            "index": _index_kind(Path(folder) / "ws" / "index" / "inputs.json")}
+
+
+def _index_kind(path) -> dict | None:
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    return {k: meta.get(k) for k in ("kind", "ntotal", "dim")}
 
 
 def run_stream(args) -> None:
@@ -231,7 +273,7 @@ def run_stream(args) -> None:
         folder = root / f"n{n}"
         t0 = time.perf_counter()
         if not (folder / "tagscan.yaml").is_file():
-            write_stream_data(folder, n, args.labels, args.per)
+            write_stream_data(folder, n, args.labels, args.per, inputs=args.inputs)
         made = time.perf_counter() - t0
         shutil.rmtree(folder / "ws", ignore_errors=True)
         cmd = [sys.executable, __file__, "--worker", "stream", "--stream-dir", str(folder)]
@@ -244,6 +286,8 @@ def run_stream(args) -> None:
         print(f"  n={n:,} ({r['positives']:,} positives, {size:.2f} GB of prediction files, written in {made:.0f} s): "
               f"scan {r['wall']:.1f} s wall, peak RSS {r['peak_rss_gb']:.2f} GB, {r['findings']} findings")
         print(f"    stages (s): {json.dumps(r['stages'])}")
+        if args.inputs != "none":
+            print(f"    detectors: {json.dumps(r['detectors'])}; input index: {json.dumps(r['index'])}")
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     ns = sorted(peaks)
@@ -265,6 +309,7 @@ def main() -> None:
     ap.add_argument("--stream", help="out of core: comma-separated sample counts, e.g. 1000000,3000000,10000000")
     ap.add_argument("--stream-dir", help="where the out-of-core files go (default: a new temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the out-of-core files")
+    ap.add_argument("--inputs", choices=["none", "text"], default="none", help="out of core: captions to embed too")
     args = ap.parse_args()
     if args.worker == "stream":
         res = worker_stream(args.stream_dir)

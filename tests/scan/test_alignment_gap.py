@@ -200,3 +200,38 @@ def test_labels_naming_the_groups_value_are_left_out():
     kinds = np.array(["attribute", "intersection", "attribute", "cluster", "attribute"], dtype=object)
     g, lab = restating_pairs(labels, names, ids, kinds, watch_mask=np.array([False, False, True, False]))
     assert sorted(zip(g.tolist(), lab.tolist())) == [(0, 0), (1, 1), (4, 3)]
+
+
+def test_memory_mapped_inputs_give_the_same_findings_bit_for_bit(tmp_path):
+    """The similarity pass normalises the inputs a block at a time, so a memory map of them (computed inputs
+    over the cache's budget, data.embeddings) gives what the array in memory gives."""
+    df, V, W, dark = _data(300)
+    S = _cos(V, W)
+    Y = S > 0.35
+    Y[dark & (S[:, 5] > 0.05) & (S[:, 5] < 0.25), 5] = True
+    np.save(tmp_path / "v.npy", V.astype(np.float32))
+    mapped = np.load(tmp_path / "v.npy", mmap_mode="r")
+    a = _run(_ctx(df, Y, V, W)).findings
+    ctx = _ctx(df, Y, V, W)
+    from dataclasses import replace
+
+    b = _run(replace(ctx, vectors=mapped)).findings
+    assert len(a) > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_more_pairs_than_max_pairs_skips_it_naming_the_setting():
+    from tagscan.scan.findings import scan
+
+    df, V, W, _ = _data(0, n=600)
+    ctx = _ctx(df, _cos(V, W) > 0.35, V, W)
+    n_pairs = 600 * L
+
+    def status(max_pairs: int) -> str:
+        out = scan(ctx, sample_ids=df["sample_id"].to_numpy(), person_rows=np.zeros(600, dtype=bool),
+                   detectors={"alignment_gap": AlignmentGapDetector.Config(max_pairs=max_pairs)})
+        return out.detectors["alignment_gap"]
+
+    assert status(n_pairs - 1).startswith("skipped: needs at most scan.detectors.alignment_gap.max_pairs")
+    assert f"600 inputs x {L} labels" in status(n_pairs - 1)
+    assert status(n_pairs) == "ran"
