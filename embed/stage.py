@@ -356,6 +356,10 @@ def _embed(
             cache_root, emb, texts, "input texts", remote=remote, spill_to=index_dir / _SPILLED
         )
         input_model = emb.name
+    spilled = index_dir / _SPILLED
+    mapped_from = getattr(vectors, "filename", None)
+    if spilled.exists() and (mapped_from is None or Path(mapped_from).resolve() != spilled.resolve()):
+        spilled.unlink(missing_ok=True)  # an earlier, larger scan's: this one's vectors fit in memory
     indexes = {} if vectors is None else {"inputs": save_index(vectors, index_dir, "inputs")}
     label_vectors, label_model, computed_labels = None, None, 0
     if need_labels:

@@ -224,3 +224,15 @@ def test_a_workspace_that_cannot_hold_the_shards_is_one_line(demo, tmp_path):
         load_audit_set(load_config(demo / "blocked.yaml"))
     (line,) = str(caught.value).splitlines()
     assert line.startswith(f"{blocked / 'tmp'}: cannot write the prediction shards") and "larger disk" in line
+
+
+@pytest.mark.slow
+def test_a_scan_whose_vectors_fit_in_memory_removes_an_earlier_spilled_file(demo, monkeypatch):
+    cfg = load_config(_config(demo, "respill", stream=False, workspace=".ws-respill"))
+    monkeypatch.setattr("tagscan.embed.cache.GATHER_BUDGET_BYTES", 0)
+    run_scan(cfg)
+    spilled = demo / ".ws-respill" / "index" / "inputs.npy"
+    assert spilled.is_file()
+    monkeypatch.undo()
+    run_scan(cfg)
+    assert not spilled.exists()
