@@ -154,7 +154,7 @@ class EmbeddingCache:
         self.namespace = namespace
         self.directory = self.root / safe_namespace(namespace)
         self._blocks: list[_Block] = []
-        self._key_parts: list[np.ndarray] = []  # S32 digests of each block, in block order
+        self._key_parts: list[np.ndarray] = []  # S32 digests of the blocks not merged into _sorted yet
         self._offsets = np.zeros(1, dtype=np.int64)  # first global row of each block, then the total
         self._sorted: np.ndarray = np.empty(0, dtype="S32")  # distinct digests, sorted
         self._sorted_rows: np.ndarray = np.empty(0, dtype=np.int64)  # the first global row of each
@@ -286,16 +286,19 @@ class EmbeddingCache:
         """The sorted distinct digests and the first global row of each, merging blocks added since last time."""
         self._load()
         if self._indexed < len(self._blocks):
-            parts = [self._sorted, *self._key_parts[self._indexed :]]
-            rows = [self._sorted_rows, np.arange(self._offsets[self._indexed], self._offsets[-1], dtype=np.int64)]
-            keys = np.concatenate(parts)
+            keys = np.concatenate([self._sorted, *self._key_parts])
+            rows = np.concatenate(
+                [self._sorted_rows, np.arange(self._offsets[self._indexed], self._offsets[-1], dtype=np.int64)]
+            )
+            # Merged: from here on _sorted holds them (dropped first, so that one copy at a time is alive).
+            self._key_parts, self._sorted, self._sorted_rows = [], np.empty(0, "S32"), np.empty(0, np.int64)
             # A stable sort keeps, among equal digests, the earlier one first: the indexed (older) row wins.
             order = np.argsort(keys, kind="stable")
-            keys = keys[order]
+            keys, rows = keys[order], rows[order]
+            del order
             first = np.ones(len(keys), dtype=bool)
             first[1:] = keys[1:] != keys[:-1]
-            self._sorted = keys[first]
-            self._sorted_rows = np.concatenate(rows)[order][first]
+            self._sorted, self._sorted_rows = keys[first], rows[first]
             self._indexed = len(self._blocks)
         return self._sorted, self._sorted_rows
 
