@@ -397,18 +397,16 @@ class VectorIndex:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = faiss.serialize_index(self._index)
-        handle = tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        )
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         try:
-            with handle:
-                handle.write(payload.tobytes())
-                handle.flush()
+            # Straight to the file: serialize_index would hold two more copies of the index in memory.
+            faiss.write_index(self._index, tmp)
+            with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(handle.name, path)
+            os.replace(tmp, path)
         except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             raise
 
     @classmethod
@@ -419,15 +417,14 @@ class VectorIndex:
             DataError: the file is missing or is not a FAISS inner-product index.
         """
         path = Path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: index file not found; run `tagscan embed` to build it")
         try:
-            payload = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-        except FileNotFoundError as error:
-            raise DataError(f"{path}: index file not found; run `tagscan embed` to build it") from error
-        try:
-            index = faiss.deserialize_index(payload)
+            index = faiss.read_index(str(path))  # from the file: no copy of its bytes in memory first
         except RuntimeError as error:
             raise DataError(
-                f"{path}: not a readable FAISS index ({error}); delete it and run `tagscan embed` again"
+                f"{path}: not a readable FAISS index ({str(error).strip().splitlines()[-1][:200]}); delete it "
+                "and run `tagscan embed` again"
             ) from error
         return cls(index)
 
