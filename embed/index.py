@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 from tagscan.errors import DataError
+from tagscan.fsutil import release_pages
 
 __all__ = [
     "EXACT_THRESHOLD",
@@ -75,6 +76,7 @@ def _as_matrix(array: object, what: str, *, dim: int | None = None, row_ids: np.
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     for start in range(0, len(matrix), _BLOCK_ROWS):
         finite = np.isfinite(matrix[start : start + _BLOCK_ROWS]).all(axis=1)
+        release_pages(matrix)
         if not finite.all():
             row = start + int(np.flatnonzero(~finite)[0])
             name = int(row_ids[row]) if isinstance(row_ids, np.ndarray) else row_ids + row
@@ -96,7 +98,11 @@ def _row_blocks(n: int) -> list[tuple[int, int]]:
 
 
 def _check_unit_norm(matrix: np.ndarray, what: str) -> None:
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    norms = np.empty(len(matrix))
+    for start in range(0, len(matrix), _BLOCK_ROWS):  # in row blocks: the rows may be memory-mapped
+        block = matrix[start : start + _BLOCK_ROWS]
+        norms[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        release_pages(matrix)
     bad = np.flatnonzero(np.abs(norms - 1.0) > _NORM_TOLERANCE)
     if bad.size:
         raise DataError(
@@ -269,6 +275,7 @@ class VectorIndex:
             index = faiss.IndexFlatIP(d)
             for start in range(0, n, _BLOCK_ROWS):
                 index.add(matrix[start : start + _BLOCK_ROWS])
+                release_pages(matrix)
             logger.debug("built exact inner-product index over %d x %d vectors", n, d)
             return cls(index)
         if not good_nlist:
@@ -305,9 +312,13 @@ class VectorIndex:
         index.cp.spherical = True
         index.cp.min_points_per_centroid = 1  # no stderr warning; nlist was sized to the data
         index.cp.max_points_per_centroid = max(1, -(-train_size // nlist))  # no silent re-sampling
-        index.train(np.ascontiguousarray(matrix[rows]))
+        train = np.ascontiguousarray(matrix[rows])
+        release_pages(matrix)
+        index.train(train)
+        del train
         for start in range(0, n, _BLOCK_ROWS):
             index.add(matrix[start : start + _BLOCK_ROWS])
+            release_pages(matrix)
         index.nprobe = int(nprobe)
         why = "" if kind == "ivf" else f"; over the memory budget of {memory_budget_bytes} bytes uncompressed"
         logger.info(
@@ -475,6 +486,7 @@ def save_index(
     digest = hashlib.sha256()
     for start in range(0, len(vectors), _BLOCK_ROWS):
         digest.update(np.ascontiguousarray(vectors[start : start + _BLOCK_ROWS]).tobytes())
+        release_pages(vectors)
     content = digest.hexdigest()[:16]
     n, d = (len(vectors), int(vectors.shape[1])) if np.ndim(vectors) == 2 else (len(vectors), 0)
     planned = plan_index(n, d, memory_budget_bytes=memory_budget_bytes)[0] if d else None
@@ -595,6 +607,7 @@ def fit_centroids(
         logger.info("k-means k=%d: fitting on a seeded sample of %d of %d rows", k, len(fitted), n)
     whole = rows is None and fitted is pool
     train = _as_matrix(vectors if whole else vectors[fitted], "vectors", row_ids=0 if whole else fitted)
+    release_pages(vectors)
     seeds = _kmeans_plus_plus(train, k, rng)
     n_train, d = train.shape
     model = faiss.Kmeans(
@@ -627,6 +640,7 @@ def assign_to_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarra
         block = _as_matrix(vectors[start:stop], "vectors", row_ids=start)
         if len(block):
             out[start:stop] = index.search(block, 1)[1][:, 0]
+        release_pages(vectors)
     return out
 
 
@@ -672,6 +686,7 @@ def medoids(
             block = _as_matrix(vectors[pool[start:stop]], "vectors", row_ids=pool[start:stop])
         diff = block - centres[labels[start:stop]]
         distances[start:stop] = np.einsum("ij,ij->i", diff, diff, dtype=np.float64)
+        release_pages(vectors)
     order = np.lexsort((distances, labels))  # by cluster, then distance; stable, so ties keep row order
     sorted_labels = labels[order]
     first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]]) if order.size else order

@@ -24,6 +24,7 @@ import numpy as np
 
 from tagscan.embed.cache import EmbeddingCache
 from tagscan.errors import DataError
+from tagscan.fsutil import release_pages
 from tagscan.progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
@@ -207,6 +208,8 @@ def _unit_rows(vectors: np.ndarray, cache_root: Path) -> np.ndarray:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=vectors.shape)
         for start in range(0, len(vectors), _BLOCK_ROWS):
             out[start : start + _BLOCK_ROWS] = l2_normalize(vectors[start : start + _BLOCK_ROWS])
+            release_pages(out)
+            release_pages(vectors)
         out.flush()
         del out
         os.replace(tmp, path)

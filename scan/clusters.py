@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tagscan.fsutil import release_pages
+
 __all__ = ["FIT_ROWS_PER_CLUSTER", "MAX_FIT_ROWS", "ClusterFit", "fit_clusters", "max_fit_rows"]
 
 
@@ -65,6 +67,7 @@ def fit_clusters(vectors: np.ndarray, ks: list[int], *, seed: int = 0, fit_share
     key = hashlib.blake2b(f"{n}/{seed}/{fit_share}/{vectors.shape[1]}{cap}".encode(), digest_size=8)
     for i in range(0, len(fit_rows), _KEY_BLOCK):
         key.update(np.ascontiguousarray(vectors[fit_rows[i : i + _KEY_BLOCK]], dtype=np.float32).tobytes())
+        release_pages(vectors)
     info = {
         "k": list(ks),
         "seed": seed,

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
 from tagscan.errors import ConfigError
 
-__all__ = ["CACHE_ENV", "fsync_dir", "tagscan_cache_dir", "write_durably"]
+__all__ = ["CACHE_ENV", "fsync_dir", "release_pages", "tagscan_cache_dir", "write_durably"]
+
+
+def release_pages(array: object) -> None:
+    """Drop the pages of the memory map behind ``array`` (a ``np.memmap``, or a view of one) from this process.
+
+    A block-by-block pass over a memory-mapped file leaves every page it read resident in the process (its
+    RSS grows to the file's size, though the kernel may reclaim them); called after each block, the pass keeps
+    one block resident. The data stays in the file and the page cache: the next read maps it again. A no-op
+    for arrays in memory and where ``madvise`` is missing.
+    """
+    node, seen = array, 0
+    while node is not None and seen < 8 and not isinstance(getattr(node, "_mmap", None), mmap.mmap):
+        node, seen = getattr(node, "base", None), seen + 1
+    mapped = getattr(node, "_mmap", None)
+    # Only a shared mapping: dropping the pages of a copy-on-write one (mode "c") would drop its changes.
+    if isinstance(mapped, mmap.mmap) and getattr(node, "mode", "c") in ("r", "r+", "w+") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapped.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # closed, or the platform refuses: the pages simply stay
+            pass
 
 
 def fsync_dir(directory: Path) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from tagscan.config import Config
 from tagscan.errors import ConfigError, DataError
-from tagscan.fsutil import tagscan_cache_dir
+from tagscan.fsutil import release_pages, tagscan_cache_dir
 from tagscan.inputs.tables import (
     check_file,
     describe_value,
@@ -255,6 +255,8 @@ def _load_npy(cfg: Config, path: Path, n: int) -> np.ndarray:
                 block = np.ascontiguousarray(src, dtype=np.float32)
                 check.add(block, start, src)
                 out.array[start : start + len(block)] = block
+                release_pages(out.array)
+                release_pages(arr)
         check.raise_first()
     except BaseException:
         out.abandon()
@@ -409,6 +411,7 @@ def _load_parquet(cfg: Config, path: Path, sample_ids: np.ndarray) -> np.ndarray
                     out = _Converted(folder, key, (n, width))
                 check.add(block, row)
                 out.array[target[done_rows + row : done_rows + row + len(block)]] = block
+                release_pages(out.array)
                 row += len(block)
             check.raise_first()
             done_rows += row
