@@ -56,6 +56,9 @@ def false_findings(seed: int, fdr: float) -> dict[str, tuple[int, int]]:
         groups_cfg=groups_cfg, scan_cfg=scan_cfg, shared_space=True,
     )
     f = res.outcome.findings
+    idle = {d: v for d, v in res.outcome.detectors.items() if v != "ran"}
+    if idle:  # a detector that did not run has no false findings to count: that is no calibration
+        raise SystemExit(f"seed {seed}: detectors did not run: {idle}")
     out = {}
     for d in DETECTORS:
         rows = f[f["detector"] == d]
