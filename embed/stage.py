@@ -77,8 +77,9 @@ class EmbedOutcome:
     """What the embedding stage made.
 
     Attributes:
-        vectors: input vectors, float32 ``(n, d)``, L2-normalised (the kept rows only, see ``kept``);
-            ``None`` when the audit set has no inputs (``embed.input: none``).
+        vectors: input vectors, float32 ``(n, d)``, L2-normalised (the kept rows only, see ``kept``); a
+            read-only memory map (of ``index/inputs.npy`` for computed inputs past 2 GiB, or of the converted
+            ``data.embeddings``) when they are large; ``None`` when the audit set has no inputs (``embed.input: none``).
         label_vectors: label name vectors, float32 ``(L, d')``; ``None`` when labels were not asked for.
         input_model: the input embedder's name, or ``precomputed:<12 hex of the vectors file>``; ``None``
             without inputs.
