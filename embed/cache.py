@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagscan.errors import ConfigError, DataError
+from tagscan.errors import ConfigError, DataError, UsageError
 from tagscan.fsutil import _CACHE_FIX, CACHE_ENV, tagscan_cache_dir
 from tagscan.fsutil import fsync_dir as _fsync_dir
 
@@ -351,8 +351,13 @@ class EmbeddingCache:
             self._maps.clear()
             return out
         spill_to = Path(spill_to)
-        spill_to.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=spill_to.parent, prefix=f".{spill_to.name}.", suffix=".tmp", delete=False)
+        try:
+            spill_to.parent.mkdir(parents=True, exist_ok=True)
+            handle = tempfile.NamedTemporaryFile(
+                dir=spill_to.parent, prefix=f".{spill_to.name}.", suffix=".tmp", delete=False
+            )
+        except OSError as error:
+            raise _spill_error(spill_to, len(rows), dim, error) from error
         try:
             with handle:
                 header = {"descr": np.lib.format.dtype_to_descr(_F32), "fortran_order": False, "shape": (len(rows), dim)}
@@ -363,6 +368,9 @@ class EmbeddingCache:
                     self._gather_into(rows[start : start + _GATHER_ROWS], part)
                     handle.write(part.tobytes())
             os.replace(handle.name, spill_to)
+        except OSError as error:  # a full or read-only disk under the workspace
+            Path(handle.name).unlink(missing_ok=True)
+            raise _spill_error(spill_to, len(rows), dim, error) from error
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise
@@ -482,6 +490,13 @@ class EmbeddingCache:
         budget = GATHER_BUDGET_BYTES if budget_bytes is None else budget_bytes
         spill = spill_to if spill_to is not None and len(keys) * dim * 4 > budget else None
         return self._gather(rows, dim, spill), len(pending)
+
+
+def _spill_error(path: Path, n: int, dim: int, error: OSError) -> UsageError:
+    return UsageError(
+        f"{path}: cannot write the {n:,} input vectors of this scan ({error.strerror or error}); they need "
+        f"{n * dim * 4 / 1e9:.2f} GB there: free space, or point 'workspace' in the config at a larger disk"
+    )
 
 
 def _digests(items: Sequence[object]) -> np.ndarray:

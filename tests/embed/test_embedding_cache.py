@@ -367,3 +367,23 @@ def test_shard_removed_after_loading_is_a_data_error_naming_it(tmp_path):
     shard.unlink()
     with pytest.raises(DataError, match=re.escape(shard.name)):
         cache.embed(items, Recorder())
+
+
+def test_a_spill_that_cannot_be_written_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from tagscan.errors import UsageError
+
+    items = [f"item {i}" for i in range(30)]
+    EmbeddingCache(tmp_path, "ns").embed(items, Recorder())
+    blocked = tmp_path / "a-file"
+    blocked.write_text("in the way")
+    with pytest.raises(UsageError, match=r"cannot write the 30 input vectors of this scan .*point 'workspace'"):
+        EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), spill_to=blocked / "inputs.npy", budget_bytes=0)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array_header_2_0", full)
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match=r"No space left on device\); they need 0\.00 GB there"):
+        EmbeddingCache(tmp_path, "ns").embed(items, Recorder(), spill_to=out / "inputs.npy", budget_bytes=0)
+    assert list(out.iterdir()) == []
