@@ -381,23 +381,37 @@ class EmbeddingCache:
     # -- writing ---------------------------------------------------------------------------------
 
     def _write_shard(self, keys: np.ndarray, vectors: np.ndarray) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write one shard atomically. A full or read-only disk is a ConfigError naming the folder and the fix
+        (every shard written before stays; a rerun embeds only the rest)."""
         keys = np.ascontiguousarray(keys).view(np.uint8).reshape(-1, _KEY_BYTES)
         final = self.directory / f"shard-{uuid.uuid4().hex}.npz"
-        handle = tempfile.NamedTemporaryFile(
-            dir=self.directory, prefix=".shard-", suffix=".tmp", delete=False
-        )
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = tempfile.NamedTemporaryFile(
+                dir=self.directory, prefix=".shard-", suffix=".tmp", delete=False
+            )
+        except OSError as error:
+            raise self._write_error(len(keys), vectors, error) from error
         try:
             with handle:
                 np.savez(handle, keys=keys, vectors=vectors)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(handle.name, final)
+        except OSError as error:
+            Path(handle.name).unlink(missing_ok=True)
+            raise self._write_error(len(keys), vectors, error) from error
         except BaseException:
             Path(handle.name).unlink(missing_ok=True)
             raise
         _fsync_dir(self.directory)
         return final
+
+    def _write_error(self, n: int, vectors: np.ndarray, error: OSError) -> ConfigError:
+        return ConfigError(
+            f"embedding cache: cannot write {n:,} vectors ({vectors.nbytes / 1e6:.1f} MB) to {self.directory} "
+            f"({error.strerror or error}); free space there, or {_CACHE_FIX}"
+        )
 
     def _check_computed(self, result: object, expected_rows: int) -> np.ndarray:
         vectors = np.asarray(result)

@@ -257,9 +257,21 @@ def test_failed_write_leaves_no_temporary_file_and_no_shard(tmp_path, monkeypatc
 
     monkeypatch.setattr(cache_module.os, "replace", fail)
     cache = EmbeddingCache(tmp_path, "ns")
-    with pytest.raises(OSError, match="disk full"):
+    from tagscan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^embedding cache: cannot write \d+ vectors .* \(disk full\); free space "
+                                          r"there, or set embed.cache_dir"):
         cache.embed(ITEMS, Recorder())
     assert list(cache.directory.iterdir()) == []
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path):
+    from tagscan.errors import ConfigError
+
+    (tmp_path / "file").write_text("in the way")
+    cache = EmbeddingCache(tmp_path / "file", "ns")
+    with pytest.raises(ConfigError, match=r"cannot write 3 vectors .*TAGSCAN_CACHE_DIR"):
+        cache.append(["a", "b", "c"], np.ones((3, DIM), np.float32))
 
 
 def test_lone_surrogates_still_get_a_key(tmp_path):
