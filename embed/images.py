@@ -546,7 +546,7 @@ class ImageEmbeddingJob:
                 self._first[key] = position
         distinct = list(self._first)
         self.n_distinct = len(distinct)
-        self._missing = distinct if self.cache is None else _missing(self.cache, distinct)
+        self._missing = distinct if self.cache is None else self.cache.missing(distinct)
 
     @property
     def n_missing(self) -> int:
@@ -565,7 +565,7 @@ class ImageEmbeddingJob:
             from tagscan.embed.cache import EmbeddingCache
 
             self.cache = EmbeddingCache(self.cache.root, self.namespace)
-            self._missing = _missing(self.cache, self._missing)
+            self._missing = self.cache.missing(self._missing)
 
     def _where(self, position: int) -> str:
         return _where(position, self.sample_ids)
@@ -654,7 +654,7 @@ class ImageEmbeddingJob:
 
             vectors_all, _ = cache.embed(kept_keys, vanished, spill_to=spill_to)
         return ImageEmbeddings(
-            vectors=vectors_all if isinstance(vectors_all, np.memmap) else np.ascontiguousarray(vectors_all, dtype=np.float32),
+            vectors=vectors_all,  # float32 C-contiguous from every branch (a memory map when spilled)
             kept=kept,
             skipped=skipped,
             computed=computed,
@@ -688,7 +688,3 @@ def embed_image_refs(
     )
     return job.run(progress=progress)
 
-
-def _missing(cache: object, distinct: list[str]) -> list[str]:
-    """The keys of ``distinct`` not in ``cache``, in order."""
-    return cache.missing(distinct)  # type: ignore[attr-defined]

@@ -76,7 +76,8 @@ def _as_matrix(array: object, what: str, *, dim: int | None = None, row_ids: np.
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     for start in range(0, len(matrix), _BLOCK_ROWS):
         finite = np.isfinite(matrix[start : start + _BLOCK_ROWS]).all(axis=1)
-        release_pages(matrix)
+        if len(matrix) > _BLOCK_ROWS:  # a pass over many blocks; one block is left for the caller to use
+            release_pages(matrix)
         if not finite.all():
             row = start + int(np.flatnonzero(~finite)[0])
             name = int(row_ids[row]) if isinstance(row_ids, np.ndarray) else row_ids + row
